@@ -1,0 +1,61 @@
+"""The ``slpack`` command line.
+
+Each command lives in its own module and registers itself here; this module only owns the
+application object and the error boundary: a :class:`~slpack.errors.SlpackError` becomes one
+sentence on stderr and a non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from slpack.errors import SlpackError
+
+app = typer.Typer(
+    name="slpack",
+    help="Put a scikit-learn pipeline behind a serverless function.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+
+@app.callback()
+def _root() -> None:
+    """Put a scikit-learn pipeline behind a serverless function."""
+
+
+# Command modules register themselves on ``app`` when imported; keep this list sorted.
+from slpack.cli import build as _build  # noqa: E402,F401
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point: run the app and turn user errors into one clear line."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except SlpackError as exc:
+        message = str(exc).strip() or exc.__class__.__name__
+        print(f"error: {message}", file=sys.stderr)
+        return exc.exit_code
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        print("error: aborted.", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted.", file=sys.stderr)
+        return 130
+    except typer.TyperException as exc:  # usage errors: click's message and exit code (2)
+        show = getattr(exc, "show", None)
+        if show is None:
+            raise
+        show()
+        return int(getattr(exc, "exit_code", 2))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

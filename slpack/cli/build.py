@@ -1,0 +1,68 @@
+"""``slpack build MODEL --sample DATA``: convert, verify and bundle a fitted pipeline."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from slpack.cli import app
+from slpack.errors import ParityError, SlpackError
+
+DEFAULT_TARGETS = "sam"
+
+
+@app.command()
+def build(
+    model: Annotated[Path, typer.Argument(help="Fitted estimator or Pipeline (.joblib, .pkl, .skops).")],
+    sample: Annotated[Path, typer.Option("--sample", help="Sample input: CSV, Parquet, .npy or JSON records.")],
+    name: Annotated[str | None, typer.Option(help="Bundle name (default: the model file's name).")] = None,
+    out: Annotated[Path, typer.Option(help="Folder the bundle folder is written into.")] = Path("dist"),
+    target: Annotated[str, typer.Option(help="Deployment targets to render, comma-separated (or 'none').")] = DEFAULT_TARGETS,
+    version: Annotated[str | None, typer.Option(help="Model version (default: the model's content hash).")] = None,
+    atol: Annotated[float, typer.Option(help="Parity: absolute tolerance.")] = 1e-5,
+    rtol: Annotated[float, typer.Option(help="Parity: relative tolerance for values and embeddings.")] = 1e-4,
+    parity_rows: Annotated[int, typer.Option(help="Parity: sample rows compared at most.")] = 2000,
+    allow_mismatch: Annotated[bool, typer.Option(help="Build even when parity fails (the numbers are recorded).")] = False,
+    opset: Annotated[int, typer.Option(help="Target ONNX opset (the runtime's onnxruntime must implement it).")] = 21,
+    converters: Annotated[list[str] | None, typer.Option("--converters", help="Module (or .py) registering custom skl2onnx converters; repeatable.")] = None,
+    layer: Annotated[Path | None, typer.Option(help="Layer zip from slpack layer, referenced by the templates.")] = None,
+) -> None:
+    """Convert MODEL to ONNX, check it against scikit-learn on the sample, and bundle a function."""
+    from slpack.build import BuildOptions, build_bundle
+    from slpack.build.inputs import PickleWarning
+    from slpack.build.report import print_build_report, print_worst_rows
+
+    err = Console(stderr=True)
+    targets = [t.strip() for t in target.split(",") if t.strip() and t.strip() != "none"]
+    options = BuildOptions(
+        name=name, version=version, atol=atol, rtol=rtol, parity_rows=parity_rows,
+        allow_mismatch=allow_mismatch, opset=opset, converters=list(converters or []),
+    )  # fmt: skip
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PickleWarning)
+        try:
+            with err.status("building") as status:
+                result = build_bundle(model, sample, out, options, on_step=lambda s: status.update(s))
+        except ParityError as exc:
+            if exc.result is not None:
+                print_worst_rows(err, exc.result)  # type: ignore[arg-type]
+            raise
+        finally:
+            for w in caught:
+                if issubclass(w.category, PickleWarning):
+                    err.print(f"[yellow]warning:[/] {w.message}")
+    if targets:
+        _render(result.bundle_dir, targets, layer)
+    print_build_report(err, result)
+
+
+def _render(bundle_dir: Path, targets: list[str], layer: Path | None) -> None:
+    try:
+        from slpack.render import RenderOptions, render
+    except ImportError:
+        raise SlpackError("this slpack has no template renderer; build with --target none.") from None
+    render(bundle_dir, targets, RenderOptions(layer=str(layer) if layer else None))
