@@ -1,0 +1,56 @@
+"""Write the bundle folder: model.onnx, slpack.json and a reproducible function.zip.
+
+function.zip holds exactly what the function runs: the ``slpack_handler`` package at the root
+and ``model/`` (model + manifest) beside it. Entries are sorted and timestamps fixed, and the
+manifest holds nothing that changes between two builds of the same inputs, so the same inputs
+give a byte-identical zip, and a redeploy with nothing changed uploads nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from slpack import ziputil
+from slpack.resources import handler_package
+
+MANIFEST = "slpack.json"
+MODEL = "model.onnx"
+FUNCTION_ZIP = "function.zip"
+MODEL_DIR_IN_ZIP = "model"
+
+
+def manifest_bytes(manifest: dict[str, Any]) -> bytes:
+    return (json.dumps(manifest, indent=2, sort_keys=False, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def write_bundle(bundle_dir: Path, model_bytes: bytes, manifest: dict[str, Any]) -> dict[str, Path]:
+    """Write the three files; return their paths by name."""
+    bundle_dir.mkdir(parents=True, exist_ok=True)
+    data = manifest_bytes(manifest)
+    model_path = bundle_dir / MODEL
+    manifest_path = bundle_dir / MANIFEST
+    model_path.write_bytes(model_bytes)
+    manifest_path.write_bytes(data)
+    handler_files = ziputil.tree_entries(handler_package(), prefix="slpack_handler")
+    zip_path = bundle_dir / FUNCTION_ZIP
+    ziputil.write_zip(
+        zip_path,
+        files=handler_files,
+        blobs={f"{MODEL_DIR_IN_ZIP}/{MODEL}": model_bytes, f"{MODEL_DIR_IN_ZIP}/{MANIFEST}": data},
+    )
+    return {"model": model_path, "manifest": manifest_path, "function_zip": zip_path}
+
+
+def read_manifest(bundle_dir: Path) -> dict[str, Any]:
+    """Read a bundle's manifest (BUNDLE arguments of every command go through here)."""
+    from slpack.errors import SlpackError
+
+    path = bundle_dir / MANIFEST
+    if not path.is_file():
+        raise SlpackError(f"{bundle_dir} is not a bundle (no {MANIFEST}); run slpack build first.")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise SlpackError(f"{path} is not valid JSON; rebuild the bundle with slpack build.") from None

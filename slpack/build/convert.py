@@ -1,0 +1,162 @@
+"""scikit-learn -> ONNX with skl2onnx: the registry, the options, and errors that name the step.
+
+skl2onnx is itself an extendable registry; slpack adds (1) loading user converter modules
+(``--converters``), (2) conversion-only rewrites for known traps (:mod:`slpack.build.rewrites`),
+(3) a target opset chosen for the runtime the bundle will run on, and (4) failures that name the
+estimator that could not be converted and the way out.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from slpack.build import compat, introspect
+from slpack.build.rewrites import apply_rewrites
+from slpack.build.schema import Schema
+from slpack.errors import ConversionError, SlpackError
+
+# Opset 21 / ai.onnx.ml 3 / IR 10 run on onnxruntime >= 1.18 (2024) and cover every converter
+# slpack supports; newer opsets add nothing scikit-learn models use.
+DEFAULT_OPSET = 21
+DEFAULT_ML_OPSET = 3
+# (onnxruntime minor release) -> (highest opset, highest IR version) it implements.
+ORT_SUPPORT = {
+    (1, 14): (18, 8), (1, 15): (19, 9), (1, 16): (19, 9), (1, 17): (20, 9),
+    (1, 18): (21, 10), (1, 19): (21, 10), (1, 20): (21, 10), (1, 21): (22, 10),
+}  # fmt: skip
+MIN_ORT = min(k for k, (opset, _) in ORT_SUPPORT.items() if opset >= DEFAULT_OPSET)
+
+_STRUCTURAL = ("Pipeline", "ColumnTransformer", "FeatureUnion")
+
+
+@dataclass
+class Converted:
+    onnx_model: Any  # onnx.ModelProto
+    opset: dict[str, int]
+    notes: list[str] = field(default_factory=list)
+
+
+def load_converter_modules(modules: list[str]) -> None:
+    """Import user modules that register converters with ``skl2onnx.update_registered_converter``.
+
+    A module may be a dotted name on sys.path or a path to a ``.py`` file.
+    """
+    for spec in modules:
+        path = Path(spec)
+        try:
+            if path.suffix == ".py":
+                if not path.is_file():
+                    raise SlpackError(f"converter module {spec} does not exist; give a .py path or a module name.")
+                sys.path.insert(0, str(path.parent.resolve()))
+                importlib.import_module(path.stem)
+            else:
+                importlib.import_module(spec)
+        except ImportError as exc:
+            raise SlpackError(
+                f"could not import converter module {spec!r} ({exc}); make it importable or give its .py path."
+            ) from None
+
+
+def supports(ort_version: str, opset: int, ir_version: int) -> bool:
+    """Whether onnxruntime ``ort_version`` implements ``opset`` and ``ir_version``."""
+    try:
+        major, minor = (int(p) for p in ort_version.split(".")[:2])
+    except ValueError:
+        return True
+    known = ORT_SUPPORT.get((major, minor))
+    if known is None:
+        return (major, minor) > max(ORT_SUPPORT)  # newer than the table: newer opsets too
+    return opset <= known[0] and ir_version <= known[1]
+
+
+def convert(model: Any, schema: Schema, opset: int = DEFAULT_OPSET, ml_opset: int = DEFAULT_ML_OPSET) -> Converted:
+    """Convert a fitted model; fill in each feature's ONNX input name."""
+    from skl2onnx import convert_sklearn
+
+    compat.apply()
+    rewritten = apply_rewrites(model)
+    target = {"": opset, "ai.onnx.ml": ml_opset}
+    _check_registered(rewritten.model)
+    schema.use_float_dtype(rewritten.float_dtype)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            onx = convert_sklearn(
+                rewritten.model,
+                initial_types=_initial_types(schema),
+                options=rewritten.options or None,
+                target_opset=target,
+            )
+    except SlpackError:
+        raise
+    except Exception as exc:
+        raise ConversionError(_explain(exc, model)) from None
+    _record_input_names(onx, schema)
+    return Converted(onx, target, rewritten.notes)
+
+
+def _initial_types(schema: Schema) -> list[tuple[str, Any]]:
+    from skl2onnx.common.data_types import (
+        BooleanTensorType,
+        DoubleTensorType,
+        FloatTensorType,
+        Int64TensorType,
+        StringTensorType,
+    )
+
+    types = {
+        "float32": FloatTensorType, "float64": DoubleTensorType, "int64": Int64TensorType,
+        "bool": BooleanTensorType, "string": StringTensorType,
+    }  # fmt: skip
+    if schema.layout == "tensor":
+        return [(schema.tensor_name, types[schema.tensor_dtype]([None, len(schema.features)]))]
+    return [(f.name, types[f.dtype]([None, 1])) for f in schema.features]
+
+
+def _record_input_names(onx: Any, schema: Schema) -> None:
+    """skl2onnx renames inputs that are not valid ONNX names; requests keep the user's names."""
+    names = [i.name for i in onx.graph.input]
+    if schema.layout == "tensor":
+        schema.tensor_name = names[0]
+        return
+    if len(names) != len(schema.features):
+        raise ConversionError(
+            f"the converted model has {len(names)} inputs for {len(schema.features)} columns; "
+            "check that every sample column is used by the model."
+        )
+    for feature, name in zip(schema.features, names):
+        feature.onnx_name = name
+
+
+def _check_registered(model: Any) -> None:
+    """Name the first estimator skl2onnx has no converter for, before it fails obscurely."""
+    from skl2onnx._supported_operators import sklearn_operator_name_map
+
+    for est in introspect.walk(model):
+        cls = type(est)
+        if cls.__name__ in _STRUCTURAL or cls.__name__ == "CastTransformer" or cls in sklearn_operator_name_map:
+            continue
+        raise ConversionError(_no_converter(cls))
+
+
+def _no_converter(cls: type) -> str:
+    name = cls.__name__
+    hint = ""
+    if name == "FunctionTransformer":
+        hint = " (a FunctionTransformer runs arbitrary Python, so it needs your own converter, or a built-in transformer instead)"
+    return (
+        f"skl2onnx has no converter for {name} from {cls.__module__}{hint}; write one, register it with "
+        "skl2onnx.update_registered_converter in a module, and pass it with --converters MODULE."
+    )
+
+
+def _explain(exc: Exception, model: Any) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if "shape calculator" in text or "converter" in text.lower() and "unable to find" in text.lower():
+        return f"{text}; register a converter with skl2onnx.update_registered_converter and pass it with --converters MODULE."
+    return f"converting {introspect.describe(model)} to ONNX failed: {text[:300]}"

@@ -1,0 +1,177 @@
+"""Load what the user hands to ``slpack build``: a fitted model and a sample of its input.
+
+Every failure here is the user's to fix (wrong path, wrong format, unfitted model), so each one
+becomes a :class:`~slpack.errors.SlpackError` with one sentence that says what to do.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from slpack.errors import SlpackError
+
+PICKLE_SUFFIXES = {".joblib", ".pkl", ".pickle"}
+SAMPLE_SUFFIXES = {".csv", ".parquet", ".pq", ".npy", ".json", ".jsonl"}
+
+_warned_pickle = False
+
+
+class PickleWarning(UserWarning):
+    """Loading a pickle (or joblib) file runs code stored in it."""
+
+
+def _warn_pickle_once(path: Path) -> None:
+    global _warned_pickle
+    if not _warned_pickle:
+        _warned_pickle = True
+        warnings.warn(
+            f"{path.name} is a pickle-based file: loading it executes code stored in it, so only "
+            "build models you trust; skops files (.skops) are the safer format.",
+            PickleWarning,
+            stacklevel=3,
+        )
+
+
+def load_model(path: Path) -> Any:
+    """Load a fitted estimator from joblib, pickle or skops, and check it is fitted."""
+    if not path.is_file():
+        raise SlpackError(f"model file {path} does not exist; pass the path of a fitted model.")
+    suffix = path.suffix.lower()
+    if suffix == ".skops":
+        model = _load_skops(path)
+    elif suffix in PICKLE_SUFFIXES:
+        _warn_pickle_once(path)
+        model = _load_pickle(path)
+    else:
+        raise SlpackError(
+            f"{path.name} has an unknown model format; save the model with joblib (.joblib), "
+            "pickle (.pkl) or skops (.skops)."
+        )
+    _check_fitted(model, path)
+    return model
+
+
+def _load_pickle(path: Path) -> Any:
+    try:
+        import joblib
+
+        return joblib.load(path)
+    except ModuleNotFoundError as exc:
+        raise SlpackError(
+            f"{path.name} needs the module {exc.name!r} to load; install it in this environment "
+            "(a custom step's code must be importable at build time)."
+        ) from None
+    except (pickle.UnpicklingError, EOFError, ValueError, KeyError, IndexError, TypeError) as exc:
+        raise SlpackError(
+            f"{path.name} is not a readable joblib or pickle file ({exc.__class__.__name__}); "
+            "save the fitted model with joblib.dump."
+        ) from None
+
+
+def _load_skops(path: Path) -> Any:
+    try:
+        import skops.io as sio
+    except ImportError:
+        raise SlpackError(
+            "loading .skops files needs skops; install it with pip install 'slpack[formats]'."
+        ) from None
+    try:
+        untrusted = sio.get_untrusted_types(file=path)
+        # skops refuses types it does not know are safe; scikit-learn's own types and numpy's are
+        # the ones users save, anything else must be trusted explicitly by re-saving with joblib.
+        unsafe = [t for t in untrusted if not t.startswith(("sklearn.", "numpy.", "scipy."))]
+        if unsafe:
+            raise SlpackError(
+                f"{path.name} contains types skops does not trust ({', '.join(unsafe[:3])}); "
+                "load and check it yourself, then save it with joblib to build it."
+            )
+        return sio.load(path, trusted=untrusted)
+    except SlpackError:
+        raise
+    except Exception as exc:  # skops raises a variety of errors for bad archives
+        raise SlpackError(f"{path.name} is not a readable skops file ({exc}).") from None
+
+
+def _check_fitted(model: Any, path: Path) -> None:
+    from sklearn.base import BaseEstimator
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    if not isinstance(model, BaseEstimator):
+        raise SlpackError(
+            f"{path.name} holds a {type(model).__name__}, not a scikit-learn estimator; save the "
+            "fitted estimator or Pipeline itself."
+        )
+    try:
+        check_is_fitted(model)
+    except NotFittedError:
+        raise SlpackError(
+            f"the {type(model).__name__} in {path.name} is not fitted; call fit() before saving it."
+        ) from None
+
+
+def load_sample(path: Path) -> Any:
+    """Load the sample as a pandas DataFrame (tabular files) or a numpy array (``.npy``)."""
+    if not path.is_file():
+        raise SlpackError(f"sample file {path} does not exist; pass a CSV, Parquet, .npy or JSON file.")
+    suffix = path.suffix.lower()
+    if suffix not in SAMPLE_SUFFIXES:
+        raise SlpackError(
+            f"{path.name} is not a supported sample format; use CSV, Parquet, .npy or JSON records."
+        )
+    try:
+        if suffix == ".npy":
+            array = np.load(path, allow_pickle=False)
+            if array.ndim == 1:
+                array = array.reshape(-1, 1) if array.dtype.kind in "fiub" else array
+            return array
+        import pandas as pd
+
+        if suffix == ".csv":
+            frame = pd.read_csv(path)
+        elif suffix in (".parquet", ".pq"):
+            try:
+                import pyarrow  # noqa: F401
+            except ImportError:
+                raise SlpackError(
+                    "reading Parquet needs pyarrow; install it with pip install 'slpack[formats]' "
+                    "or give the sample as CSV."
+                ) from None
+            frame = pd.read_parquet(path)
+        else:
+            frame = _read_json_records(path)
+    except SlpackError:
+        raise
+    except (ValueError, OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SlpackError(f"could not read the sample {path.name} ({first}); check its format.") from None
+    if len(frame) == 0:
+        raise SlpackError(f"the sample {path.name} has no rows; give at least one row of real input.")
+    return frame
+
+
+def _read_json_records(path: Path) -> Any:
+    import pandas as pd
+
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() == ".jsonl":
+        records = [json.loads(line) for line in text.splitlines() if line.strip()]
+    else:
+        data = json.loads(text)
+        # Accept the request body shapes too, so a saved request doubles as a sample.
+        if isinstance(data, dict) and "instances" in data:
+            data = data["instances"]
+        elif isinstance(data, dict) and "inputs" in data:
+            return pd.DataFrame(data["inputs"])
+        records = data
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise SlpackError(
+            f"{path.name} must hold a list of JSON objects (one per row), one per line for .jsonl."
+        )
+    return pd.DataFrame.from_records(records)

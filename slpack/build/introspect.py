@@ -1,0 +1,158 @@
+"""Read facts off a fitted scikit-learn model without running it.
+
+Schema inference and the conversion rewrites both need to know what a pipeline is made of:
+its task, which columns feed a text vectorizer, which encoders know which categories, whether
+trees sit behind a scaler. Walking the estimator tree once, here, keeps those questions in one
+place instead of scattered ``isinstance`` checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+TEXT_VECTORIZERS = ("TfidfVectorizer", "CountVectorizer", "HashingVectorizer")
+ENCODERS = ("OneHotEncoder", "OrdinalEncoder")
+TREE_MODELS = (
+    "DecisionTreeClassifier", "DecisionTreeRegressor",
+    "ExtraTreeClassifier", "ExtraTreeRegressor",
+    "RandomForestClassifier", "RandomForestRegressor",
+    "ExtraTreesClassifier", "ExtraTreesRegressor",
+    "GradientBoostingClassifier", "GradientBoostingRegressor",
+    "HistGradientBoostingClassifier", "HistGradientBoostingRegressor",
+    "IsolationForest",
+)  # fmt: skip
+
+CLASSIFIER, REGRESSOR, TRANSFORMER = "classifier", "regressor", "transformer"
+
+
+def final_estimator(model: Any) -> Any:
+    """The last step of (nested) pipelines: what decides the task and the outputs."""
+    from sklearn.pipeline import Pipeline
+
+    while isinstance(model, Pipeline):
+        model = model.steps[-1][1]
+    return model
+
+
+def first_step(model: Any) -> Any:
+    """The first step of (nested) pipelines: what decides the input the model expects."""
+    from sklearn.pipeline import Pipeline
+
+    while isinstance(model, Pipeline):
+        model = model.steps[0][1]
+    return model
+
+
+def task_of(model: Any) -> str:
+    """classifier, regressor or transformer (KMeans and other clusterers embed via transform)."""
+    from sklearn.base import is_classifier, is_regressor
+
+    last = final_estimator(model)
+    if is_classifier(last):
+        return CLASSIFIER
+    if is_regressor(last):
+        return REGRESSOR
+    if hasattr(last, "transform"):
+        return TRANSFORMER
+    raise ValueError(f"{type(last).__name__} is neither a classifier, a regressor nor a transformer")
+
+
+def has_predict_proba(model: Any) -> bool:
+    """Whether probabilities exist (SVC without probability=True has only labels)."""
+    try:
+        return hasattr(model, "predict_proba")
+    except Exception:  # available_if checks may raise on unusual estimators
+        return False
+
+
+def describe(model: Any) -> str:
+    """A short human name: ``Pipeline(StandardScaler, LogisticRegression)``."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import FeatureUnion, Pipeline
+
+    if isinstance(model, Pipeline):
+        return f"Pipeline({', '.join(describe(step) for _, step in model.steps)})"
+    if isinstance(model, ColumnTransformer):
+        parts = [describe(t) for _, t, _ in model.transformers if t not in ("drop", "passthrough")]
+        return f"ColumnTransformer({', '.join(parts)})"
+    if isinstance(model, FeatureUnion):
+        return f"FeatureUnion({', '.join(describe(t) for _, t in model.transformer_list)})"
+    return type(model).__name__
+
+
+def walk(model: Any) -> Iterator[Any]:
+    """Every estimator inside ``model`` (depth first, the model itself included)."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import FeatureUnion, Pipeline
+
+    yield model
+    if isinstance(model, Pipeline):
+        for _, step in model.steps:
+            yield from walk(step)
+    elif isinstance(model, ColumnTransformer):
+        fitted = getattr(model, "transformers_", model.transformers)
+        for _, trans, _ in fitted:
+            if not isinstance(trans, str):
+                yield from walk(trans)
+    elif isinstance(model, FeatureUnion):
+        for _, trans in model.transformer_list:
+            yield from walk(trans)
+
+
+def is_named(obj: Any, names: tuple[str, ...]) -> bool:
+    return type(obj).__name__ in names
+
+
+def contains(model: Any, names: tuple[str, ...]) -> bool:
+    return any(is_named(step, names) for step in walk(model))
+
+
+@dataclass(frozen=True)
+class ColumnUse:
+    """What one input column feeds, as far as the fitted model tells."""
+
+    text: bool = False
+    categories: tuple[Any, ...] | None = None
+    rejects_unknown: bool = False
+
+
+def column_uses(model: Any, columns: list[str]) -> dict[str, ColumnUse]:
+    """Map input column names to how the model uses them (text, categories)."""
+    from sklearn.compose import ColumnTransformer
+
+    uses: dict[str, ColumnUse] = {}
+    if is_named(first_step(model), TEXT_VECTORIZERS) and len(columns) == 1:
+        uses[columns[0]] = ColumnUse(text=True)
+    for step in walk(model):
+        if not isinstance(step, ColumnTransformer):
+            continue
+        for _, trans, cols in getattr(step, "transformers_", step.transformers):
+            if isinstance(trans, str):
+                continue
+            names = _column_names(cols, columns)
+            first = first_step(trans)
+            if is_named(first, TEXT_VECTORIZERS):
+                uses.update({name: ColumnUse(text=True) for name in names})
+                continue
+            encoder = next((s for s in walk(trans) if is_named(s, ENCODERS)), None)
+            if encoder is not None and hasattr(encoder, "categories_") and len(encoder.categories_) == len(names):
+                rejects = getattr(encoder, "handle_unknown", "error") == "error"
+                for name, cats in zip(names, encoder.categories_):
+                    uses[name] = ColumnUse(categories=tuple(cats.tolist()), rejects_unknown=rejects)
+    return uses
+
+
+def _column_names(cols: Any, columns: list[str]) -> list[str]:
+    """Resolve a ColumnTransformer column selector to names."""
+    import numpy as np
+
+    if isinstance(cols, str):
+        return [cols]
+    if callable(cols):
+        return []
+    values = list(cols) if not isinstance(cols, slice) else columns[cols]
+    if values and all(isinstance(v, (bool, np.bool_)) for v in values):
+        return [c for c, keep in zip(columns, values) if keep]
+    return [columns[v] if isinstance(v, (int, np.integer)) else str(v) for v in values]

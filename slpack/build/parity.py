@@ -1,0 +1,187 @@
+"""The parity gate: the ONNX model must answer the sample the way scikit-learn does.
+
+Labels are compared exactly (agreement rate), probabilities with an absolute tolerance, values and
+embeddings with ``|got - expected| <= atol + rtol * |expected|`` (numpy's ``isclose``). The report
+names the worst rows and columns so a failure says where to look, not only that it failed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from slpack.build import introspect
+
+WORST_ROWS = 5
+
+
+@dataclass
+class OutputSpec:
+    """Which ONNX outputs carry what (see the manifest's ``output`` section)."""
+
+    task: str
+    names: list[str]
+    label: str | None = None
+    probabilities: str | None = None
+    value: str | None = None
+    embedding: str | None = None
+    classes: list[Any] | None = None
+
+    def to_manifest(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "probabilities": self.probabilities,
+            "classes": self.classes,
+            "value": self.value,
+            "embedding": self.embedding,
+            "names": self.names,
+        }
+
+
+def output_spec(onnx_model: Any, model: Any, task: str) -> OutputSpec:
+    """Read the converted graph's outputs and say which one is which."""
+    outputs = [(o.name, o.type.tensor_type.elem_type) for o in onnx_model.graph.output]
+    floats = [name for name, elem in outputs if elem in (1, 11)]  # FLOAT, DOUBLE
+    if task == introspect.CLASSIFIER:
+        last = introspect.final_estimator(model)
+        probabilities = outputs[1][0] if introspect.has_predict_proba(model) and len(outputs) > 1 else None
+        names = [outputs[0][0]] + ([probabilities] if probabilities else [])
+        classes = [json_value(c) for c in last.classes_]
+        return OutputSpec(task, names, label=outputs[0][0], probabilities=probabilities, classes=classes)
+    if task == introspect.REGRESSOR:
+        return OutputSpec(task, [floats[0]], value=floats[0])
+    return OutputSpec(task, [floats[-1]], embedding=floats[-1])
+
+
+def json_value(value: Any) -> Any:
+    """A class label as the JSON value responses carry (numpy scalars become Python ones)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+@dataclass
+class Predictions:
+    """What one implementation answered for a batch of rows."""
+
+    labels: list[Any] | None = None
+    probabilities: np.ndarray | None = None
+    values: np.ndarray | None = None  # regressor values or embeddings, 2-D
+
+
+def sklearn_predictions(model: Any, spec: OutputSpec, rows: Any) -> Predictions:
+    if spec.task == introspect.CLASSIFIER:
+        probabilities = np.asarray(model.predict_proba(rows), dtype=np.float64) if spec.probabilities else None
+        return Predictions(labels=[json_value(v) for v in model.predict(rows)], probabilities=probabilities)
+    out = model.predict(rows) if spec.task == introspect.REGRESSOR else model.transform(rows)
+    if hasattr(out, "toarray"):
+        out = out.toarray()
+    out = np.asarray(out, dtype=np.float64)
+    return Predictions(values=out.reshape(len(out), -1))
+
+
+def onnx_predictions(session: Any, spec: OutputSpec, feeds: dict[str, np.ndarray]) -> Predictions:
+    results = dict(zip(spec.names, session.run(spec.names, feeds)))
+    if spec.task == introspect.CLASSIFIER:
+        raw = results[spec.label].reshape(-1)
+        labels = [label_value(v, spec.classes or []) for v in raw]
+        probabilities = np.asarray(results[spec.probabilities], dtype=np.float64) if spec.probabilities else None
+        return Predictions(labels=labels, probabilities=probabilities)
+    out = np.asarray(results[spec.names[0]], dtype=np.float64)
+    return Predictions(values=out.reshape(len(out), -1))
+
+
+def label_value(raw: Any, classes: list[Any]) -> Any:
+    """An ONNX label as its class value (boolean classes come out of ONNX as 0/1)."""
+    value = json_value(raw)
+    if isinstance(value, bytes):
+        value = value.decode()
+    if classes and isinstance(classes[0], bool):
+        return bool(value)
+    return value
+
+
+@dataclass
+class ParityResult:
+    rows: int
+    atol: float
+    rtol: float
+    passed: bool = True
+    allow_mismatch: bool = False
+    label_agreement: float | None = None
+    max_abs_error: float = 0.0
+    max_rel_error: float = 0.0
+    worst: list[dict[str, Any]] = field(default_factory=list)
+    probes: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def to_manifest(self) -> dict[str, Any]:
+        data = asdict(self)
+        if self.label_agreement is None:
+            del data["label_agreement"]
+        return data
+
+
+def compare(
+    expected: Predictions,
+    got: Predictions,
+    spec: OutputSpec,
+    atol: float,
+    rtol: float,
+    row_ids: list[Any] | None = None,
+) -> ParityResult:
+    """Compare two implementations' answers on the same rows."""
+    n = len(expected.labels) if expected.labels is not None else len(expected.values)  # type: ignore[arg-type]
+    ids = row_ids if row_ids is not None else list(range(n))
+    result = ParityResult(rows=n, atol=atol, rtol=rtol)
+    worst: list[tuple[float, dict[str, Any]]] = []
+    if expected.labels is not None:
+        disagree = [i for i, (a, b) in enumerate(zip(expected.labels, got.labels or [])) if a != b]
+        result.label_agreement = 1.0 - len(disagree) / n if n else 1.0
+        worst += [
+            (np.inf, {"row": ids[i], "column": "label", "expected": expected.labels[i], "got": got.labels[i]})  # type: ignore[index]
+            for i in disagree[:WORST_ROWS]
+        ]
+        if disagree:
+            result.passed = False
+    pairs = []
+    if expected.probabilities is not None and got.probabilities is not None:
+        columns = [f"probabilities[{c}]" for c in spec.classes or []]
+        pairs.append((expected.probabilities, got.probabilities, columns, 0.0))
+    if expected.values is not None and got.values is not None:
+        kind = "value" if spec.task == introspect.REGRESSOR else "embedding"
+        width = expected.values.shape[1]
+        columns = [kind] if width == 1 else [f"{kind}[{j}]" for j in range(width)]
+        pairs.append((expected.values, got.values, columns, rtol))
+    for exp, act, columns, rel in pairs:
+        if exp.shape != act.shape:
+            result.passed = False
+            worst.append((np.inf, {"row": None, "column": columns[0], "expected": list(exp.shape), "got": list(act.shape)}))
+            continue
+        abs_err = np.abs(exp - act)
+        abs_err = np.where(np.isnan(exp) & np.isnan(act), 0.0, abs_err)
+        abs_err = np.where(np.isnan(abs_err), np.inf, abs_err)
+        # relative error only where the expected value is not itself within atol of zero
+        rel_err = np.where(np.abs(exp) > atol, abs_err / np.maximum(np.abs(exp), atol), 0.0)
+        excess = abs_err - (atol + rel * np.abs(exp))
+        result.max_abs_error = max(result.max_abs_error, float(abs_err.max(initial=0.0)))
+        result.max_rel_error = max(result.max_rel_error, float(rel_err.max(initial=0.0)))
+        if (excess > 0).any():
+            result.passed = False
+        for flat in np.argsort(-excess, axis=None)[:WORST_ROWS]:
+            i, j = np.unravel_index(flat, excess.shape)
+            if excess[i, j] > 0:
+                worst.append((float(excess[i, j]), {
+                    "row": ids[i], "column": columns[j],
+                    "expected": float(exp[i, j]), "got": float(act[i, j]),
+                }))  # fmt: skip
+    worst.sort(key=lambda item: -item[0])
+    result.worst = [_jsonable(w) for _, w in worst[:WORST_ROWS]]
+    return result
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: json_value(v) if not isinstance(v, float) or np.isfinite(v) else str(v) for k, v in row.items()}

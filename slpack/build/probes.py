@@ -1,0 +1,73 @@
+"""Probe what each feature tolerates, on both implementations, at build time.
+
+Whether a request may send ``null`` for a feature, or a category never seen in training, is a
+property of the fitted pipeline (an imputer, ``handle_unknown="ignore"``), not of the sample. So
+it is measured: a few real rows are altered one feature at a time and run through scikit-learn;
+what scikit-learn accepts is then run through ONNX and must agree. The handler enforces the
+result per feature: a request the model cannot answer faithfully is a 400, not a wrong answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from slpack.build.parity import OutputSpec, Predictions, compare, onnx_predictions, sklearn_predictions
+from slpack.build.schema import Feature, Schema
+
+PROBE_ROWS = 5
+UNSEEN = "__slpack_unseen_category__"
+
+OK, REFUSED, MISMATCH = "ok", "refused by scikit-learn", "ONNX disagrees with scikit-learn"
+
+
+def probe_features(
+    model: Any, schema: Schema, frame: Any, session: Any, spec: OutputSpec, atol: float, rtol: float
+) -> dict[str, dict[str, str]]:
+    """Set ``nullable`` and ``unknown`` on each feature; return what each probe found."""
+    complete = frame.dropna()
+    base = (complete if len(complete) else frame).head(PROBE_ROWS).reset_index(drop=True)
+    found: dict[str, dict[str, str]] = {}
+    for feature in schema.features:
+        outcome: dict[str, str] = {}
+        if feature.dtype in ("float32", "string"):
+            outcome["missing"] = _probe(model, schema, base, feature, np.nan, session, spec, atol, rtol)
+            feature.nullable = outcome["missing"] == OK
+        if feature.role == "categorical" and feature.unknown == "accept":
+            unseen: Any = UNSEEN if feature.dtype == "string" else _unseen_int(feature)
+            outcome["unknown"] = _probe(model, schema, base, feature, unseen, session, spec, atol, rtol)
+            feature.unknown = "accept" if outcome["unknown"] == OK else "reject"
+        if outcome:
+            found[feature.name] = outcome
+    return found
+
+
+def _unseen_int(feature: Feature) -> int:
+    return max(feature.categories or [0]) + 1_000_003
+
+
+def _probe(
+    model: Any, schema: Schema, base: Any, feature: Feature, value: Any,
+    session: Any, spec: OutputSpec, atol: float, rtol: float,
+) -> str:  # fmt: skip
+    rows = base.copy()
+    if feature.dtype == "string":
+        rows[feature.name] = rows[feature.name].astype(object)
+    rows[feature.name] = [value] * len(rows)
+    try:
+        expected = sklearn_predictions(model, spec, schema.sklearn_rows(rows))
+    except Exception:
+        return REFUSED
+    if not _finite(expected):
+        return REFUSED
+    try:
+        got = onnx_predictions(session, spec, schema.onnx_feeds(rows))
+    except Exception:
+        return MISMATCH
+    return OK if compare(expected, got, spec, atol, rtol).passed else MISMATCH
+
+
+def _finite(p: Predictions) -> bool:
+    arrays = [a for a in (p.probabilities, p.values) if a is not None]
+    return all(np.isfinite(a).all() for a in arrays)

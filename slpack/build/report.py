@@ -1,0 +1,61 @@
+"""The build report: what was built, how well it matches scikit-learn, where the files are."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from slpack.build.builder import BuildResult
+from slpack.build.parity import ParityResult
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return str(n)
+
+
+def print_build_report(console: Console, result: BuildResult) -> None:
+    m = result.manifest
+    table = Table(title=f"slpack build: {m['name']} {m['version']}", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("model", f"{m['task']}: {m['estimator']}")
+    features = m["input"]["features"]
+    kinds = ", ".join(f"{f['name']} ({f['role']})" for f in features[:6]) + (" ..." if len(features) > 6 else "")
+    table.add_row("inputs", f"{len(features)} as {m['input']['layout']}: {kinds}")
+    table.add_row("onnx", f"{_size(m['model']['bytes'])}, opset {m['model']['opset']['']}, IR {m['model']['ir_version']}, optimisation {m['model']['optimization']}")
+    table.add_row("function.zip", _size(result.files["function_zip"].stat().st_size))
+    table.add_row("parity", parity_summary(result.parity))
+    for note in result.notes:
+        table.add_row("note", note)
+    table.add_row("bundle", str(result.bundle_dir))
+    console.print(table)
+
+
+def parity_summary(p: ParityResult) -> str:
+    parts = [f"{p.rows} rows"]
+    if p.label_agreement is not None:
+        parts.append(f"labels {p.label_agreement:.2%}")
+    parts.append(f"max abs {p.max_abs_error:.2g}, max rel {p.max_rel_error:.2g}")
+    parts.append("passed" if p.passed else ("MISMATCH (allowed)" if p.allow_mismatch else "FAILED"))
+    return ", ".join(parts)
+
+
+def print_worst_rows(console: Console, p: ParityResult) -> None:
+    if not p.worst:
+        return
+    table = Table(title="parity: worst rows", title_justify="left")
+    for col in ("row", "column", "expected", "got"):
+        table.add_column(col)
+    for row in p.worst:
+        table.add_row(*(_cell(row.get(c)) for c in ("row", "column", "expected", "got")))
+    console.print(table)
+
+
+def _cell(value: Any) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)

@@ -1,0 +1,224 @@
+"""Infer the input schema from the sample and the fitted model.
+
+The schema decides three things at once: the ONNX inputs the converter is given, the feeds the
+parity gate builds, and the manifest the handler validates requests against. Keeping one
+:class:`Schema` object for all three is what makes "the ONNX model answers requests the way
+scikit-learn answered the sample" a checkable claim.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from slpack.build import introspect
+from slpack.errors import SlpackError
+
+MISSING_STRING = ""  # what a missing string value becomes in an ONNX string tensor
+MAX_CATEGORIES = 1000  # categories recorded per column (beyond that it is free text, not a category)
+
+
+@dataclass
+class Feature:
+    """One request field (see docs/manifest.md for the meaning of each attribute)."""
+
+    name: str
+    type: str  # number | integer | boolean | string
+    dtype: str  # float32 | int64 | bool | string
+    role: str  # numeric | categorical | text | boolean
+    onnx_name: str | None = None
+    nullable: bool = False
+    categories: list[Any] | None = None
+    unknown: str | None = None  # categorical only: accept | reject
+
+    def to_manifest(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Schema:
+    """The request schema plus how to hand a frame to scikit-learn and to onnxruntime."""
+
+    layout: str  # columns | tensor
+    features: list[Feature]
+    sklearn_input: str  # frame | text | array: what model.predict expects
+    tensor_name: str = "X"
+    tensor_dtype: str = "float32"
+    dropped_columns: list[str] = field(default_factory=list)
+
+    @property
+    def names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+    def to_manifest(self) -> dict[str, Any]:
+        tensor = None
+        if self.layout == "tensor":
+            tensor = {"name": self.tensor_name, "dtype": self.tensor_dtype, "width": len(self.features)}
+        return {
+            "layout": self.layout,
+            "tensor": tensor,
+            "features": [f.to_manifest() for f in self.features],
+        }
+
+    def use_float_dtype(self, dtype: str) -> None:
+        """Feed float features as ``dtype`` (float32 or float64)."""
+        if self.layout == "tensor":
+            self.tensor_dtype = dtype
+        for feature in self.features:
+            if feature.dtype in ("float32", "float64"):
+                feature.dtype = dtype
+
+    # -- feeding the two implementations ---------------------------------------------------
+
+    def sklearn_rows(self, frame: Any) -> Any:
+        """The rows of ``frame`` in the form the fitted model was trained on."""
+        if self.sklearn_input == "frame":
+            return frame[self.names]
+        if self.sklearn_input == "text":
+            return frame[self.names[0]].to_numpy()
+        return frame[self.names].to_numpy()
+
+    def onnx_feeds(self, frame: Any) -> dict[str, np.ndarray]:
+        """The same rows as onnxruntime feeds, typed as the handler will build them."""
+        if self.layout == "tensor":
+            values = frame[self.names].to_numpy(dtype=np.float64)
+            return {self.tensor_name: np.ascontiguousarray(values, dtype=self.tensor_dtype)}
+        feeds = {}
+        for feature in self.features:
+            column = frame[feature.name]
+            if feature.dtype == "string":
+                values = np.array(
+                    [MISSING_STRING if _is_missing(v) else str(v) for v in column], dtype=object
+                )
+            else:
+                values = column.to_numpy().astype(feature.dtype)
+            feeds[feature.onnx_name or feature.name] = values.reshape(-1, 1)
+        return feeds
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value))
+
+
+def as_frame(sample: Any, model: Any) -> Any:
+    """Give the sample column names: a DataFrame as is, an array with the model's feature names."""
+    import pandas as pd
+
+    if isinstance(sample, pd.DataFrame):
+        return sample
+    names = getattr(model, "feature_names_in_", None)
+    width = sample.shape[1] if sample.ndim == 2 else 1
+    if names is None or len(names) != width:
+        names = [f"x{i}" for i in range(width)]
+    return pd.DataFrame(sample.reshape(len(sample), width), columns=[str(n) for n in names])
+
+
+def infer_schema(model: Any, sample: Any) -> tuple[Schema, Any]:
+    """Infer the schema; return it with the sample as a DataFrame restricted to the features."""
+    import pandas as pd
+
+    from_array = not isinstance(sample, pd.DataFrame)
+    frame = as_frame(sample, model)
+    columns = [str(c) for c in frame.columns]
+    frame.columns = columns
+    expected = getattr(model, "feature_names_in_", None)
+    dropped: list[str] = []
+    if expected is not None:
+        expected = [str(c) for c in expected]
+        missing = [c for c in expected if c not in columns]
+        if missing:
+            raise SlpackError(
+                f"the sample lacks column(s) {', '.join(missing[:5])} that the model was trained on; "
+                "give a sample with the same columns as the training data."
+            )
+        dropped = [c for c in columns if c not in expected]
+        frame = frame[expected]
+        columns = expected
+    else:
+        n_in = getattr(model, "n_features_in_", None)
+        if n_in is not None and n_in != len(columns):
+            raise SlpackError(
+                f"the sample has {len(columns)} column(s) but the model expects {n_in}; give a "
+                "sample with the training data's columns, in order."
+            )
+
+    frame = _missing_as_nan(frame)
+    uses = introspect.column_uses(model, columns)
+    text_model = introspect.is_named(introspect.first_step(model), introspect.TEXT_VECTORIZERS)
+    features = [_feature(name, frame[name], uses.get(name)) for name in columns]
+
+    if text_model:
+        sklearn_input = "text"
+        if len(features) != 1 or features[0].dtype != "string":
+            raise SlpackError(
+                "the model starts with a text vectorizer, so the sample must have exactly one text column."
+            )
+    elif expected is not None:
+        sklearn_input = "frame"
+    else:
+        sklearn_input = "array"
+
+    numeric_only = all(f.dtype != "string" for f in features)
+    uses_columns = introspect.contains(model, ("ColumnTransformer",) + introspect.ENCODERS)
+    if from_array or (numeric_only and not uses_columns and not text_model):
+        if not numeric_only:
+            raise SlpackError("a .npy sample must be numeric; give text or categories as CSV or JSON.")
+        layout = "tensor"
+        for f in features:
+            f.dtype = "float32"  # one float tensor; use_float_dtype may widen it
+    else:
+        layout = "columns"
+    return Schema(layout, features, sklearn_input, dropped_columns=dropped), frame
+
+
+def _missing_as_nan(frame: Any) -> Any:
+    """``null`` in a request is NaN to scikit-learn, as pandas reads a missing CSV cell.
+
+    Parquet and JSON samples carry None instead, which scikit-learn's imputers do not see as
+    missing; normalising here makes the sample mean what requests will mean.
+    """
+    frame = frame.copy()
+    for name in frame.columns:
+        if frame[name].dtype == object:
+            frame[name] = frame[name].where(frame[name].notna(), np.nan)
+    return frame
+
+
+def _feature(name: str, column: Any, use: introspect.ColumnUse | None) -> Feature:
+    import pandas as pd
+
+    kind = column.dtype.kind
+    if isinstance(column.dtype, pd.CategoricalDtype) or kind in "OSU" or pd.api.types.is_string_dtype(column.dtype):
+        values = column.dropna()
+        if not all(isinstance(v, str) for v in values):
+            bad = next(v for v in values if not isinstance(v, str))
+            raise SlpackError(
+                f"column {name!r} mixes text with {type(bad).__name__} values; make every value in "
+                "it a string (or every value a number) in the sample."
+            )
+        if use is not None and use.text:
+            return Feature(name, "string", "string", "text")
+        if use is not None and use.categories is not None:
+            cats = [c for c in use.categories if isinstance(c, str)]
+            unknown = "reject" if use.rejects_unknown else "accept"
+        else:
+            uniques = sorted(set(values))
+            cats = uniques if len(uniques) <= MAX_CATEGORIES else None
+            unknown = "accept"
+        return Feature(name, "string", "string", "categorical", categories=cats, unknown=unknown)
+    if kind == "b":
+        return Feature(name, "boolean", "bool", "boolean")
+    if kind in "iu":
+        if use is not None and use.categories is not None:
+            unknown = "reject" if use.rejects_unknown else "accept"
+            cats = [int(c) for c in use.categories if isinstance(c, (int, np.integer))]
+            return Feature(name, "integer", "int64", "categorical", categories=cats, unknown=unknown)
+        return Feature(name, "integer", "int64", "numeric")
+    if kind == "f":
+        return Feature(name, "number", "float32", "numeric")
+    raise SlpackError(
+        f"column {name!r} has {column.dtype} values, which slpack cannot feed to ONNX; convert it "
+        "to numbers, booleans or strings before training."
+    )
