@@ -34,6 +34,8 @@ def write_bundle(bundle_dir: Path, model_bytes: bytes, manifest: dict[str, Any])
     model_path.write_bytes(model_bytes)
     manifest_path.write_bytes(data)
     handler_files = ziputil.tree_entries(handler_package(), prefix="slpack_handler")
+    if "slpack_handler/__init__.py" not in handler_files:
+        raise RuntimeError(f"the slpack_handler package is missing from {handler_package()}; reinstall slpack")
     zip_path = bundle_dir / FUNCTION_ZIP
     ziputil.write_zip(
         zip_path,

@@ -6,6 +6,7 @@ no-ops rather than conflicts.
 
 from __future__ import annotations
 
+import copy
 import functools
 from typing import Any
 
@@ -20,6 +21,7 @@ def apply() -> None:
     _applied = True
     _hist_gradient_boosting_bool_attribute()
     _float64_imputer()
+    _sublinear_tf()
 
 
 def _hist_gradient_boosting_bool_attribute() -> None:
@@ -87,3 +89,51 @@ def _float64_imputer() -> None:
     convert._slpack_patched = True  # type: ignore[attr-defined]
     for name in ("SklearnSimpleImputer", "SklearnImputer"):
         register_converter(name, convert, overwrite=True)
+
+
+def _sublinear_tf() -> None:
+    """``sublinear_tf=True``: scikit-learn computes ``1 + log(tf)``, skl2onnx ``log(tf + 1)``.
+
+    The two differ for every non-zero count (1 + log 1 = 1, log 2 = 0.69), which the parity gate
+    caught on a plain TfidfVectorizer. Compute scikit-learn's formula (zeros stay zero) in
+    standard ops, then hand the stock converter the result with sublinear scaling turned off.
+    """
+    import numpy as np
+    from skl2onnx.algebra.onnx_ops import OnnxAdd, OnnxGreater, OnnxLog, OnnxWhere
+    from skl2onnx.common._registration import get_converter, register_converter
+    from skl2onnx.common.data_types import guess_numpy_type
+
+    original = get_converter("SklearnTfidfTransformer")
+    if getattr(original, "_slpack_patched", False):
+        return
+
+    def convert(scope: Any, operator: Any, container: Any) -> None:
+        est = operator.raw_operator
+        if not getattr(est, "sublinear_tf", False):
+            original(scope, operator, container)
+            return
+        x = operator.inputs[0]
+        dtype = guess_numpy_type(x.type)
+        dtype = dtype if dtype == np.float64 else np.float32
+        opv = container.target_opset
+        scaled = scope.declare_local_variable("slpack_sublinear_tf", x.type.__class__(x.type.shape))
+        zero, one = np.array([0], dtype=dtype), np.array([1], dtype=dtype)
+        node = OnnxWhere(
+            OnnxGreater(x, zero, op_version=opv),
+            OnnxAdd(OnnxLog(x, op_version=opv), one, op_version=opv),
+            zero,
+            op_version=opv,
+            output_names=[scaled],
+        )
+        node.add_to(scope, container)
+        plain = copy.copy(est)
+        plain.sublinear_tf = False
+        saved = operator.raw_operator, operator.inputs
+        operator.raw_operator, operator.inputs = plain, [scaled]
+        try:
+            original(scope, operator, container)
+        finally:
+            operator.raw_operator, operator.inputs = saved
+
+    convert._slpack_patched = True  # type: ignore[attr-defined]
+    register_converter("SklearnTfidfTransformer", convert, overwrite=True)

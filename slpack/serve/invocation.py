@@ -45,16 +45,21 @@ class Result:
         return self.outcome is Outcome.RESPONSE
 
     def error_message(self) -> str:
-        """``errorType: errorMessage`` of an error document, for one-line reports."""
-        try:
-            doc = json.loads(self.body)
-        except ValueError:
-            return self.body.decode("utf-8", "replace")
-        if not isinstance(doc, dict):
-            return str(doc)
-        kind = doc.get("errorType") or self.error_type or ""
-        message = str(doc.get("errorMessage", ""))
-        return f"{kind}: {message}" if kind else message
+        """``errorType: errorMessage`` of an error result, for one-line reports."""
+        return describe_error(self.body)
+
+
+def describe_error(document: bytes) -> str:
+    """``errorType: errorMessage`` of a Lambda error document (the raw text if it is not one)."""
+    try:
+        doc = json.loads(document)
+    except ValueError:
+        doc = None
+    if not isinstance(doc, dict):
+        return document.decode("utf-8", "replace")
+    kind = str(doc.get("errorType") or "")
+    message = str(doc.get("errorMessage") or "")
+    return f"{kind}: {message}" if kind else message
 
 
 def error_document(error_type: str, message: str) -> bytes:

@@ -1,0 +1,286 @@
+"""The CloudWatch alarms of a slpack function, defined once as data.
+
+Every deployment target (the SAM, Serverless and Terraform templates) and ``slpack deploy``
+(boto3 ``put_metric_alarm``) consume the same :class:`AlarmSpec` list, so an alarm cannot mean
+one thing in a template and another after a direct deploy.
+
+The alarms watch two sources:
+
+- the handler's EMF metrics (namespace ``slpack`` unless ``SLPACK_METRICS_NAMESPACE`` says
+  otherwise, dimensions ``FunctionName``, ``ModelName``, ``ModelVersion``; see docs/handler.md);
+- Lambda's own metrics (``AWS/Lambda``), either on the ``live`` alias (``FunctionName`` +
+  ``Resource = "<function>:<alias>"``) or on the whole function (``FunctionName`` only).
+
+Rates (validation errors per request, drift signals per row) are CloudWatch metric math, so a
+busy function and a quiet one share one threshold.
+
+Usage::
+
+    from slpack.alarms import AlarmTarget, AlarmThresholds, alarm_properties, alarm_specs
+
+    target = AlarmTarget(function_name="iris", model_name="iris", model_version="1a2b3c4d5e6f")
+    for spec in alarm_specs(AlarmThresholds(latency_p99_ms=500)):
+        cloudwatch.put_metric_alarm(**alarm_properties(spec, target, actions=[topic_arn]))
+
+:func:`alarm_properties` returns the keys shared by boto3's ``put_metric_alarm`` and
+CloudFormation's ``AWS::CloudWatch::Alarm`` (the two use the same names), with whatever values
+:class:`AlarmTarget` carries: plain strings for boto3, intrinsic functions for a template.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, Literal
+
+SLPACK_NAMESPACE = "slpack"
+LAMBDA_NAMESPACE = "AWS/Lambda"
+DEFAULT_ALIAS = "live"
+
+Scope = Literal["model", "alias", "function"]
+"""Which metric a :class:`MetricRef` names.
+
+``model``: the handler's EMF metric (FunctionName, ModelName, ModelVersion);
+``alias``: Lambda's metric for the alias (FunctionName, Resource);
+``function``: Lambda's metric for every version of the function (FunctionName).
+"""
+
+
+@dataclass(frozen=True)
+class MetricRef:
+    """One metric an alarm reads, and the statistic it takes of it."""
+
+    id: str  # the metric-math identifier (lowercase, used in ``AlarmSpec.expression``)
+    metric_name: str
+    scope: Scope
+    stat: str  # Sum, Average, Maximum, SampleCount, or a percentile such as p99
+
+
+@dataclass(frozen=True)
+class AlarmSpec:
+    """One alarm, independent of where it is deployed.
+
+    A single-metric alarm has one entry in ``metrics`` and no ``expression``; a metric-math alarm
+    lists its inputs and computes the alarmed value with ``expression``.
+    """
+
+    key: str  # kebab-case; the alarm is named "<function>-<key>"
+    description: str
+    metrics: tuple[MetricRef, ...]
+    threshold: float
+    comparison_operator: str
+    period: int  # seconds
+    evaluation_periods: int
+    datapoints_to_alarm: int
+    treat_missing_data: str = "notBreaching"
+    expression: str | None = None
+    rollback: bool = False  # gates gradual deployments: alarming rolls the alias back
+    unit_label: str = ""  # what the alarmed value counts, for dashboards and reports
+
+    @property
+    def logical_id(self) -> str:
+        """A CloudFormation/Terraform-friendly identifier: ``p99-latency`` -> ``P99LatencyAlarm``."""
+        return "".join(part[:1].upper() + part[1:] for part in self.key.split("-")) + "Alarm"
+
+    def alarm_name(self, function_name: str) -> str:
+        """The CloudWatch alarm name for ``function_name`` (unique per function and alarm)."""
+        return f"{function_name}-{self.key}"
+
+
+@dataclass(frozen=True)
+class AlarmTarget:
+    """The values that place the alarms on one deployed function.
+
+    Values are usually strings; templates pass their own expressions instead (for instance
+    ``{"Fn::Sub": "${Function}:live"}`` for ``alias_resource``) and get them back in place.
+    """
+
+    function_name: Any
+    model_name: Any
+    model_version: Any
+    alias_resource: Any = None  # "<function>:<alias>"; default: f"{function_name}:live"
+    namespace: Any = SLPACK_NAMESPACE
+
+    def resource(self) -> Any:
+        """The ``Resource`` dimension value of the alias."""
+        if self.alias_resource is not None:
+            return self.alias_resource
+        return f"{self.function_name}:{DEFAULT_ALIAS}"
+
+
+@dataclass(frozen=True)
+class AlarmThresholds:
+    """User-tunable thresholds; ``None`` switches that alarm off.
+
+    Counts are per minute, rates are percentages over five minutes, latency is the p99 of the
+    handler's ``TotalMs`` (which includes model loading on a cold start).
+    """
+
+    errors: float | None = 1  # 5xx answered by the handler (faults of ours) per minute
+    function_errors: float | None = 1  # Lambda errors (crashes, timeouts) on the alias per minute
+    model_load_failures: float | None = 1  # model missing, hash mismatch, S3 unreachable
+    throttles: float | None = 1  # throttled invocations of the alias per minute
+    latency_p99_ms: float | None = 1000.0  # p99 TotalMs, 3 of 5 minutes above
+    validation_error_rate_pct: float | None = 10.0  # % of invocations answered 4xx validation
+    unknown_category_pct: float | None = 5.0  # % of rows with an unseen category
+    out_of_range_pct: float | None = 5.0  # % of rows with a value outside the sample's range
+    missing_value_pct: float | None = 10.0  # % of rows with a missing value
+
+    @classmethod
+    def names(cls) -> list[str]:
+        """The threshold names, as accepted by :meth:`with_overrides`."""
+        return [f.name for f in fields(cls)]
+
+    def with_overrides(self, overrides: dict[str, float | None]) -> AlarmThresholds:
+        """A copy with some thresholds replaced; unknown names raise ``KeyError``."""
+        unknown = sorted(set(overrides) - set(self.names()))
+        if unknown:
+            raise KeyError(", ".join(unknown))
+        values = {name: getattr(self, name) for name in self.names()}
+        values.update(overrides)
+        return AlarmThresholds(**values)
+
+
+def _count_alarm(key: str, description: str, metric: str, scope: Scope, threshold: float, *, rollback: bool) -> AlarmSpec:
+    return AlarmSpec(
+        key=key, description=description, metrics=(MetricRef("m", metric, scope, "Sum"),),
+        threshold=threshold, comparison_operator="GreaterThanOrEqualToThreshold",
+        period=60, evaluation_periods=1, datapoints_to_alarm=1, rollback=rollback, unit_label="count",
+    )  # fmt: skip
+
+
+def _rate_alarm(key: str, description: str, numerator: MetricRef, denominator: MetricRef, threshold: float, *, evaluation_periods: int) -> AlarmSpec:
+    return AlarmSpec(
+        key=key, description=description, metrics=(numerator, denominator),
+        # FILL: a period with traffic but no event is a 0% rate, not a gap.
+        expression=f"100 * FILL({numerator.id}, 0) / {denominator.id}",
+        threshold=threshold, comparison_operator="GreaterThanThreshold",
+        period=300, evaluation_periods=evaluation_periods, datapoints_to_alarm=evaluation_periods,
+        unit_label="percent",
+    )  # fmt: skip
+
+
+_ROWS = MetricRef("rows", "BatchSize", "model", "Sum")  # rows predicted: the drift denominator
+_INVOCATIONS = MetricRef("n", "Invocations", "function", "Sum")
+
+
+def alarm_specs(thresholds: AlarmThresholds | None = None) -> list[AlarmSpec]:
+    """The alarms for ``thresholds`` (defaults when omitted), in a stable order.
+
+    Alarms with ``rollback=True`` measure the new code (errors, crashes, load failures, latency,
+    throttles) and gate gradual deployments; the rate and drift alarms measure the traffic and
+    only notify.
+    """
+    t = thresholds or AlarmThresholds()
+    specs: list[AlarmSpec] = []
+    if t.errors is not None:
+        specs.append(_count_alarm(
+            "errors", "The handler answered 5xx (a fault of ours, not bad input).",
+            "Errors", "model", t.errors, rollback=True))  # fmt: skip
+    if t.function_errors is not None:
+        specs.append(_count_alarm(
+            "function-errors", "Invocations of the live alias failed (crash or timeout).",
+            "Errors", "alias", t.function_errors, rollback=True))  # fmt: skip
+    if t.model_load_failures is not None:
+        specs.append(_count_alarm(
+            "model-load-failures", "The model could not be loaded (missing, hash mismatch or S3 unreachable).",
+            "ModelLoadFailures", "model", t.model_load_failures, rollback=True))  # fmt: skip
+    if t.throttles is not None:
+        specs.append(_count_alarm(
+            "throttles", "Invocations of the live alias were throttled (raise the concurrency).",
+            "Throttles", "alias", t.throttles, rollback=True))  # fmt: skip
+    if t.latency_p99_ms is not None:
+        specs.append(AlarmSpec(
+            key="latency-p99", description="The p99 of the handler's TotalMs is above the threshold.",
+            metrics=(MetricRef("m", "TotalMs", "model", "p99"),), threshold=t.latency_p99_ms,
+            comparison_operator="GreaterThanThreshold", period=60, evaluation_periods=5,
+            datapoints_to_alarm=3, rollback=True, unit_label="ms"))  # fmt: skip
+    if t.validation_error_rate_pct is not None:
+        specs.append(_rate_alarm(
+            "validation-error-rate", "Share of invocations rejected as invalid input (percent).",
+            MetricRef("v", "ValidationErrors", "model", "Sum"), _INVOCATIONS,
+            t.validation_error_rate_pct, evaluation_periods=1))  # fmt: skip
+    drift = (
+        ("unknown-category", "UnknownCategory", t.unknown_category_pct, "a category unseen at build time"),
+        ("out-of-range", "OutOfRange", t.out_of_range_pct, "a value outside the sample's range"),
+        ("missing-value", "MissingValue", t.missing_value_pct, "a missing value"),
+    )
+    for key, metric, pct, what in drift:
+        if pct is not None:
+            specs.append(_rate_alarm(
+                f"drift-{key}", f"Drift: share of rows with {what} (percent).",
+                MetricRef("d", metric, "model", "Sum"), _ROWS, pct, evaluation_periods=3))  # fmt: skip
+    return specs
+
+
+def namespace(ref: MetricRef, target: AlarmTarget) -> Any:
+    """The CloudWatch namespace of ``ref`` on ``target``."""
+    return target.namespace if ref.scope == "model" else LAMBDA_NAMESPACE
+
+
+def dimensions(ref: MetricRef, target: AlarmTarget) -> dict[str, Any]:
+    """The dimensions of ``ref`` on ``target``, in CloudWatch's order."""
+    if ref.scope == "model":
+        return {
+            "FunctionName": target.function_name,
+            "ModelName": target.model_name,
+            "ModelVersion": target.model_version,
+        }
+    if ref.scope == "alias":
+        return {"FunctionName": target.function_name, "Resource": target.resource()}
+    return {"FunctionName": target.function_name}
+
+
+def _statistic(stat: str) -> dict[str, str]:
+    """``Statistic`` for the standard statistics, ``ExtendedStatistic`` for percentiles."""
+    return {"ExtendedStatistic": stat} if stat[:1] == "p" else {"Statistic": stat}
+
+
+def _dimension_list(ref: MetricRef, target: AlarmTarget) -> list[dict[str, Any]]:
+    return [{"Name": k, "Value": v} for k, v in dimensions(ref, target).items()]
+
+
+def alarm_properties(spec: AlarmSpec, target: AlarmTarget, *, alarm_name: Any = None, actions: list[Any] | tuple[Any, ...] = ()) -> dict[str, Any]:
+    """``put_metric_alarm`` keyword arguments, which are also ``AWS::CloudWatch::Alarm`` properties.
+
+    ``alarm_name`` defaults to ``spec.alarm_name(target.function_name)``; ``actions`` (SNS topic
+    ARNs) receive both the ALARM and the OK transitions.
+    """
+    props: dict[str, Any] = {
+        "AlarmName": alarm_name if alarm_name is not None else spec.alarm_name(target.function_name),
+        "AlarmDescription": spec.description,
+    }
+    if spec.expression is None:
+        (ref,) = spec.metrics
+        props.update(
+            Namespace=namespace(ref, target), MetricName=ref.metric_name,
+            Dimensions=_dimension_list(ref, target), Period=spec.period, **_statistic(ref.stat),
+        )  # fmt: skip
+    else:
+        props["Metrics"] = [
+            {"Id": "rate", "Expression": spec.expression, "Label": spec.key, "ReturnData": True},
+            *(
+                {
+                    "Id": ref.id,
+                    "MetricStat": {
+                        "Metric": {
+                            "Namespace": namespace(ref, target),
+                            "MetricName": ref.metric_name,
+                            "Dimensions": _dimension_list(ref, target),
+                        },
+                        "Period": spec.period,
+                        "Stat": ref.stat,
+                    },
+                    "ReturnData": False,
+                }
+                for ref in spec.metrics
+            ),
+        ]
+    props.update(
+        EvaluationPeriods=spec.evaluation_periods, DatapointsToAlarm=spec.datapoints_to_alarm,
+        Threshold=spec.threshold, ComparisonOperator=spec.comparison_operator,
+        TreatMissingData=spec.treat_missing_data,
+    )  # fmt: skip
+    if actions:
+        props["AlarmActions"] = list(actions)
+        props["OKActions"] = list(actions)
+    return props

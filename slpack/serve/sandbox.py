@@ -1,0 +1,115 @@
+"""The file system a local execution environment sees: /var/task, /opt and /var/runtime.
+
+Lambda puts the unpacked function.zip in ``/var/task``, each layer's ``python/`` folder on
+``sys.path`` (``/opt/python``), and the runtime client in ``/var/runtime``. Locally those are
+folders under a scratch directory: the bundle's function.zip unpacked, the layer (a zip, a
+folder, or one built from this environment), and a runtime folder linking only awslambdaric and
+the distributions it requires, found through their installed metadata. Nothing else from this
+environment's site-packages is reachable, so a bundle that imports something its layer lacks
+fails here as it would in Lambda.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import zipfile
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from packaging.requirements import Requirement
+
+from slpack.errors import SlpackError
+
+RUNTIME_CLIENT = "awslambdaric"
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A bundle unpacked as Lambda unpacks it."""
+
+    name: str
+    task_root: Path
+    manifest: dict[str, Any]
+
+
+def unpack_bundle(bundle: Path, dest: Path) -> Bundle:
+    """Unzip ``bundle``'s function.zip into ``dest`` (the task root) and read its manifest."""
+    archive, manifest_file = bundle / "function.zip", bundle / "slpack.json"
+    if not archive.is_file() or not manifest_file.is_file():
+        raise SlpackError(
+            f"{bundle} is not a bundle (it needs function.zip and slpack.json); "
+            "pass the dist/NAME folder that `slpack build` wrote."
+        )
+    manifest = json.loads(manifest_file.read_text())
+    dest.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(archive) as zf:
+        zf.extractall(dest)
+    return Bundle(str(manifest.get("name") or bundle.name), dest, manifest)
+
+
+def layer_paths(layer: Path, dest: Path) -> tuple[Path, ...]:
+    """The sys.path entries Lambda derives from a layer (a zip, or a folder holding ``python/``).
+
+    A folder without ``python/`` is taken as the ``python/`` folder itself.
+    """
+    if layer.is_file():
+        if not zipfile.is_zipfile(layer):
+            raise SlpackError(f"{layer} is not a zip file; pass a layer zip or folder.")
+        with zipfile.ZipFile(layer) as zf:
+            zf.extractall(dest)
+        root = dest / "python"
+    elif layer.is_dir():
+        root = layer / "python" if (layer / "python").is_dir() else layer
+    else:
+        raise SlpackError(f"layer {layer} does not exist; pass a layer zip or folder.")
+    if not root.is_dir():
+        raise SlpackError(f"layer {layer} has no python/ folder; build it with `slpack layer`.")
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    site_packages = root / "lib" / version / "site-packages"
+    return (site_packages, root) if site_packages.is_dir() else (root,)
+
+
+def runtime_dir(dest: Path) -> Path:
+    """Link awslambdaric and the distributions it requires (recursively) into ``dest``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for dist in _closure(RUNTIME_CLIENT):
+        for top in _top_level_entries(dist):
+            link = dest / top.name
+            if not link.exists():
+                link.symlink_to(top, target_is_directory=top.is_dir())
+    return dest
+
+
+def _closure(name: str) -> list[metadata.Distribution]:
+    """``name``'s distribution and everything its requirements pull in, for this interpreter."""
+    try:
+        root = metadata.distribution(name)
+    except metadata.PackageNotFoundError:
+        raise SlpackError(
+            f"{name} is not installed; install slpack with the serve extra: pip install 'slpack[serve]'."
+        ) from None
+    found = {root.metadata["Name"].lower(): root}
+    todo = [root]
+    while todo:
+        for spec in todo.pop().requires or ():
+            requirement = Requirement(spec)
+            key = requirement.name.lower()
+            if key in found or (requirement.marker and not requirement.marker.evaluate({"extra": ""})):
+                continue
+            found[key] = metadata.distribution(requirement.name)
+            todo.append(found[key])
+    return list(found.values())
+
+
+def _top_level_entries(dist: metadata.Distribution) -> set[Path]:
+    """The installed top-level packages and modules of ``dist`` (no metadata, no scripts)."""
+    entries = set()
+    for file in dist.files or ():
+        top = file.parts[0]
+        if top == ".." or top.endswith((".dist-info", ".egg-info", ".pth")) or top == "__pycache__":
+            continue
+        entries.add(Path(dist.locate_file(top)))
+    return entries
