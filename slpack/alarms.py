@@ -148,7 +148,9 @@ def _count_alarm(key: str, description: str, metric: str, scope: Scope, threshol
     )  # fmt: skip
 
 
-def _rate_alarm(key: str, description: str, numerator: MetricRef, denominator: MetricRef, threshold: float, *, evaluation_periods: int) -> AlarmSpec:
+def _rate_alarm(
+    key: str, description: str, numerator: MetricRef, denominator: MetricRef, threshold: float, *, evaluation_periods: int
+) -> AlarmSpec:
     return AlarmSpec(
         key=key, description=description, metrics=(numerator, denominator),
         # FILL: a period with traffic but no event is a 0% rate, not a gap.
@@ -239,7 +241,9 @@ def _dimension_list(ref: MetricRef, target: AlarmTarget) -> list[dict[str, Any]]
     return [{"Name": k, "Value": v} for k, v in dimensions(ref, target).items()]
 
 
-def alarm_properties(spec: AlarmSpec, target: AlarmTarget, *, alarm_name: Any = None, actions: list[Any] | tuple[Any, ...] = ()) -> dict[str, Any]:
+def alarm_properties(
+    spec: AlarmSpec, target: AlarmTarget, *, alarm_name: Any = None, actions: list[Any] | tuple[Any, ...] = ()
+) -> dict[str, Any]:
     """``put_metric_alarm`` keyword arguments, which are also ``AWS::CloudWatch::Alarm`` properties.
 
     ``alarm_name`` defaults to ``spec.alarm_name(target.function_name)``; ``actions`` (SNS topic

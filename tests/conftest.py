@@ -80,3 +80,146 @@ def invoke_bundle(bundle_dir: Path, events: list[Any], tmp: Path, env: dict[str,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+
+
+# --- serve fixtures -----------------------------------------------------------------------
+
+# A stand-in function for the serve machinery: stdlib only (workers import nothing else).
+# A direct event is the command; an HTTP event carries it as its JSON body. Commands:
+# {"sleep": s}, {"exit": code}, {"raise": message}, {"reply": value} (returned as is),
+# {"big": n} (an answer of n characters);
+# anything else is echoed back with what the environment looked like.
+SERVE_STANDIN = textwrap.dedent(
+    """
+    import base64, importlib.util, json, os, sys, time
+
+    def handler(event, context):
+        command = event
+        if isinstance(event, dict) and ("requestContext" in event or "httpMethod" in event):
+            body = event.get("body") or "{}"
+            if event.get("isBase64Encoded"):
+                body = base64.b64decode(body)
+            try:
+                command = json.loads(body)
+            except ValueError:
+                command = {}
+        command = command if isinstance(command, dict) else {}
+        if "sleep" in command:
+            time.sleep(command["sleep"])
+        if "exit" in command:
+            os._exit(command["exit"])
+        if "raise" in command:
+            raise RuntimeError(command["raise"])
+        if "reply" in command:
+            return command["reply"]
+        if "big" in command:
+            return "x" * command["big"]
+        print("handled", context.aws_request_id)
+        return {
+            "event": event,
+            "pid": os.getpid(),
+            "request_id": context.aws_request_id,
+            "remaining_ms": context.get_remaining_time_in_millis(),
+            "client_context": getattr(context.client_context, "custom", None),
+            "sys_path": sys.path,
+            "importable": [m for m in ("numpy", "onnxruntime", "slpack", "typer") if importlib.util.find_spec(m)],
+            "env": {k: v for k, v in os.environ.items() if k.startswith(("AWS_", "LAMBDA_", "_HANDLER", "SLPACK_"))},
+        }
+    """
+)
+
+
+@pytest.fixture
+def standin_config(tmp_path: Path) -> Callable[..., Any]:
+    """Make a FunctionConfig running the stand-in handler (``standin.handler``) in a tmp task root."""
+    from slpack.serve.sandbox import runtime_dir
+    from slpack.serve.workers import FunctionConfig
+
+    task_root = tmp_path / "task"
+    task_root.mkdir()
+    (task_root / "standin.py").write_text(SERVE_STANDIN)
+    runtime = runtime_dir(tmp_path / "runtime")
+
+    def make(**overrides: Any) -> FunctionConfig:
+        settings: dict[str, Any] = {
+            "name": "standin", "task_root": task_root, "runtime_dir": runtime,
+            "handler": "standin.handler", "timeout_s": 10.0,
+        }  # fmt: skip
+        settings.update(overrides)
+        return FunctionConfig(**settings)
+
+    return make
+
+
+@pytest.fixture
+def standin_bundle(tmp_path: Path) -> Path:
+    """A bundle folder whose function.zip holds the stand-in as ``slpack_handler``, plus an empty layer.
+
+    The layer is ``<bundle>/../empty-layer``: the stand-in needs nothing beyond the stdlib.
+    """
+    bundle = tmp_path / "dist" / "standin"
+    bundle.mkdir(parents=True)
+    with zipfile.ZipFile(bundle / "function.zip", "w") as zf:
+        zf.writestr("slpack_handler/__init__.py", SERVE_STANDIN)
+    (bundle / "slpack.json").write_text(json.dumps({"format": 1, "name": "standin"}))
+    (tmp_path / "dist" / "empty-layer" / "python").mkdir(parents=True)
+    return bundle
+
+
+# --- render fixtures ----------------------------------------------------------------------
+
+
+def write_render_bundle(root: Path, name: str = "iris", version: str = "1a2b3c4d5e6f") -> Path:
+    """A minimal bundle for the template renderer: function.zip, model.onnx and the manifest
+    fields templates read (name, version, model.sha256), laid out as ``root/dist/NAME``."""
+    bundle = root / "dist" / name
+    bundle.mkdir(parents=True)
+    with zipfile.ZipFile(bundle / "function.zip", "w") as zf:
+        zf.writestr("slpack_handler/__init__.py", "")
+    (bundle / "model.onnx").write_bytes(b"not really onnx")
+    manifest = {"format": 1, "name": name, "version": version, "model": {"file": "model.onnx", "sha256": "ab" * 32}}
+    (bundle / "slpack.json").write_text(json.dumps(manifest))
+    return bundle
+
+
+def write_render_layer(root: Path, python: str = "312", arch: str = "arm64") -> Path:
+    """A layer zip named the way ``slpack layer`` names it, in ``root/dist/layers``."""
+    layer = root / "dist" / "layers" / f"ort-1.20.1-np2.1.3-py{python}-{arch}.zip"
+    layer.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(layer, "w") as zf:
+        zf.writestr("python/numpy/__init__.py", "")
+    return layer
+
+
+@pytest.fixture
+def render_bundle(tmp_path: Path) -> Path:
+    return write_render_bundle(tmp_path)
+
+
+@pytest.fixture
+def render_layer(tmp_path: Path) -> Path:
+    return write_render_layer(tmp_path)
+
+
+# --- layer fixtures -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def host_layer(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The numpy + onnxruntime layer built from this environment (``slpack layer --from-env``).
+
+    A :class:`slpack.layer.LayerResult`; built once per session into a fresh cache (its folder is
+    ``host_layer.zip_path.parent.parent``), about 5 s with the smoke test.
+    """
+    from slpack.layer import build_layer
+
+    return build_layer(from_env=True, cache_dir=tmp_path_factory.mktemp("layer-cache"))
+
+
+@pytest.fixture(scope="session")
+def host_layer_dir(host_layer: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The host layer unzipped: the returned folder is its ``python/``, the one to put on sys.path."""
+    root = tmp_path_factory.mktemp("host-layer")
+    with zipfile.ZipFile(host_layer.zip_path) as zf:
+        zf.extractall(root)
+    return root / "python"

@@ -33,7 +33,6 @@ def build(
 ) -> None:
     """Convert MODEL to ONNX, check it against scikit-learn on the sample, and bundle a function."""
     from slpack.build import BuildOptions, build_bundle
-    from slpack.build.inputs import PickleWarning
     from slpack.build.report import print_build_report, print_worst_rows
 
     err = Console(stderr=True)
@@ -43,21 +42,35 @@ def build(
         allow_mismatch=allow_mismatch, opset=opset, converters=list(converters or []),
     )  # fmt: skip
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", PickleWarning)
+        warnings.simplefilter("always")
         try:
             with err.status("building") as status:
                 result = build_bundle(model, sample, out, options, on_step=lambda s: status.update(s))
+                if targets:
+                    status.update("rendering " + ", ".join(targets))
+                    _render(result.bundle_dir, targets, layer)
         except ParityError as exc:
             if exc.result is not None:
                 print_worst_rows(err, exc.result)  # type: ignore[arg-type]
             raise
         finally:
-            for w in caught:
-                if issubclass(w.category, PickleWarning):
-                    err.print(f"[yellow]warning:[/] {w.message}")
-    if targets:
-        _render(result.bundle_dir, targets, layer)
+            _print_warnings(err, caught)
     print_build_report(err, result)
+
+
+def _print_warnings(err: Console, caught: list[warnings.WarningMessage]) -> None:
+    """slpack's own warnings (pickles, public endpoints, no layer) as one line each."""
+    from slpack.build.inputs import PickleWarning
+
+    ours: tuple[type[Warning], ...] = (PickleWarning,)
+    try:
+        from slpack.render import RenderWarning
+
+        ours += (RenderWarning,)
+    except ImportError:
+        pass
+    for message in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, ours)):
+        err.print(f"[yellow]warning:[/] {message}", highlight=False)
 
 
 def _render(bundle_dir: Path, targets: list[str], layer: Path | None) -> None:

@@ -161,4 +161,4 @@ def invoke(
     status = _response_status(response)
     _err.print(f"status {status} · {result.duration_ms:.1f} ms in {result.worker}", highlight=False)
     if status >= 400:
-        raise typer.Exit(code=1)
+        raise SlpackError(f"the function answered with status {status} (the response is above).")

@@ -14,18 +14,16 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import threading
 import time
 from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import IO, Any
 
 from slpack.serve.events import HttpRequest, function_url_event
-from slpack.serve.invocation import Outcome, Result, new_request_id
+from slpack.serve.httpd import Handler, LocalServer
+from slpack.serve.invocation import MAX_PAYLOAD_BYTES, Outcome, Result, new_request_id
 from slpack.serve.workers import LogSink, WorkerPool
 
-MAX_REQUEST_BYTES = 6 * 1024 * 1024  # Lambda's limit for a synchronous invocation payload
 _HOP_BY_HOP = {"connection", "content-length", "keep-alive", "transfer-encoding"}
 _FAILURES = {
     Outcome.ERROR: (HTTPStatus.BAD_GATEWAY, "function_error"),
@@ -90,7 +88,12 @@ def _structured_reply(value: Any, raw: bytes) -> HttpReply:
 
 
 class BodyTooLarge(Exception):
-    """The request body exceeds :data:`MAX_REQUEST_BYTES`."""
+    """The request body exceeds :data:`MAX_PAYLOAD_BYTES`."""
+
+
+def _too_large(request_id: str) -> HttpReply:
+    message = f"the request exceeds Lambda's {MAX_PAYLOAD_BYTES} byte payload limit"
+    return error_reply(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "payload_too_large", message, request_id)
 
 
 def read_chunked(stream: IO[bytes], limit: int) -> bytes:
@@ -108,16 +111,14 @@ def read_chunked(stream: IO[bytes], limit: int) -> bytes:
         stream.readline(1024)  # the CRLF closing the chunk
 
 
-class FunctionUrlServer(ThreadingHTTPServer):
+class FunctionUrlServer(LocalServer):
     """Serves a :class:`WorkerPool` over HTTP; use as a context manager to run it in a thread."""
 
-    daemon_threads = True
     request_queue_size = 128  # the listen backlog: bursts of clients queue in the pool, not here
 
     def __init__(self, pool: WorkerPool, host: str = "127.0.0.1", port: int = 0, log: LogSink | None = None) -> None:
         self.pool = pool
         self.log = log
-        self._thread: threading.Thread | None = None
         super().__init__((host, port), _Handler)
 
     @property
@@ -125,26 +126,10 @@ class FunctionUrlServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         return f"http://{host}:{port}"
 
-    def __enter__(self) -> FunctionUrlServer:
-        self._thread = threading.Thread(target=self.serve_forever, args=(0.05,), name="front", daemon=True)
-        self._thread.start()
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.shutdown()
-        self.server_close()
-        if self._thread is not None:
-            self._thread.join()
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
+class _Handler(Handler):
     server_version = "slpack-serve"
     server: FunctionUrlServer
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
-        """Silent: one access line per request is written by :meth:`_proxy` instead."""
 
     def _proxy(self) -> None:
         started = time.perf_counter()
@@ -153,17 +138,18 @@ class _Handler(BaseHTTPRequestHandler):
             request = self._request()
         except BodyTooLarge:
             self.close_connection = True  # the unread body makes the connection unusable
-            message = f"the request body exceeds the {MAX_REQUEST_BYTES} byte limit of Lambda"
-            reply = error_reply(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "payload_too_large", message, request_id)
+            reply = _too_large(request_id)
         except ValueError as exc:  # a garbled Content-Length or chunk size
             self.close_connection = True
             message = f"the request body could not be read: {exc}"
             reply = error_reply(HTTPStatus.BAD_REQUEST, "invalid_request", message, request_id)
         else:
-            event = function_url_event(request, request_id, self.server.pool.config.region)
-            result = self.server.pool.invoke(json.dumps(event).encode(), request_id=request_id)
-            reply = function_url_reply(result)
-        self._send(reply, request_id)
+            event = json.dumps(function_url_event(request, request_id, self.server.pool.config.region))
+            if len(event) > MAX_PAYLOAD_BYTES:  # the body fit, but not once base64-encoded
+                reply = _too_large(request_id)
+            else:
+                reply = function_url_reply(self.server.pool.invoke(event.encode(), request_id=request_id))
+        self.reply(reply.status, (*reply.headers, ("x-amzn-requestid", request_id)), reply.body)
         if self.server.log is not None:
             elapsed = (time.perf_counter() - started) * 1000
             self.server.log("http", f"{self.command} {self.path} -> {reply.status} ({elapsed:.1f} ms)")
@@ -173,10 +159,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _request(self) -> HttpRequest:
         path, _, query = self.path.partition("?")
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            body = read_chunked(self.rfile, MAX_REQUEST_BYTES)
+            body = read_chunked(self.rfile, MAX_PAYLOAD_BYTES)
         else:
             length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_REQUEST_BYTES:
+            if length > MAX_PAYLOAD_BYTES:
                 raise BodyTooLarge
             body = self.rfile.read(length)
         return HttpRequest(
@@ -188,13 +174,3 @@ class _Handler(BaseHTTPRequestHandler):
             source_ip=self.client_address[0],
             protocol=self.request_version,
         )
-
-    def _send(self, reply: HttpReply, request_id: str) -> None:
-        self.send_response(reply.status)
-        for name, value in reply.headers:
-            self.send_header(name, value)
-        self.send_header("x-amzn-requestid", request_id)
-        self.send_header("content-length", str(len(reply.body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(reply.body)

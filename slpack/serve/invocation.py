@@ -19,6 +19,9 @@ import uuid
 from dataclasses import dataclass, field
 
 
+MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # Lambda's limit on a synchronous event and on its response
+
+
 class Outcome(enum.Enum):
     """How an invocation ended."""
 

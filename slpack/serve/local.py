@@ -23,7 +23,7 @@ def host_layer() -> Path:
     """The layer zip built from this environment's numpy and onnxruntime (cached by content)."""
     from slpack.layer import build_layer
 
-    return build_layer(from_env=True)
+    return build_layer(from_env=True).zip_path
 
 
 @contextmanager

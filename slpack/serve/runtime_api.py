@@ -18,14 +18,13 @@ import queue
 import re
 import threading
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from slpack.serve.invocation import Invocation, Outcome, error_document
+from slpack.serve.httpd import Handler, LocalServer
+from slpack.serve.invocation import MAX_PAYLOAD_BYTES, Invocation, Outcome, error_document
 
 PREFIX = "/2018-06-01/runtime"
 _INVOCATION_PATH = re.compile(rf"^{PREFIX}/invocation/(?P<id>[^/]+)/(?P<kind>response|error)$")
 _ERROR_TYPE_HEADER = "Lambda-Runtime-Function-Error-Type"
-SHUTDOWN_POLL_S = 0.05  # how often a server loop checks for shutdown: bounds a worker's replacement
 
 
 class RuntimeApi:
@@ -40,14 +39,7 @@ class RuntimeApi:
         self._pending: queue.Queue[Invocation | None] = queue.Queue(maxsize=1)
         self._current: Invocation | None = None  # submitted and not finished
         self._exit_reason: str | None = None
-        self._server = _Server(self)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            args=(SHUTDOWN_POLL_S,),
-            name=f"runtime-api-{worker}",
-            daemon=True,
-        )
-        self._thread.start()
+        self._server = _Server(self).__enter__()
 
     @property
     def address(self) -> str:
@@ -88,9 +80,7 @@ class RuntimeApi:
             self._pending.put_nowait(None)
         except queue.Full:
             pass
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        self._server.__exit__()
 
     # --- called by the request handler ------------------------------------------------------
 
@@ -114,22 +104,14 @@ def _error_type(document: bytes) -> str | None:
         return None
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-
+class _Server(LocalServer):
     def __init__(self, api: RuntimeApi) -> None:
         self.api = api
         super().__init__(("127.0.0.1", 0), _Handler)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # else each small reply waits ~40 ms for a delayed ACK
+class _Handler(Handler):
     server: _Server
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
-        """Silent: the worker's own output is what users read."""
 
     def do_GET(self) -> None:
         if self.path != f"{PREFIX}/invocation/next":
@@ -163,7 +145,12 @@ class _Handler(BaseHTTPRequestHandler):
             return self._reply(
                 HTTPStatus.BAD_REQUEST, error_document("InvalidRequestID", "Invalid request ID")
             )
-        if match["kind"] == "response":
+        if match["kind"] == "response" and len(body) > MAX_PAYLOAD_BYTES:
+            # Lambda drops the answer and reports this error; the environment carries on.
+            message = f"Response payload size ({len(body)} bytes) exceeded maximum allowed payload size ({MAX_PAYLOAD_BYTES} bytes)."
+            document = error_document("Function.ResponseSizeTooLarge", message)
+            invocation.finish(Outcome.ERROR, document, "Function.ResponseSizeTooLarge", api.worker)
+        elif match["kind"] == "response":
             invocation.finish(Outcome.RESPONSE, body, None, api.worker)
         else:
             error_type = self.headers.get(_ERROR_TYPE_HEADER) or _error_type(body)
@@ -174,10 +161,4 @@ class _Handler(BaseHTTPRequestHandler):
         self._reply(HTTPStatus.ACCEPTED, b'{"status":"OK"}')
 
     def _reply(self, status: HTTPStatus, body: bytes, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
+        self.reply(status, (("Content-Type", "application/json"), *(headers or {}).items()), body)

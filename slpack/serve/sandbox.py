@@ -55,6 +55,7 @@ def layer_paths(layer: Path, dest: Path) -> tuple[Path, ...]:
 
     A folder without ``python/`` is taken as the ``python/`` folder itself.
     """
+    layer = layer.resolve()  # workers run in the task root: relative paths would point elsewhere
     if layer.is_file():
         if not zipfile.is_zipfile(layer):
             raise SlpackError(f"{layer} is not a zip file; pass a layer zip or folder.")

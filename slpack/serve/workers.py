@@ -129,15 +129,19 @@ class Worker:
             config.python, "-I", "-S", "-u", "-c", _BOOTSTRAP, config.handler,
             *(str(p) for p in config.layers),
         ]  # fmt: skip
-        self.process = subprocess.Popen(
-            command,
-            cwd=config.task_root,
-            env=config.process_environment(self.api.address),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # a Ctrl-C at the terminal reaches serve, which stops workers
-        )
+        try:
+            self.process = subprocess.Popen(
+                command,
+                cwd=config.task_root,
+                env=config.process_environment(self.api.address),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # a Ctrl-C at the terminal reaches serve, which stops workers
+            )
+        except OSError:
+            self.api.close()
+            raise
         assert self.process.stdout is not None
         self._relay = threading.Thread(
             target=self._relay_output, args=(self.process.stdout,), name=f"relay-{name}", daemon=True
@@ -273,20 +277,19 @@ class WorkerPool:
             cognito_identity=cognito_identity,
         )
         with self._lock:
-            if self._closed or self._admitted >= self.size + self.queue_limit:
-                invocation.finish(
-                    Outcome.THROTTLED,
-                    error_document("TooManyRequestsException", "Rate Exceeded."),
-                    "TooManyRequestsException",
-                )
-                return invocation.result
-            self._admitted += 1
+            closed, full = self._closed, self._admitted >= self.size + self.queue_limit
+            if not (closed or full):
+                self._admitted += 1
+        if closed:
+            return _shut_down(invocation)
+        if full:
+            document = error_document("TooManyRequestsException", "Rate Exceeded.")
+            invocation.finish(Outcome.THROTTLED, document, "TooManyRequestsException")
+            return invocation.result
         try:
             worker = self._acquire()
             if worker is None:
-                document = error_document("Runtime.Shutdown", "the function is shutting down")
-                invocation.finish(Outcome.CRASHED, document, "Runtime.Shutdown")
-                return invocation.result
+                return _shut_down(invocation)
             result = worker.invoke(invocation)
             self._report(result)
             self._release(worker, result)
@@ -355,3 +358,9 @@ class WorkerPool:
             result.worker or POOL,
             f"REPORT RequestId: {result.request_id} Duration: {result.duration_ms:.2f} ms{status}",
         )
+
+
+def _shut_down(invocation: Invocation) -> Result:
+    document = error_document("Runtime.Shutdown", "the function is shutting down")
+    invocation.finish(Outcome.CRASHED, document, "Runtime.Shutdown")
+    return invocation.result

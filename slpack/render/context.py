@@ -1,0 +1,214 @@
+"""Everything the targets share, resolved once: bundle facts, layer, names, environment, alarms.
+
+The targets (SAM, Serverless, Terraform) only translate a :class:`Deployment` into their own
+syntax; every decision (what the function is called, which runtime matches the layer, which
+environment the handler gets, which alarms exist) is made here, so the three stay equivalent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from slpack.alarms import AlarmSpec, AlarmTarget, alarm_specs
+from slpack.build.bundle import FUNCTION_ZIP, MODEL, read_manifest
+from slpack.errors import SlpackError
+from slpack.render.options import DEFAULT_ARCH, DEFAULT_PYTHON, RenderOptions
+from slpack.ziputil import sha256_file
+
+HANDLER = "slpack_handler.handler"
+ALIAS = "live"
+_LAYER_NAME = re.compile(r"^ort-(?P<ort>[^-]+)-np(?P<np>[^-]+)-py(?P<major>\d)(?P<minor>\d+)-(?P<arch>x86_64|arm64)$")
+LAYER_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]+:\d+$")
+
+
+@dataclass(frozen=True)
+class Layer:
+    """The dependency layer: a local zip the template uploads, or an existing layer version."""
+
+    arn: str | None = None
+    path: Path | None = None
+    python: str | None = None  # "3.12", when the layer says
+    arch: str | None = None
+
+    @property
+    def name(self) -> str:
+        """A layer name for the templates: the zip's stem (``ort-…-py312-x86_64``)."""
+        assert self.path is not None
+        return re.sub(r"[^A-Za-z0-9_-]", "-", self.path.stem)[:140]
+
+
+def resolve_layer(ref: str) -> Layer:
+    """Read a ``--layer`` value: a layer version ARN, or a zip written by ``slpack layer``.
+
+    The zip's Python and architecture come from its lock file when there is one, else from its
+    name (``ort-<ort>-np<numpy>-py<XY>-<arch>.zip``).
+    """
+    if ref.startswith("arn:"):
+        if not LAYER_ARN.match(ref):
+            raise SlpackError(f"{ref} is not a Lambda layer version ARN (arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION).")
+        return Layer(arn=ref)
+    path = Path(ref).expanduser().resolve()
+    if not path.is_file() or path.suffix != ".zip":
+        raise SlpackError(f"layer {ref} is not a zip file; build one with slpack layer or pass a layer ARN.")
+    python, arch = _layer_lock(path)
+    named = _LAYER_NAME.match(path.stem)
+    if named:
+        python = python or f"{named['major']}.{named['minor']}"
+        arch = arch or named["arch"]
+    return Layer(path=path, python=python, arch=arch)
+
+
+def _layer_lock(zip_path: Path) -> tuple[str | None, str | None]:
+    """Python and architecture from the lock ``slpack layer`` writes next to the zip, if any."""
+    for lock in (zip_path.with_suffix(".lock.json"), zip_path.with_name(zip_path.name + ".lock.json")):
+        if lock.is_file():
+            try:
+                data = json.loads(lock.read_text(encoding="utf-8"))
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                raise SlpackError(f"{lock} is not valid JSON; rebuild the layer with slpack layer.") from None
+            python, arch = data.get("python"), data.get("arch")
+            minor = ".".join(str(python).split(".")[:2]) if python else None  # "3.12.4" -> "3.12"
+            return minor, (str(arch) if arch else None)
+    return None, None
+
+
+def function_name_for(name: str) -> str:
+    """A Lambda function name (``[A-Za-z0-9_-]``, at most 64) from a bundle name."""
+    cleaned = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-_")[:64]
+    if not cleaned:
+        raise SlpackError(f"cannot make a function name from {name!r}; pass --function-name.")
+    return cleaned
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """The resolved deployment every target renders."""
+
+    bundle_dir: Path
+    name: str
+    version: str
+    model_sha256: str
+    function_name: str
+    python: str
+    arch: str
+    layer: Layer | None
+    options: RenderOptions
+    code_sha256: str  # of function.zip: publishing a version follows it
+
+    @property
+    def runtime(self) -> str:
+        return f"python{self.python}"
+
+    @property
+    def function_zip(self) -> Path:
+        return self.bundle_dir / FUNCTION_ZIP
+
+    @property
+    def model_file(self) -> Path:
+        return self.bundle_dir / MODEL
+
+    @property
+    def model_key(self) -> str:
+        """The S3 key of the model: versioned, so a rollback still finds the old model."""
+        return self.options.model_key or f"{self.name}/{self.version}/{MODEL}"
+
+    @property
+    def log_group_name(self) -> str:
+        return f"/aws/lambda/{self.function_name}"
+
+    @property
+    def alias_resource(self) -> str:
+        """The ``Resource`` dimension of Lambda's alias metrics."""
+        return f"{self.function_name}:{ALIAS}"
+
+    def relative(self, path: Path, target_dir: Path) -> str:
+        """``path`` relative to a rendered target folder, with forward slashes (all tools accept them)."""
+        return Path(os.path.relpath(path, target_dir)).as_posix()
+
+    def cors(self) -> dict[str, Any] | None:
+        """CORS for the endpoint, in the AWS API's keys (Function URL and HTTP API take the same)."""
+        if not self.options.cors_origins:
+            return None
+        return {
+            "AllowOrigins": list(self.options.cors_origins), "AllowMethods": ["GET", "POST"],
+            "AllowHeaders": ["content-type", "authorization", "x-amz-date", "x-amz-security-token", "x-amz-content-sha256"],
+            "MaxAge": 3600,
+        }  # fmt: skip
+
+    def environment(self) -> dict[str, str]:
+        """The handler's environment (docs/handler.md), without ``SLPACK_MODEL_URI``.
+
+        The model URI depends on a bucket each target names its own way, so targets add it.
+        """
+        o = self.options
+        env = {
+            "SLPACK_METRICS": o.metrics,
+            "SLPACK_METRICS_NAMESPACE": o.metrics_namespace,
+            "SLPACK_LOG_LEVEL": o.log_level,
+            "SLPACK_EAGER": "1" if o.provisioned_concurrency else "0",
+        }
+        optional = {
+            "SLPACK_CACHE_SIZE": o.cache_size,
+            "SLPACK_CACHE_TTL_S": o.cache_ttl_s,
+            "SLPACK_MAX_BODY_BYTES": o.max_body_bytes,
+            "SLPACK_MAX_BATCH": o.max_batch,
+            "SLPACK_MAX_STRING_LENGTH": o.max_string_length,
+        }
+        env.update({k: str(v) for k, v in optional.items() if v is not None})
+        return env
+
+    def alarms(self) -> list[AlarmSpec]:
+        return alarm_specs(self.options.thresholds)
+
+    def alarm_target(self) -> AlarmTarget:
+        """Where the alarms point: every name is known at render time, so plain strings do."""
+        return AlarmTarget(
+            function_name=self.function_name, model_name=self.name, model_version=self.version,
+            alias_resource=self.alias_resource, namespace=self.options.metrics_namespace,
+        )  # fmt: skip
+
+    def version_fingerprint(self) -> str:
+        """Changes whenever a deploy must publish a new function version (code or configuration)."""
+        facts = {
+            "code": self.code_sha256, "layer": str(self.layer.arn or self.layer.path.name) if self.layer else None,
+            "options": asdict(self.options), "runtime": self.runtime, "arch": self.arch,
+        }  # fmt: skip
+        return hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def resolve(bundle_dir: Path, options: RenderOptions) -> Deployment:
+    """Check the bundle and the options against each other and settle every derived value."""
+    options.validate()
+    manifest = read_manifest(bundle_dir)
+    if not (bundle_dir / FUNCTION_ZIP).is_file():
+        raise SlpackError(f"{bundle_dir} has no {FUNCTION_ZIP}; rebuild the bundle with slpack build.")
+    try:
+        name, version, sha = str(manifest["name"]), str(manifest["version"]), str(manifest["model"]["sha256"])
+    except (KeyError, TypeError):
+        raise SlpackError(f"{bundle_dir}/slpack.json lacks name, version or model.sha256; rebuild the bundle.") from None
+    if options.uses_s3_model and options.model_bucket is None and not (bundle_dir / MODEL).is_file():
+        raise SlpackError(f"{bundle_dir} has no {MODEL} to upload to the model bucket; rebuild the bundle.")
+    layer = resolve_layer(options.layer) if options.layer else None
+    python = _agree("python", options.python, layer.python if layer else None, DEFAULT_PYTHON)
+    arch = _agree("arch", options.arch, layer.arch if layer else None, DEFAULT_ARCH)
+    return Deployment(
+        bundle_dir=bundle_dir.resolve(), name=name, version=version, model_sha256=sha,
+        function_name=function_name_for(options.function_name or name), python=python, arch=arch,
+        layer=layer, options=options, code_sha256=sha256_file(bundle_dir / FUNCTION_ZIP),
+    )  # fmt: skip
+
+
+def _agree(what: str, asked: str | None, layer_value: str | None, default: str) -> str:
+    """The runtime must match the layer: take the layer's value, refuse a contradicting option."""
+    if asked and layer_value and asked != layer_value:
+        raise SlpackError(
+            f"--{what} {asked} does not match the layer (built for {layer_value}); "
+            f"rebuild the layer with slpack layer --{what} {asked}."
+        )
+    return asked or layer_value or default

@@ -1,0 +1,71 @@
+"""The checkov findings slpack templates accept, each with the reason written next to it.
+
+Every target renders a suppression as a comment beside the resource it concerns (YAML
+``# checkov:skip=ID: reason``, HCL ``#checkov:skip=ID:reason``), and only where it applies: a
+check an option can satisfy is suppressed only while that option is off.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+REASONS: dict[str, str] = {
+    # Lambda
+    "CKV_AWS_115": "Reserved concurrency takes capacity from the account's shared pool (10 on new accounts); "
+    "cap it with --reserved-concurrency.",
+    "CKV_AWS_116": "Invoked synchronously (Function URL, HTTP API); a dead-letter queue only serves asynchronous invocations.",
+    "CKV_AWS_117": "The function reaches no private resources; a VPC would add NAT costs for S3 and CloudWatch and isolate nothing.",
+    "CKV_AWS_173": "The environment holds configuration only (limits, metric settings, the model URI), no secrets.",
+    "CKV_AWS_272": "function.zip is verified by its sha256 in the manifest; code signing needs a signing profile only the account owner can create.",
+    "CKV_AWS_258": "A public endpoint was asked for explicitly with --public.",
+    "CKV_AWS_301": "A public endpoint was asked for explicitly with --public.",
+    "CKV_AWS_309": "A public endpoint was asked for explicitly with --public.",
+    # Logs
+    "CKV_AWS_158": "Logs hold request metadata and metrics only and are encrypted at rest by CloudWatch Logs; "
+    "a customer-managed key is the account owner's choice.",
+    "CKV_AWS_338": "Log retention was shortened explicitly with --log-retention-days.",
+    # SNS
+    "CKV_AWS_26": "CloudWatch alarms cannot publish to a topic encrypted with the AWS-managed SNS key; notifications carry alarm states only.",
+    # S3 model bucket
+    "CKV_AWS_18": "One object read by one role; CloudTrail data events, not server access logs, are the audit trail for it.",
+    "CKV_AWS_144": "The model is rebuilt and re-uploaded by slpack; a replica bucket adds cost and no recovery the bundle lacks.",
+    "CKV_AWS_145": "The model is not secret (it ships in function.zip too); SSE-S3 keeps the function free of KMS permissions.",
+    "CKV2_AWS_62": "Nothing reacts to uploads; the function fetches the model at cold start.",
+}
+
+
+@dataclass(frozen=True)
+class Skip:
+    """One suppressed check and why."""
+
+    check: str
+
+    def __post_init__(self) -> None:
+        if self.check not in REASONS:
+            raise KeyError(f"suppression {self.check} has no reason in REASONS")
+
+    @property
+    def reason(self) -> str:
+        return REASONS[self.check]
+
+
+def skips(*checks: str) -> tuple[Skip, ...]:
+    """Skips for ``checks``; an unknown id is a bug (every suppression needs its reason)."""
+    return tuple(Skip(c) for c in checks)
+
+
+def function_skips(reserved_concurrency: int | None) -> tuple[Skip, ...]:
+    """What a slpack Lambda function accepts (the concurrency cap only while none is set)."""
+    checks = ["CKV_AWS_116", "CKV_AWS_117", "CKV_AWS_173", "CKV_AWS_272"]
+    if reserved_concurrency is None:
+        checks.append("CKV_AWS_115")
+    return skips(*checks)
+
+
+def log_group_skips(retention_days: int) -> tuple[Skip, ...]:
+    """A log group without a customer-managed key (and with a short retention, when asked)."""
+    return skips("CKV_AWS_158", *(["CKV_AWS_338"] if retention_days < 365 else []))
+
+
+def model_bucket_skips() -> tuple[Skip, ...]:
+    return skips("CKV_AWS_18", "CKV_AWS_144", "CKV_AWS_145", "CKV2_AWS_62")
