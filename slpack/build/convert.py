@@ -91,6 +91,7 @@ def convert(model: Any, schema: Schema, opset: int = DEFAULT_OPSET, ml_opset: in
                 initial_types=_initial_types(schema),
                 options=rewritten.options or None,
                 target_opset=target,
+                name="slpack",  # skl2onnx's default is a random UUID, which breaks reproducible bundles
             )
     except SlpackError:
         raise
@@ -139,9 +140,23 @@ def _check_registered(model: Any) -> None:
 
     for est in introspect.walk(model):
         cls = type(est)
+        if cls.__name__ == "FunctionTransformer" and est.func is not None and _stock_converter(cls):
+            raise ConversionError(_no_converter(cls))  # skl2onnx's own converts the identity only
         if cls.__name__ in _STRUCTURAL or cls.__name__ == "CastTransformer" or cls in sklearn_operator_name_map:
             continue
         raise ConversionError(_no_converter(cls))
+
+
+def _stock_converter(cls: type) -> bool:
+    """Whether ``cls`` still converts with skl2onnx's own converter (not one the user registered)."""
+    from skl2onnx._supported_operators import sklearn_operator_name_map
+    from skl2onnx.common._registration import get_converter
+
+    try:
+        fn = get_converter(sklearn_operator_name_map[cls])
+    except (KeyError, ValueError):
+        return False
+    return getattr(getattr(fn, "_fct", fn), "__module__", "").startswith("skl2onnx.")
 
 
 def _no_converter(cls: type) -> str:

@@ -31,7 +31,7 @@ def probe_features(
     found: dict[str, dict[str, str]] = {}
     for feature in schema.features:
         outcome: dict[str, str] = {}
-        if feature.dtype in ("float32", "string"):
+        if feature.dtype in ("float32", "float64", "string"):
             outcome["missing"] = _probe(model, schema, base, feature, np.nan, session, spec, atol, rtol)
             feature.nullable = outcome["missing"] == OK
         if feature.role == "categorical" and feature.unknown == "accept":

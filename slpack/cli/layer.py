@@ -14,14 +14,14 @@ from slpack.errors import SlpackError
 
 @app.command()
 def layer(
-    python: Annotated[str | None, typer.Option(help="Lambda Python runtime, e.g. 3.12 (default 3.12; with --from-env: this interpreter).")] = None,
+    python: Annotated[str | None, typer.Option(help="Lambda Python, e.g. 3.12 (default 3.12; --from-env: this interpreter).")] = None,
     arch: Annotated[str | None, typer.Option(help="x86_64 or arm64 (default x86_64; with --from-env: this machine).")] = None,
     out: Annotated[Path, typer.Option(help="Folder the zip and its lock file are written to.")] = Path("dist/layers"),
-    from_env: Annotated[bool, typer.Option("--from-env", help="Copy numpy and onnxruntime from this environment instead of downloading wheels.")] = False,
+    from_env: Annotated[bool, typer.Option("--from-env", help="Copy numpy and onnxruntime from this environment.")] = False,
     wheelhouse: Annotated[Path | None, typer.Option(help="Resolve wheels from this folder only (offline).")] = None,
     spec: Annotated[str, typer.Option(help="Layer spec: a name from layers/ or a YAML file.")] = "onnxruntime-numpy",
-    function: Annotated[Path | None, typer.Option(help="A bundle folder or function.zip, checked with the layer against Lambda's 250 MB limit.")] = None,
-    smoke_python: Annotated[str | None, typer.Option(help="Interpreter of the target's Python for the smoke test (default: found on PATH).")] = None,
+    function: Annotated[Path | None, typer.Option(help="Bundle folder or function.zip to check with the layer against 250 MB.")] = None,
+    smoke_python: Annotated[str | None, typer.Option(help="Target-version Python for the smoke test (default: found on PATH).")] = None,
 ) -> None:
     """Build a trimmed numpy + onnxruntime layer (packages under python/), smoke-test it and write its lock file."""
     from slpack.layer import build_layer
@@ -45,7 +45,10 @@ def layer(
     err.print(size_table(title, sizes, trimmed))
     smoke = lock["smoke"]
     if smoke["ran"]:
-        err.print(f"smoke test passed: Python {smoke['python']} imported numpy {smoke['numpy']} and onnxruntime {smoke['onnxruntime']} from the layer alone and ran a model.")
+        err.print(
+            f"smoke test passed: Python {smoke['python']} imported numpy {smoke['numpy']} and "
+            f"onnxruntime {smoke['onnxruntime']} from the layer alone and ran a model."
+        )
     else:
         err.print(f"[yellow]smoke test not run:[/] {smoke['reason']}.")
     for warning in result.warnings:

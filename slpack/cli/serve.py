@@ -15,7 +15,7 @@ import json
 import signal
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -23,21 +23,16 @@ from rich.text import Text
 
 from slpack.cli import app
 from slpack.errors import SlpackError
-from slpack.serve.events import EVENT_SHAPES, HttpRequest
-from slpack.serve.front import FunctionUrlServer
-from slpack.serve.invocation import new_request_id
-from slpack.serve.local import local_function
-from slpack.serve.workers import POOL, LogSink
+from slpack.serve.events import EVENT_SHAPES
+
+if TYPE_CHECKING:
+    from slpack.serve.workers import LogSink
 
 _err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-class EventShape(str, enum.Enum):
-    direct = "direct"
-    url = "url"
-    apigw_v2 = "apigw-v2"
-    apigw_v1 = "apigw-v1"
-    alb = "alb"
+# The --event choices, named by the builders' table (stdlib only, cheap to import here).
+EventShape = enum.Enum("EventShape", {shape: shape for shape in EVENT_SHAPES}, type=str)  # type: ignore[misc]
 
 
 BUNDLE = typer.Argument(..., help="The dist/NAME folder `slpack build` wrote.", show_default=False)
@@ -60,11 +55,14 @@ def _environment(pairs: list[str]) -> dict[str, str]:
 
 def _log_sink() -> LogSink:
     """Print each line with its source (w1, w2, ... or serve/http), one colour per source."""
+    from slpack.serve.front import ACCESS_LOG
+    from slpack.serve.workers import POOL
+
     palette = itertools.cycle(["cyan", "magenta", "green", "yellow", "blue"])
-    colours: dict[str, str] = {POOL: "dim", "http": "dim"}
+    colours: dict[str, str] = {POOL: "dim", ACCESS_LOG: "dim"}
 
     def log(source: str, line: str) -> None:
-        colour = colours.setdefault(source, next(palette))
+        colour = colours.get(source) or colours.setdefault(source, next(palette))
         _err.print(Text.assemble((f"[{source}] ", colour), line))
 
     return log
@@ -82,6 +80,9 @@ def serve(
     env: list[str] = ENV,
 ) -> None:
     """Serve BUNDLE over HTTP with Function URL semantics, each worker a Lambda runtime."""
+    from slpack.serve.front import FunctionUrlServer
+    from slpack.serve.local import local_function
+
     log = _log_sink()
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop cleanly, like Ctrl-C
     options = {"layer": layer, "workers": workers, "queue_limit": queue, "timeout_s": timeout}
@@ -127,15 +128,19 @@ def _response_status(response: Any) -> int:
 def invoke(
     bundle: Path = BUNDLE,
     data: str = typer.Option(..., "--data", "-d", help="The request body: JSON, or @file.", show_default=False),
-    event: EventShape = typer.Option(EventShape.direct, "--event", help="The event shape the request arrives in."),
+    event: EventShape = typer.Option(EventShape("direct"), "--event", help="The event shape the request arrives in."),
     path: str = typer.Option("/", "--path", help="Request path for the HTTP event shapes."),
     layer: Path | None = LAYER,
     timeout: float = TIMEOUT,
     env: list[str] = ENV,
 ) -> None:
     """Send one request to BUNDLE through a Lambda runtime and print the function's answer."""
+    from slpack.serve.events import HttpRequest
+    from slpack.serve.invocation import new_request_id
+    from slpack.serve.local import local_function
+
     body = _read_data(data)
-    if event is EventShape.direct:
+    if event.value == "direct":
         try:
             json.loads(body)
         except ValueError as exc:

@@ -171,7 +171,7 @@ def _build_entry(
         root = work / "stage" / "python"
         root.mkdir(parents=True)
         step("installing " + ", ".join(f"{d.name} {d.version}" for d, _src in sources))
-        for dist, source in sources:
+        for _dist, source in sources:
             if isinstance(source, Path):
                 install.unpack_wheel(source, root)
             else:
@@ -196,9 +196,10 @@ def _build_entry(
             "format": LOCK_FORMAT, "file": zip_path.name, "sha256": sha,
             "python": target.python, "arch": target.arch, "runtime": target.runtime, "target": target.to_json(),
             "spec": {"name": spec.name, "sha256": spec.sha256},
-            "source": dists[0].hashed == "RECORD" and "environment" or "wheels",
+            "source": "environment" if dists[0].hashed == "RECORD" else "wheels",
             "packages": [
-                {"name": d.name, "version": d.version, "wheel": d.wheel, "sha256": d.sha256, "hash_of": d.hashed, "tags": list(d.tags)}
+                {"name": d.name, "version": d.version, "wheel": d.wheel, "sha256": d.sha256, "hash_of": d.hashed,
+                 "tags": list(d.tags)}
                 for d in dists
             ],
             "sizes": {

@@ -27,6 +27,7 @@ from slpack.layer.spec import LayerSpec
 from slpack.layer.target import ARCHES, LAMBDA_RUNTIMES, Target, lambda_target
 
 _AVAILABLE = re.compile(r"^Available versions:\s*(.*)$", re.MULTILINE)
+_SAVED = re.compile(r"^\s*(?:Saved|File was already downloaded) (.+\.whl)\s*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -78,32 +79,28 @@ def combined(requirements: Sequence[Requirement]) -> str:
 
 
 def resolve_wheels(spec: LayerSpec, target: Target, finder: Finder, dest: Path) -> list[Path]:
-    """Download (or pick from the wheelhouse) one wheel per spec package for ``target``."""
-    wanted = spec.requirements_for(target)
-    for name, reqs in wanted.items():
+    """Download (or copy from the wheelhouse) one wheel per spec package for ``target`` into ``dest``."""
+    wheels = []
+    for name, reqs in spec.requirements_for(target).items():
         proc = finder.download([combined(reqs)], target, dest)
         if proc.returncode != 0:
             if "No matching distribution" in proc.stderr or "Could not find a version" in proc.stderr:
                 raise SlpackError(explain_missing(spec, name, target, finder))
             tail = proc.stderr.strip().splitlines()[-1:] or ["no output"]
-            raise SlpackError(f"pip could not download {name} from {finder.where} ({tail[0]}); check the network or use --wheelhouse.")
-    return pick_wheels(spec, dest, wanted)
+            raise SlpackError(
+                f"pip could not download {name} from {finder.where} ({tail[0]}); check the network or use --wheelhouse."
+            )
+        wheels.append(_chosen_wheel(proc.stdout, name, dest))
+    return wheels
 
 
-def pick_wheels(spec: LayerSpec, folder: Path, wanted: dict[str, list[Requirement]]) -> list[Path]:
-    """The newest wheel in ``folder`` for each package (pip left exactly one per run, older runs may add more)."""
-    chosen: list[Path] = []
-    for name, reqs in wanted.items():
-        spec_set = SpecifierSet(",".join(str(r.specifier) for r in reqs if str(r.specifier)))
-        candidates = []
-        for wheel in folder.glob("*.whl"):
-            wname, version, _b, _t = parse_wheel_filename(wheel.name)
-            if wname == canonicalize_name(name) and version in spec_set:
-                candidates.append((version, wheel.name, wheel))
-        if not candidates:
-            raise SlpackError(f"pip reported success but left no {name} wheel in {folder}; delete that folder and retry.")
-        chosen.append(max(candidates)[2])
-    return chosen
+def _chosen_wheel(pip_output: str, name: str, dest: Path) -> Path:
+    """The wheel pip picked in this run (``dest`` may hold others from earlier runs)."""
+    for match in _SAVED.finditer(pip_output):
+        wheel = dest / Path(match[1].strip()).name
+        if canonicalize_name(parse_wheel_filename(wheel.name)[0]) == canonicalize_name(name) and wheel.is_file():
+            return wheel
+    raise SlpackError(f"pip reported no {name} wheel in {dest}; delete that folder and try again.")
 
 
 def explain_missing(spec: LayerSpec, package: str, target: Target, finder: Finder) -> str:
@@ -131,5 +128,5 @@ def explain_missing(spec: LayerSpec, package: str, target: Target, finder: Finde
     if working:
         alternatives = "it works on " + "; ".join(f"{', '.join(runtimes)} on {where}" for where, runtimes in working.items())
     else:
-        alternatives = f"no Lambda runtime has a {package} wheel in {finder.where}"
+        alternatives = f"no Lambda runtime has a wheel of {package} in {finder.where}"
     return f"no {package} wheel fits {target.describe()}: {usable}; {alternatives}."

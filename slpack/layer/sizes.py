@@ -92,5 +92,6 @@ def size_table(title: str, sizes: dict[str, PackageSize], trimmed: TrimResult) -
     table.add_row("total", mib(total.untrimmed), mib(total.unzipped), mib(total.zipped), style="bold", end_section=True)
     for rule in sorted(trimmed.rules, key=lambda r: -r.bytes):
         if rule.files:
-            table.add_row(f"[dim]trimmed: {rule.name}[/dim]", f"[dim]-{mib(rule.bytes)}[/dim]", f"[dim]{rule.files} files[/dim]", "")
+            cells = (f"trimmed: {rule.name}", f"-{mib(rule.bytes)}", f"{rule.files} files", "")
+            table.add_row(*cells, style="dim")
     return table

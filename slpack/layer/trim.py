@@ -7,7 +7,6 @@ whole) so the lock file and the container image can repeat exactly the same trim
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -114,7 +113,3 @@ def _rewrite_records(root: Path, gone: set[str]) -> None:
         if len(kept) != len(lines):
             record.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
 
-
-def clear(path: Path) -> None:
-    """Remove a staging folder, if present."""
-    shutil.rmtree(path, ignore_errors=True)

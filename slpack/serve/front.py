@@ -24,6 +24,7 @@ from slpack.serve.httpd import Handler, LocalServer
 from slpack.serve.invocation import MAX_PAYLOAD_BYTES, Outcome, Result, new_request_id
 from slpack.serve.workers import LogSink, WorkerPool
 
+ACCESS_LOG = "http"  # the log source of the one line per request
 _HOP_BY_HOP = {"connection", "content-length", "keep-alive", "transfer-encoding"}
 _FAILURES = {
     Outcome.ERROR: (HTTPStatus.BAD_GATEWAY, "function_error"),
@@ -152,7 +153,7 @@ class _Handler(Handler):
         self.reply(reply.status, (*reply.headers, ("x-amzn-requestid", request_id)), reply.body)
         if self.server.log is not None:
             elapsed = (time.perf_counter() - started) * 1000
-            self.server.log("http", f"{self.command} {self.path} -> {reply.status} ({elapsed:.1f} ms)")
+            self.server.log(ACCESS_LOG, f"{self.command} {self.path} -> {reply.status} ({elapsed:.1f} ms)")
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _proxy
 

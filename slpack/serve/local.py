@@ -15,15 +15,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from slpack.errors import SlpackError
+from slpack.layer import build_layer
 from slpack.serve.sandbox import layer_paths, runtime_dir, unpack_bundle
-from slpack.serve.workers import FunctionConfig, FunctionInitError, LogSink, WorkerPool
+from slpack.serve.workers import POOL, FunctionConfig, FunctionInitError, LogSink, WorkerPool
 
 
-def host_layer() -> Path:
+def host_layer(log: LogSink) -> Path:
     """The layer zip built from this environment's numpy and onnxruntime (cached by content)."""
-    from slpack.layer import build_layer
-
-    return build_layer(from_env=True).zip_path
+    return build_layer(from_env=True, on_step=lambda step: log(POOL, step)).zip_path
 
 
 @contextmanager
@@ -45,7 +44,7 @@ def local_function(
             name=unpacked.name,
             task_root=unpacked.task_root,
             runtime_dir=runtime_dir(root / "runtime"),
-            layers=layer_paths(layer or host_layer(), root / "opt"),
+            layers=layer_paths(layer or host_layer(log), root / "opt"),
             timeout_s=timeout_s,
             environment=dict(environment or {}),
         )

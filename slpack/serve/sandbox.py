@@ -22,6 +22,8 @@ from typing import Any
 from packaging.requirements import Requirement
 
 from slpack.errors import SlpackError
+from slpack.layer.builder import LOCK_SUFFIX
+from slpack.layer.target import host_target
 
 RUNTIME_CLIENT = "awslambdaric"
 
@@ -59,6 +61,7 @@ def layer_paths(layer: Path, dest: Path) -> tuple[Path, ...]:
     if layer.is_file():
         if not zipfile.is_zipfile(layer):
             raise SlpackError(f"{layer} is not a zip file; pass a layer zip or folder.")
+        _check_runs_here(layer)
         with zipfile.ZipFile(layer) as zf:
             zf.extractall(dest)
         root = dest / "python"
@@ -71,6 +74,24 @@ def layer_paths(layer: Path, dest: Path) -> tuple[Path, ...]:
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
     site_packages = root / "lib" / version / "site-packages"
     return (site_packages, root) if site_packages.is_dir() else (root,)
+
+
+def _check_runs_here(layer_zip: Path) -> None:
+    """Refuse a layer whose lock says it was built for another Python or architecture.
+
+    Its compiled modules could not load in a local worker, which runs this interpreter; the
+    failure would only surface at the first request, far from its cause.
+    """
+    lock_file = layer_zip.with_name(layer_zip.stem + LOCK_SUFFIX)
+    if not lock_file.is_file():
+        return
+    lock = json.loads(lock_file.read_text())
+    host = host_target()
+    if (lock.get("python"), lock.get("arch")) != (host.python, host.arch):
+        raise SlpackError(
+            f"{layer_zip.name} is built for Python {lock.get('python')} on {lock.get('arch')} but local "
+            f"workers run Python {host.python} on {host.arch}; omit --layer to use one built from this environment."
+        )
 
 
 def runtime_dir(dest: Path) -> Path:

@@ -43,8 +43,9 @@ LogSink = Callable[[str, str], None]
 
 POOL = "serve"  # the source name of the pool's own log lines
 
-# Run by `python -I -S -u -c`: build the sys.path Lambda builds (task root, layers, runtime, then
+# Run by `python -I -S -u -B -c`: build the sys.path Lambda builds (task root, layers, runtime, then
 # the standard library that -I -S left), then hand over to awslambdaric as its bootstrap does.
+# -B: /var/task and /opt are read-only in Lambda, so no worker may leave .pyc files for the next.
 _BOOTSTRAP = """\
 import os, sys
 handler, layers = sys.argv[1], sys.argv[2:]
@@ -126,7 +127,7 @@ class Worker:
         self._busy = False
         self.api = RuntimeApi(config.arn, name)
         command = [
-            config.python, "-I", "-S", "-u", "-c", _BOOTSTRAP, config.handler,
+            config.python, "-I", "-S", "-u", "-B", "-c", _BOOTSTRAP, config.handler,
             *(str(p) for p in config.layers),
         ]  # fmt: skip
         try:

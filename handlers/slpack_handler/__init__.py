@@ -1,0 +1,31 @@
+"""slpack_handler: the function runtime that ships inside function.zip.
+
+Lambda handler string: ``slpack_handler.handler``. Importing this package is cheap (standard
+library only); numpy, onnxruntime and the model load on the first request, or during init with
+``SLPACK_EAGER=1`` (provisioned concurrency, SnapStart). See docs/handler.md.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+__all__ = ["handler"]
+
+_dispatch: Any = None
+
+
+def handler(event: Any, context: Any) -> Any:
+    """AWS Lambda entry point."""
+    global _dispatch
+    if _dispatch is None:
+        from slpack_handler.events import dispatch
+
+        _dispatch = dispatch
+    return _dispatch(event, context)
+
+
+if os.environ.get("SLPACK_EAGER", "0").strip().lower() in ("1", "true", "yes"):
+    from slpack_handler.app import get_app
+
+    get_app().warm()

@@ -1,0 +1,217 @@
+"""The one request core every adapter uses: Lambda events, the edge server, Cloud Run, Azure.
+
+Adapters only translate their request into ``handle_http(method, path, headers, body)`` (or
+``handle_direct(payload)``) and the :class:`HttpResponse` back. Everything else lives here once:
+routing, body limits, JSON parsing, validation, the response cache, inference, error mapping, and
+one metric record per invocation.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import traceback
+import uuid
+from typing import Any, NamedTuple
+
+from slpack_handler.cache import ResponseCache
+from slpack_handler.config import Settings
+from slpack_handler.errors import ModelUnavailable, RequestError, error_body
+from slpack_handler.logger import Logger
+from slpack_handler.metrics import MetricRecord, Metrics, load_hooks
+
+JSON = "application/json"
+_ACCEPTED_TYPES = ("", "application/json", "text/plain", "application/x-www-form-urlencoded")
+_METADATA_PATHS = ("/health", "/metadata")
+
+
+class HttpResponse(NamedTuple):
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+class App:
+    """Process-wide state: settings, the lazily loaded model, cache, metrics."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings.from_env()
+        self.log = Logger(self.settings.log_level)
+        for problem in self.settings.problems:
+            self.log.warning(problem)
+        hooks = load_hooks(self.settings.hooks, self.log)
+        self.metrics = Metrics(self.settings.metrics, self.settings.namespace, hooks, self.settings.hook_timeout_ms / 1000, self.log)
+        self.cache = ResponseCache(self.settings.cache_size, self.settings.cache_ttl_s) if self.settings.cache_size > 0 else None
+        self.dimensions = {"FunctionName": self.settings.function_name, "ModelName": "unknown", "ModelVersion": "unknown"}
+        self._model: Any = None
+        self._lock = threading.Lock()
+        self._failure: str | None = None
+        self._failed_at = 0.0
+        self._cold = True
+
+    # -- the model ---------------------------------------------------------------------------
+
+    def model(self, record: MetricRecord | None = None) -> Any:
+        """The loaded model; loads it on first use. Raises ModelUnavailable with the reason."""
+        model = self._model
+        if model is not None:
+            return model
+        with self._lock:
+            if self._model is not None:
+                return self._model
+            if self._failure and time.monotonic() - self._failed_at < self.settings.reload_backoff_s:
+                raise ModelUnavailable(self._failure)
+            from slpack_handler.model import Model, read_manifest
+
+            try:
+                manifest = read_manifest(self.settings.model_dir)
+                self.dimensions.update(ModelName=str(manifest.get("name")), ModelVersion=str(manifest.get("version")))
+                self._model = Model(manifest, self.settings)
+            except Exception as exc:
+                reason = str(exc) if isinstance(exc, ModelUnavailable) else f"the model could not be loaded ({type(exc).__name__}: {exc})"
+                self._failure, self._failed_at = reason, time.monotonic()
+                if record is not None:
+                    record.add("ModelLoadFailures", 1)
+                self.log.error("model load failed", reason=reason)
+                raise ModelUnavailable(reason) from None
+            self._failure = None
+            if record is not None:
+                record.add("ModelLoadMs", round(self._model.load_ms, 3))
+            return self._model
+
+    def warm(self) -> None:
+        """Load during init (SLPACK_EAGER=1); a failure is logged and retried on the first request."""
+        try:
+            record = MetricRecord()
+            self.model(record)
+            self._pending_load_ms = record.values.get("ModelLoadMs")
+        except ModelUnavailable:
+            pass
+
+    # -- requests ----------------------------------------------------------------------------
+
+    def predict(self, payload: Any, record: MetricRecord | None = None) -> dict[str, Any]:
+        """Validate and answer one request body; raises RequestError / ModelUnavailable."""
+        record = record if record is not None else MetricRecord()
+        model = self.model(record)
+        parsed = model.schema.parse(payload)
+        record.add("BatchSize", parsed.rows)
+        record.add("MissingValue", parsed.missing)
+        record.add("UnknownCategory", parsed.unknown)
+        record.add("OutOfRange", parsed.out_of_range)
+        key = None
+        if self.cache is not None:
+            key = parsed.key()
+            hit = self.cache.get(key)
+            record.add("CacheHits", 1 if hit is not None else 0)
+            if hit is not None:
+                return hit
+        started = time.perf_counter()
+        predictions = model.predict(model.schema.feeds(parsed))
+        record.add("InferenceMs", round((time.perf_counter() - started) * 1000.0, 3))
+        response = {"predictions": predictions, "model": model.info}
+        if key is not None:
+            self.cache.put(key, response)  # type: ignore[union-attr]
+        return response
+
+    def metadata(self, record: MetricRecord | None = None) -> dict[str, Any]:
+        model = self.model(record)
+        m = model.manifest
+        output = {k: v for k, v in m["output"].items() if k == "classes" and v is not None}
+        return {
+            "model": model.info,
+            "task": m["task"],
+            "input": {"layout": m["input"]["layout"], "features": model.schema.describe()},
+            "output": output,
+            "status": "ready",
+        }
+
+    def handle_http(self, method: str, path: str, headers: dict[str, str], body: bytes, request_id: str | None = None) -> HttpResponse:
+        """Answer one HTTP request (headers with lower-case names)."""
+        request_id = request_id or str(uuid.uuid4())
+        status, payload = self._invoke(lambda record: self._route(method.upper(), path or "/", headers, body, record), request_id)
+        data = json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
+        return HttpResponse(status, {"content-type": JSON, "x-request-id": request_id}, data)
+
+    def handle_direct(self, payload: Any, request_id: str | None = None) -> tuple[int, dict[str, Any]]:
+        """Answer a direct invocation (the event is the request body)."""
+        return self._invoke(lambda record: (200, self.predict(payload, record)), request_id or str(uuid.uuid4()))
+
+    def _route(self, method: str, path: str, headers: dict[str, str], body: bytes, record: MetricRecord) -> tuple[int, dict[str, Any]]:
+        trimmed = path.rstrip("/") or "/"
+        if method in ("GET", "HEAD"):
+            if trimmed == "/" or trimmed.endswith(_METADATA_PATHS):
+                return 200, self.metadata(record)
+            raise RequestError(404, "not_found", f"no resource at {path}; POST predictions to / or GET /metadata")
+        if method != "POST":
+            raise RequestError(405, "method_not_allowed", f"{method} is not supported; POST a JSON body to predict")
+        if trimmed.endswith(_METADATA_PATHS):
+            raise RequestError(405, "method_not_allowed", f"{path} answers GET only")
+        if len(body) > self.settings.max_body_bytes:
+            raise RequestError(413, "payload_too_large", f"the body is {len(body)} bytes; send at most {self.settings.max_body_bytes}")
+        content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if content_type not in _ACCEPTED_TYPES and not content_type.endswith("+json"):
+            raise RequestError(415, "unsupported_media_type", f"content-type {content_type} is not supported; send application/json")
+        if not body.strip():
+            raise RequestError(400, "invalid_json", "the body is empty; send a JSON object with instances or inputs")
+        try:
+            payload = json.loads(body, parse_constant=_reject_constant)
+        except (ValueError, RecursionError) as exc:
+            raise RequestError(400, "invalid_json", f"the body is not valid JSON ({str(exc)[:120]})") from None
+        return 200, self.predict(payload, record)
+
+    def _invoke(self, call: Any, request_id: str) -> tuple[int, dict[str, Any]]:
+        """Run ``call`` with error mapping and one metric record, whatever happens."""
+        started = time.perf_counter()
+        record = MetricRecord()
+        if self._cold:
+            self._cold = False
+            record.add("ColdStart", 1)
+            pending = getattr(self, "_pending_load_ms", None)
+            if pending is not None:
+                record.add("ModelLoadMs", pending)
+        record.properties["coldStart"] = "ColdStart" in record.values
+        record.add("Errors", 0)
+        record.add("ValidationErrors", 0)
+        try:
+            status, payload = call(record)
+        except RequestError as exc:
+            record.add("ValidationErrors", 1)
+            status, payload = exc.status, error_body(exc.code, exc.message, exc.details, request_id)
+        except ModelUnavailable as exc:
+            record.add("Errors", 1)
+            status, payload = 503, error_body("model_unavailable", f"the model is unavailable: {exc}", None, request_id)
+        except Exception as exc:  # a fault of ours: 500 with the request id, never a crash
+            record.add("Errors", 1)
+            self.log.error("unhandled error", requestId=request_id, error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc(limit=20))
+            status, payload = 500, error_body("internal_error", f"internal error; quote request id {request_id}", None, request_id)
+        record.add("TotalMs", round((time.perf_counter() - started) * 1000.0, 3))
+        record.properties["requestId"] = request_id
+        record.properties["statusCode"] = status
+        if status >= 400 and status != 404:
+            self.log.log("WARNING" if status < 500 else "ERROR", "request failed", requestId=request_id, status=status, code=payload["error"]["code"], error=payload["error"]["message"])
+        if self.metrics.enabled:
+            try:
+                self.metrics.emit(record, self.dimensions)
+            except Exception as exc:  # metrics must never fail a request
+                self.log.once("metrics-failed", "ERROR", f"metrics could not be emitted ({type(exc).__name__}: {exc})")
+        return status, payload
+
+
+_app: App | None = None
+_app_lock = threading.Lock()
+
+
+def get_app() -> App:
+    """The process-wide App, created on first use."""
+    global _app
+    if _app is None:
+        with _app_lock:
+            if _app is None:
+                _app = App()
+    return _app

@@ -1,0 +1,144 @@
+"""Metrics: one CloudWatch Embedded Metric Format line per invocation, plus user hooks.
+
+EMF (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html)
+is a JSON log line whose ``_aws`` member declares which top-level members are metrics; CloudWatch
+Logs extracts them asynchronously, so emitting costs one ``write`` and no API call. The record is
+built once per invocation and handed to the sink and to every hook.
+
+Hooks (``SLPACK_METRIC_HOOKS=module:function,...``) receive the same record. Each runs on its own
+worker thread; the request waits at most ``SLPACK_HOOK_TIMEOUT_MS`` for it, and a hook that raises
+or is still busy is reported once in the log and never fails the request.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import queue
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from slpack_handler.logger import Logger
+
+DIMENSIONS = ("FunctionName", "ModelName", "ModelVersion")
+UNITS = {
+    "ColdStart": "Count", "ModelLoadMs": "Milliseconds", "InferenceMs": "Milliseconds",
+    "TotalMs": "Milliseconds", "BatchSize": "Count", "Errors": "Count", "ValidationErrors": "Count",
+    "ModelLoadFailures": "Count", "CacheHits": "Count", "UnknownCategory": "Count",
+    "OutOfRange": "Count", "MissingValue": "Count",
+}  # fmt: skip
+
+
+class MetricRecord:
+    """The metrics and properties of one invocation."""
+
+    __slots__ = ("values", "properties")
+
+    def __init__(self) -> None:
+        self.values: dict[str, float] = {}
+        self.properties: dict[str, Any] = {}
+
+    def add(self, name: str, value: float) -> None:
+        self.values[name] = value
+
+    def as_dict(self, dimensions: dict[str, str]) -> dict[str, Any]:
+        """A plain dict: dimensions, metric values and properties (what hooks receive)."""
+        return {**dimensions, **self.values, **self.properties}
+
+
+def emf_line(record: MetricRecord, namespace: str, dimensions: dict[str, str], timestamp_ms: int) -> str:
+    """Serialize a record as one EMF log line."""
+    body: dict[str, Any] = {
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": namespace,
+                "Dimensions": [list(DIMENSIONS)],
+                "Metrics": [{"Name": name, "Unit": UNITS.get(name, "None")} for name in record.values],
+            }],  # fmt: skip
+        }
+    }
+    body.update(dimensions)
+    body.update(record.values)
+    body.update(record.properties)
+    return json.dumps(body, separators=(",", ":"), default=str)
+
+
+Hook = Callable[[dict[str, Any]], Any]
+
+
+class _HookRunner:
+    """One hook on its own daemon thread, so a slow hook cannot hold the request."""
+
+    def __init__(self, name: str, fn: Hook, logger: Logger) -> None:
+        self.name, self.fn, self.logger = name, fn, logger
+        self._inbox: queue.Queue[tuple[dict[str, Any], threading.Event]] = queue.Queue(maxsize=1)
+        self._thread = threading.Thread(target=self._run, name=f"slpack-hook-{name}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            record, done = self._inbox.get()
+            try:
+                self.fn(record)
+            except Exception as exc:  # a user hook may raise anything
+                self.logger.once(f"hook-raised:{self.name}", "WARNING", f"metric hook {self.name} raised {type(exc).__name__}: {exc}; its records are skipped")
+            finally:
+                done.set()
+
+    def submit(self, record: dict[str, Any], timeout_s: float) -> None:
+        done = threading.Event()
+        try:
+            self._inbox.put_nowait((record, done))
+        except queue.Full:
+            self.logger.once(f"hook-busy:{self.name}", "WARNING", f"metric hook {self.name} is still busy with an earlier record; records are dropped while it is")
+            return
+        if not done.wait(timeout_s):
+            self.logger.once(f"hook-slow:{self.name}", "WARNING", f"metric hook {self.name} took longer than {timeout_s * 1000:.0f} ms; the request did not wait for it")
+
+
+def load_hooks(specs: tuple[str, ...], logger: Logger) -> list[_HookRunner]:
+    runners = []
+    for spec in specs:
+        module_name, _, attr = spec.partition(":")
+        try:
+            fn = getattr(importlib.import_module(module_name), attr or "hook")
+            if not callable(fn):
+                raise TypeError(f"{spec} is not callable")
+        except Exception as exc:
+            logger.once(f"hook-load:{spec}", "ERROR", f"metric hook {spec} could not be loaded ({type(exc).__name__}: {exc}); it is skipped")
+            continue
+        runners.append(_HookRunner(spec, fn, logger))
+    return runners
+
+
+class Metrics:
+    """The configured sink (emf | log | none) and hooks; zero work when both are off."""
+
+    def __init__(self, mode: str, namespace: str, hooks: list[_HookRunner], hook_timeout_s: float, logger: Logger) -> None:
+        self.mode = mode
+        self.namespace = namespace
+        self.hooks = hooks
+        self.hook_timeout_s = hook_timeout_s
+        self.logger = logger
+        self.enabled = mode != "none" or bool(hooks)
+
+    def emit(self, record: MetricRecord, dimensions: dict[str, str]) -> None:
+        if self.mode == "emf":
+            self._write(emf_line(record, self.namespace, dimensions, int(time.time() * 1000)))
+        elif self.mode == "log":
+            self._write(json.dumps({"metrics": record.as_dict(dimensions)}, separators=(",", ":"), default=str))
+        if self.hooks:
+            plain = record.as_dict(dimensions)
+            for hook in self.hooks:
+                hook.submit(dict(plain), self.hook_timeout_s)
+
+    def _write(self, line: str) -> None:
+        try:
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+        except (OSError, ValueError):
+            pass
