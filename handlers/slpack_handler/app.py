@@ -36,6 +36,11 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+# Built once: json.loads/dumps with options construct a new decoder/encoder on every call.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
+
 class App:
     """Process-wide state: settings, the lazily loaded model, cache, metrics."""
 
@@ -113,7 +118,7 @@ class App:
                 return hit
         started = time.perf_counter()
         predictions = model.predict(model.schema.feeds(parsed))
-        record.add("InferenceMs", round((time.perf_counter() - started) * 1000.0, 3))
+        record.add("InferenceMs", (time.perf_counter() - started) * 1000.0)
         response = {"predictions": predictions, "model": model.info}
         if key is not None:
             self.cache.put(key, response)  # type: ignore[union-attr]
@@ -135,7 +140,7 @@ class App:
         """Answer one HTTP request (headers with lower-case names)."""
         request_id = request_id or str(uuid.uuid4())
         status, payload = self._invoke(lambda record: self._route(method.upper(), path or "/", headers, body, record), request_id)
-        data = json.dumps(payload, separators=(",", ":"), allow_nan=False).encode()
+        data = _ENCODER.encode(payload).encode()
         return HttpResponse(status, {"content-type": JSON, "x-request-id": request_id}, data)
 
     def handle_direct(self, payload: Any, request_id: str | None = None) -> tuple[int, dict[str, Any]]:
@@ -160,8 +165,8 @@ class App:
         if not body.strip():
             raise RequestError(400, "invalid_json", "the body is empty; send a JSON object with instances or inputs")
         try:
-            payload = json.loads(body, parse_constant=_reject_constant)
-        except (ValueError, RecursionError) as exc:
+            payload = _DECODER.decode(body.decode("utf-8"))
+        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
             raise RequestError(400, "invalid_json", f"the body is not valid JSON ({str(exc)[:120]})") from None
         return 200, self.predict(payload, record)
 
@@ -190,7 +195,7 @@ class App:
             record.add("Errors", 1)
             self.log.error("unhandled error", requestId=request_id, error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc(limit=20))
             status, payload = 500, error_body("internal_error", f"internal error; quote request id {request_id}", None, request_id)
-        record.add("TotalMs", round((time.perf_counter() - started) * 1000.0, 3))
+        record.add("TotalMs", (time.perf_counter() - started) * 1000.0)
         record.properties["requestId"] = request_id
         record.properties["statusCode"] = status
         if status >= 400 and status != 404:
