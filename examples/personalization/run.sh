@@ -10,7 +10,7 @@ echo "== 1. train the example pipeline"
 "$PY" examples/personalization/train.py
 
 echo "== 2. build: convert to ONNX, check parity against scikit-learn, bundle the function"
-"$SLPACK" build examples/personalization/model.joblib --sample examples/personalization/sample.csv --name churn --out dist
+"$SLPACK" build examples/personalization/model.joblib --sample examples/personalization/sample.csv --name churn --out "${OUT:-dist}"
 
 echo "== 3. answer one request with the bundled handler"
-"$SLPACK" invoke dist/churn --data @examples/personalization/request.json
+"$SLPACK" invoke "${OUT:-dist}/churn" --data @examples/personalization/request.json

@@ -29,17 +29,37 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import BinaryIO, NamedTuple
 
-__all__ = ["Credentials", "ModelFetchError", "fetch_model", "object_url", "parse_s3_uri", "sign_get"]
+__all__ = [
+    "Credentials",
+    "ModelFetchError",
+    "fetch_model",
+    "object_url",
+    "parse_s3_uri",
+    "sign_get",
+]
 
 BACKOFF_BASE_S = 0.2  # full-jitter exponential backoff: sleep U(0, min(cap, base * 2**n))
 BACKOFF_CAP_S = 2.0
 _CHUNK = 1 << 20
 _STALE_PART_S = 900.0  # a .part older than the longest Lambda timeout belongs to a dead process
 _TRANSIENT_CODES = frozenset(
-    {"SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable", "Throttling", "ThrottlingException"}
+    {
+        "SlowDown",
+        "RequestTimeout",
+        "InternalError",
+        "ServiceUnavailable",
+        "Throttling",
+        "ThrottlingException",
+    }
 )
 _BAD_CREDENTIAL_CODES = frozenset(
-    {"InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken", "TokenRefreshRequired"}
+    {
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "ExpiredToken",
+        "InvalidToken",
+        "TokenRefreshRequired",
+    }
 )
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _ECS_HOST = "http://169.254.170.2"
@@ -109,7 +129,9 @@ def sign_get(url: str, credentials: Credentials, region: str, now: datetime) -> 
             "UNSIGNED-PAYLOAD",
         ]
     )
-    to_sign = "\n".join(["AWS4-HMAC-SHA256", stamp, scope, hashlib.sha256(canonical.encode()).hexdigest()])
+    to_sign = "\n".join(
+        ["AWS4-HMAC-SHA256", stamp, scope, hashlib.sha256(canonical.encode()).hexdigest()]
+    )
     key = f"AWS4{credentials.secret_key}".encode()
     for part in (stamp[:8], region, "s3", "aws4_request"):
         key = hmac.new(key, part.encode(), hashlib.sha256).digest()
@@ -123,22 +145,29 @@ def sign_get(url: str, credentials: Credentials, region: str, now: datetime) -> 
 
 def _canonical_query(query: str) -> str:
     """Sorted ``name=value`` pairs, already encoded in the URL (a GET of a versionId, say)."""
-    return "&".join(sorted(pair if "=" in pair else f"{pair}=" for pair in query.split("&") if pair))
+    return "&".join(
+        sorted(pair if "=" in pair else f"{pair}=" for pair in query.split("&") if pair)
+    )
 
 
-def fetch_model(uri: str, sha256: str, cache_dir: str, *, attempts: int = 4, timeout_s: float = 10.0) -> str:
+def fetch_model(
+    uri: str, sha256: str, cache_dir: str, *, attempts: int = 4, timeout_s: float = 10.0
+) -> str:
     """Return a local path to the verified model for s3://bucket/key; download at most once per container."""
     bucket, key = parse_s3_uri(uri)
     sha256 = sha256.lower()
     if not _SHA256_HEX.fullmatch(sha256):
-        raise ModelFetchError(f"the manifest's model sha256 {sha256!r} is not a 64-digit hex digest; rebuild the bundle.")
+        raise ModelFetchError(
+            f"the manifest's model sha256 {sha256!r} is not a 64-digit hex digest; "
+            "rebuild the bundle."
+        )
     dest = os.path.join(cache_dir, f"{sha256}.onnx")
     if _is_intact(dest, sha256):
         return dest
     try:
         os.makedirs(cache_dir, exist_ok=True)
     except OSError as exc:
-        raise ModelFetchError(f"cannot create the model cache {cache_dir} ({exc.strerror}); set SLPACK_MODEL_CACHE_DIR to a writable folder.") from None
+        raise _disk_error(exc, cache_dir) from None
     with _locked(os.path.join(cache_dir, f".{sha256}.lock")):
         if _is_intact(dest, sha256):  # another worker fetched it while we waited for the lock
             return dest
@@ -153,8 +182,8 @@ def fetch_model(uri: str, sha256: str, cache_dir: str, *, attempts: int = 4, tim
             except _Transient as exc:
                 if attempt + 1 >= attempts:
                     raise ModelFetchError(
-                        f"could not fetch s3://{bucket}/{key} after {attempt + 1} attempts ({exc}); "
-                        "check that S3 is reachable from the function."
+                        f"could not fetch s3://{bucket}/{key} after {attempt + 1} attempts "
+                        f"({exc}); check that S3 is reachable from the function."
                     ) from None
             time.sleep(random.uniform(0.0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt)))
             attempt += 1
@@ -216,8 +245,10 @@ def _sweep_partials(cache_dir: str, sha256: str) -> None:
 
 
 def _download(url: str, region: str, dest: str, sha256: str, timeout_s: float, where: str) -> None:
-    """One attempt: stream into a temp file beside ``dest`` while hashing, then rename if it matches."""
-    request = urllib.request.Request(url, headers=sign_get(url, _credentials(timeout_s), region, datetime.now(timezone.utc)))
+    """One attempt: stream to a temp file beside ``dest`` while hashing; rename it if it matches."""
+    request = urllib.request.Request(
+        url, headers=sign_get(url, _credentials(timeout_s), region, datetime.now(timezone.utc))
+    )
     cache_dir = os.path.dirname(dest)
     try:
         fd, part = tempfile.mkstemp(prefix=f".{sha256}.", suffix=".part", dir=cache_dir)
@@ -226,15 +257,22 @@ def _download(url: str, region: str, dest: str, sha256: str, timeout_s: float, w
     try:
         with os.fdopen(fd, "wb") as out:
             digest = hashlib.sha256()
+            received = 0
             with _open(request, timeout_s, where) as response:
                 while chunk := _read(response, where):
                     digest.update(chunk)
+                    received += len(chunk)
                     _write(out, chunk, cache_dir)
+                expected = response.headers.get("Content-Length")
+            if expected is not None and received != int(
+                expected
+            ):  # read(n) meets an early EOF silently
+                raise _Transient(f"the connection closed after {received} of {expected} bytes")
         actual = digest.hexdigest()
         if actual != sha256:
             raise ModelFetchError(
-                f"{where} has sha256 {actual[:12]}…, which does not match the manifest's {sha256[:12]}…; "
-                "upload the model built with this bundle or point SLPACK_MODEL_URI at it."
+                f"{where} has sha256 {actual[:12]}…, which does not match the manifest's "
+                f"{sha256[:12]}…; upload the model built with this bundle or point SLPACK_MODEL_URI at it."
             )
         os.replace(part, dest)
     except BaseException:
@@ -243,9 +281,12 @@ def _download(url: str, region: str, dest: str, sha256: str, timeout_s: float, w
         raise
 
 
-def _open(request: urllib.request.Request, timeout_s: float, where: str) -> http.client.HTTPResponse:
+def _open(
+    request: urllib.request.Request, timeout_s: float, where: str
+) -> http.client.HTTPResponse:
     try:
-        return _OPENER.open(request, timeout=timeout_s)
+        response: http.client.HTTPResponse = _OPENER.open(request, timeout=timeout_s)
+        return response
     except urllib.error.HTTPError as exc:
         raise _http_failure(exc, where) from None
     except urllib.error.URLError as exc:
@@ -273,10 +314,13 @@ def _write(out: BinaryIO, data: bytes, cache_dir: str) -> None:
 def _disk_error(exc: OSError, cache_dir: str) -> ModelFetchError:
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return ModelFetchError(
-            f"{cache_dir} is full, so the model cannot be cached there; raise the function's ephemeral storage "
-            "or set SLPACK_MODEL_CACHE_DIR to a larger volume."
+            f"{cache_dir} is full, so the model cannot be cached there; raise the function's "
+            "ephemeral storage or set SLPACK_MODEL_CACHE_DIR to a larger volume."
         )
-    return ModelFetchError(f"cannot write the model cache {cache_dir} ({exc.strerror}); set SLPACK_MODEL_CACHE_DIR to a writable folder.")
+    return ModelFetchError(
+        f"cannot write the model cache {cache_dir} ({exc.strerror}); "
+        "set SLPACK_MODEL_CACHE_DIR to a writable folder."
+    )
 
 
 def _http_failure(exc: urllib.error.HTTPError, where: str) -> Exception:
@@ -291,15 +335,25 @@ def _http_failure(exc: urllib.error.HTTPError, where: str) -> Exception:
         return _Transient(f"S3 answered {status}")
     bucket = where[5:].split("/", 1)[0]
     if exc.code == 403 and code in _BAD_CREDENTIAL_CODES:
-        return ModelFetchError(f"S3 rejected the function's credentials for {where} ({status}); check its role or AWS_* variables.")
+        return ModelFetchError(
+            f"S3 rejected the function's credentials for {where} ({status}); "
+            "check its role or AWS_* variables."
+        )
     if exc.code == 403:
-        return ModelFetchError(f"the function's role may not read {where} ({status}); grant s3:GetObject on that key.")
+        return ModelFetchError(
+            f"the function's role may not read {where} ({status}); grant s3:GetObject on that key."
+        )
     if exc.code == 404 and code == "NoSuchBucket":
         return ModelFetchError(f"bucket {bucket} does not exist ({status}); fix SLPACK_MODEL_URI.")
     if exc.code == 404:
-        return ModelFetchError(f"{where} does not exist ({status}); upload the model there or fix SLPACK_MODEL_URI.")
+        return ModelFetchError(
+            f"{where} does not exist ({status}); upload the model there or fix SLPACK_MODEL_URI."
+        )
     if home := exc.headers.get("x-amz-bucket-region"):
-        return ModelFetchError(f"bucket {bucket} is in region {home} ({status}); set AWS_REGION={home} for the function.")
+        return ModelFetchError(
+            f"bucket {bucket} is in region {home} ({status}); "
+            f"set AWS_REGION={home} for the function."
+        )
     return ModelFetchError(f"S3 refused to serve {where} ({status}).")
 
 
@@ -311,13 +365,17 @@ def _credentials(timeout_s: float) -> Credentials:
     """
     env = os.environ
     if env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
-        return Credentials(env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env.get("AWS_SESSION_TOKEN") or None)
+        return Credentials(
+            env["AWS_ACCESS_KEY_ID"],
+            env["AWS_SECRET_ACCESS_KEY"],
+            env.get("AWS_SESSION_TOKEN") or None,
+        )
     if relative := env.get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"):
         url = _ECS_HOST + relative
     elif not (url := env.get("AWS_CONTAINER_CREDENTIALS_FULL_URI", "")):
         raise ModelFetchError(
-            "no AWS credentials in the environment (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or "
-            "AWS_CONTAINER_CREDENTIALS_FULL_URI); give the function a role that may read the model."
+            "no AWS credentials in the environment (AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY, or AWS_CONTAINER_CREDENTIALS_FULL_URI); give the function a role that may read the model."
         )
     try:
         headers = {}
@@ -326,7 +384,9 @@ def _credentials(timeout_s: float) -> Credentials:
                 headers["Authorization"] = f.read().strip()
         elif token := env.get("AWS_CONTAINER_AUTHORIZATION_TOKEN"):
             headers["Authorization"] = token
-        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout_s) as response:
+        with urllib.request.urlopen(
+            urllib.request.Request(url, headers=headers), timeout=timeout_s
+        ) as response:
             data = json.load(response)
         return Credentials(data["AccessKeyId"], data["SecretAccessKey"], data.get("Token"))
     except (OSError, http.client.HTTPException, ValueError, KeyError) as exc:

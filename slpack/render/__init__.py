@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from slpack.errors import SlpackError
-from slpack.render import sam, serverless, terraform
+from slpack.render import edge, sam, serverless, terraform
 from slpack.render.context import Deployment, resolve
 from slpack.render.options import RenderOptions
 
@@ -21,6 +21,7 @@ TARGETS: dict[str, Callable[[Deployment, Path], list[Path]]] = {
     "sam": sam.render,
     "serverless": serverless.render,
     "terraform": terraform.render,
+    "edge": edge.render,
 }
 
 
@@ -37,7 +38,7 @@ def render(bundle_dir: Path, targets: list[str], options: RenderOptions | None =
     if unknown:
         raise SlpackError(f"unknown target {', '.join(unknown)}; choose from {', '.join(TARGETS)}.")
     d = resolve(Path(bundle_dir), options or RenderOptions())
-    for message in _warnings(d):
+    for message in _warnings(d, targets):
         warnings.warn(message, RenderWarning, stacklevel=2)
     written: list[Path] = []
     for target in dict.fromkeys(targets):
@@ -49,8 +50,14 @@ def render(bundle_dir: Path, targets: list[str], options: RenderOptions | None =
     return written
 
 
-def _warnings(d: Deployment) -> list[str]:
-    out = []
+# Targets that deploy to AWS Lambda: the endpoint and layer warnings concern them only.
+AWS_TARGETS = ("sam", "serverless", "terraform")
+
+
+def _warnings(d: Deployment, targets: list[str]) -> list[str]:
+    out: list[str] = []
+    if not any(t in AWS_TARGETS for t in targets):
+        return out
     if d.options.public:
         out.append(f"the {d.options.endpoint} endpoint is public: anyone with the URL can call the model and run up your bill.")
     if d.layer is None:
