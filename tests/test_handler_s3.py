@@ -382,13 +382,17 @@ def test_an_unreachable_endpoint_is_retried_then_reported(
     [
         (
             "AccessDenied",
-            "the function's role may not read s3://models/model.onnx (403 AccessDenied); "
-            "grant s3:GetObject on that key.",
+            (
+                "the function's role may not read s3://models/model.onnx (403 AccessDenied); "
+                "grant s3:GetObject on that key."
+            ),
         ),
         (
             "SignatureDoesNotMatch",
-            "S3 rejected the function's credentials for s3://models/model.onnx "
-            "(403 SignatureDoesNotMatch); check its role or AWS_* variables.",
+            (
+                "S3 rejected the function's credentials for s3://models/model.onnx "
+                "(403 SignatureDoesNotMatch); check its role or AWS_* variables."
+            ),
         ),
     ],
 )

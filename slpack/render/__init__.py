@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from slpack.errors import SlpackError
-from slpack.render import edge, sam, serverless, terraform
+from slpack.render import edge, image, sam, serverless, terraform
 from slpack.render.context import Deployment, resolve
 from slpack.render.options import RenderOptions
 
@@ -22,6 +22,7 @@ TARGETS: dict[str, Callable[[Deployment, Path], list[Path]]] = {
     "serverless": serverless.render,
     "terraform": terraform.render,
     "edge": edge.render,
+    "image": image.render,
 }
 
 
