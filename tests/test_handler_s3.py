@@ -49,7 +49,7 @@ def _free_port() -> int:
 
 @pytest.fixture(autouse=True)
 def aws_env(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Test credentials, no inherited endpoint or container credentials; sleeps recorded, not slept."""
+    """Test credentials, no inherited endpoint or container credentials; sleeps recorded only."""
     for name in list(os.environ):
         if name.startswith(("AWS_", "SLPACK_S3_")):
             monkeypatch.delenv(name)
@@ -222,7 +222,7 @@ def test_an_object_that_does_not_match_the_manifest_is_refused_once_and_not_kept
     monkeypatch.setenv("SLPACK_S3_ENDPOINT_URL", moto_endpoint)
     with pytest.raises(
         s3.ModelFetchError,
-        match=r"s3://models/corrupt.onnx has sha256 \w+…, which does not match the manifest",
+        match=r"s3://models/corrupt.onnx has sha256 \w+\.\.\., which does not match the manifest",
     ):
         s3.fetch_model(f"s3://{BUCKET}/corrupt.onnx", SHA, str(tmp_path))
     assert len(opener.urls) == 1
@@ -406,21 +406,40 @@ def test_a_refusal_fails_fast_saying_what_to_fix(
     assert scripted.gets(OBJECT) == 1
 
 
-def test_a_bucket_in_another_region_says_which(scripted: Scripted, tmp_path: Path) -> None:
-    scripted.on(
-        OBJECT,
+@pytest.mark.parametrize(
+    "answer",
+    [
         (
             301,
             b"<Error><Code>PermanentRedirect</Code></Error>",
             {"x-amz-bucket-region": "eu-central-1"},
         ),
-    )
+        (
+            400,
+            b"<Error><Code>AuthorizationHeaderMalformed</Code><Region>eu-central-1</Region></Error>",
+            {},
+        ),
+    ],
+)
+def test_a_bucket_in_another_region_says_which(
+    scripted: Scripted, tmp_path: Path, answer: tuple[Any, ...]
+) -> None:
+    scripted.on(OBJECT, answer)
     with pytest.raises(
         s3.ModelFetchError,
-        match=r"bucket models is in region eu-central-1 .*set AWS_REGION=eu-central-1",
+        match=r"^bucket models is in region eu-central-1 \(\d{3} \w+\); set AWS_REGION=eu-central-1",
     ):
         s3.fetch_model(URI, SHA, str(tmp_path))
     assert scripted.gets(OBJECT) == 1
+
+
+def test_a_server_that_does_not_answer_times_out_and_is_retried(
+    scripted: Scripted, tmp_path: Path
+) -> None:
+    scripted.on(OBJECT, (200, MODEL, {}, 0.5))
+    with pytest.raises(s3.ModelFetchError, match=r"after 2 attempts \(.*timed out"):
+        s3.fetch_model(URI, SHA, str(tmp_path), attempts=2, timeout_s=0.1)
+    assert scripted.gets(OBJECT) == 2
 
 
 def test_the_request_is_signed_with_the_session_token(

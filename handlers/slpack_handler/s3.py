@@ -264,15 +264,14 @@ def _download(url: str, region: str, dest: str, sha256: str, timeout_s: float, w
                     received += len(chunk)
                     _write(out, chunk, cache_dir)
                 expected = response.headers.get("Content-Length")
-            if expected is not None and received != int(
-                expected
-            ):  # read(n) meets an early EOF silently
+            if expected is not None and received != int(expected):  # read(n) hides an early EOF
                 raise _Transient(f"the connection closed after {received} of {expected} bytes")
         actual = digest.hexdigest()
         if actual != sha256:
             raise ModelFetchError(
-                f"{where} has sha256 {actual[:12]}…, which does not match the manifest's "
-                f"{sha256[:12]}…; upload the model built with this bundle or point SLPACK_MODEL_URI at it."
+                f"{where} has sha256 {actual[:12]}..., which does not match the manifest's "
+                f"{sha256[:12]}...; upload the model built with this bundle, "
+                "or point SLPACK_MODEL_URI at it."
             )
         os.replace(part, dest)
     except BaseException:
@@ -323,17 +322,16 @@ def _disk_error(exc: OSError, cache_dir: str) -> ModelFetchError:
     )
 
 
-def _http_failure(exc: urllib.error.HTTPError, where: str) -> Exception:
+def _http_failure(exc: urllib.error.HTTPError, where: str) -> _Transient | ModelFetchError:
     """Classify an S3 error answer: transient ones are retried, the rest say what to fix."""
     body = ""
     with contextlib.suppress(OSError, http.client.HTTPException):
         body = exc.read(65536).decode("utf-8", "replace")
-    match = re.search(r"<Code>([^<]+)</Code>", body)
-    code = match.group(1) if match else exc.reason
+    code = _xml_field(body, "Code") or exc.reason
     status = f"{exc.code} {code}"
     if exc.code >= 500 or exc.code == 429 or code in _TRANSIENT_CODES:
         return _Transient(f"S3 answered {status}")
-    bucket = where[5:].split("/", 1)[0]
+    bucket = parse_s3_uri(where)[0]
     if exc.code == 403 and code in _BAD_CREDENTIAL_CODES:
         return ModelFetchError(
             f"S3 rejected the function's credentials for {where} ({status}); "
@@ -349,12 +347,18 @@ def _http_failure(exc: urllib.error.HTTPError, where: str) -> Exception:
         return ModelFetchError(
             f"{where} does not exist ({status}); upload the model there or fix SLPACK_MODEL_URI."
         )
-    if home := exc.headers.get("x-amz-bucket-region"):
+    if home := exc.headers.get("x-amz-bucket-region") or _xml_field(body, "Region"):
         return ModelFetchError(
             f"bucket {bucket} is in region {home} ({status}); "
             f"set AWS_REGION={home} for the function."
         )
     return ModelFetchError(f"S3 refused to serve {where} ({status}).")
+
+
+def _xml_field(body: str, name: str) -> str | None:
+    """One field of S3's small, flat XML error document (no parser needed, none imported)."""
+    match = re.search(rf"<{name}>([^<]+)</{name}>", body)
+    return match.group(1) if match else None
 
 
 def _credentials(timeout_s: float) -> Credentials:
@@ -374,8 +378,8 @@ def _credentials(timeout_s: float) -> Credentials:
         url = _ECS_HOST + relative
     elif not (url := env.get("AWS_CONTAINER_CREDENTIALS_FULL_URI", "")):
         raise ModelFetchError(
-            "no AWS credentials in the environment (AWS_ACCESS_KEY_ID and "
-            "AWS_SECRET_ACCESS_KEY, or AWS_CONTAINER_CREDENTIALS_FULL_URI); give the function a role that may read the model."
+            "no AWS credentials in the environment (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
+            "or AWS_CONTAINER_CREDENTIALS_FULL_URI); give the function a role that may read it."
         )
     try:
         headers = {}

@@ -19,23 +19,18 @@ from slpack.errors import SlpackError
 PICKLE_SUFFIXES = {".joblib", ".pkl", ".pickle"}
 SAMPLE_SUFFIXES = {".csv", ".parquet", ".pq", ".npy", ".json", ".jsonl"}
 
-_warned_pickle = False
-
-
 class PickleWarning(UserWarning):
     """Loading a pickle (or joblib) file runs code stored in it."""
 
 
-def _warn_pickle_once(path: Path) -> None:
-    global _warned_pickle
-    if not _warned_pickle:
-        _warned_pickle = True
-        warnings.warn(
-            f"{path.name} is a pickle-based file: loading it executes code stored in it, so only "
-            "build models you trust; skops files (.skops) are the safer format.",
-            PickleWarning,
-            stacklevel=3,
-        )
+def _warn_pickle(path: Path) -> None:
+    """Once per build (one model is loaded per build), before the file is loaded."""
+    warnings.warn(
+        f"{path.name} is a pickle-based file: loading it executes code stored in it, so only "
+        "build models you trust; skops files (.skops) are the safer format.",
+        PickleWarning,
+        stacklevel=3,
+    )
 
 
 def load_model(path: Path) -> Any:
@@ -46,7 +41,7 @@ def load_model(path: Path) -> Any:
     if suffix == ".skops":
         model = _load_skops(path)
     elif suffix in PICKLE_SUFFIXES:
-        _warn_pickle_once(path)
+        _warn_pickle(path)
         model = _load_pickle(path)
     else:
         raise SlpackError(
