@@ -43,7 +43,7 @@ def test_quick_bench_writes_every_figure(iris: tuple[Path, Path], host_layer_dir
         assert len(cold["samples"]) == 3 and 0 < cold["min"] <= cold["median"] <= cold["max"]
         assert report["peak_rss_mib"][target]["median"] > 0
         phases = report["cold_start_phases_ms"][target]
-        assert {"startup", "import", "first_call"} <= set(phases)
+        assert {"startup", "driver", "import", "first_call"} <= set(phases)
         assert sum(phases.values()) <= cold["max"] * 1.01  # the child's phases fit in the parent's clock
     assert "session" in report["cold_start_phases_ms"]["floor"]
     for name in ("single", "batch"):

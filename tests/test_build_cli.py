@@ -235,3 +235,24 @@ def test_pickle_module_missing_is_a_clear_error(run_cli, iris_files, tmp_path: P
     result = run_cli("build", tmp_path / "ghost.pkl", "--sample", sample, "--target", "none")
     assert result.code != 0
     assert "nonexistent_pkg_xyz" in _one_sentence(result.err)
+
+
+def test_manifest_hashes_everything_function_zip_ships(run_cli, iris_files, tmp_path: Path) -> None:
+    import hashlib
+
+    model, sample = iris_files
+    assert run_cli("build", model, "--sample", sample, "--out", tmp_path, "--target", "none").code == 0
+    manifest = json.loads((tmp_path / "iris" / "slpack.json").read_text())
+    with zipfile.ZipFile(tmp_path / "iris" / "function.zip") as zf:
+        shipped = {n: hashlib.sha256(zf.read(n)).hexdigest() for n in zf.namelist() if n != "model/slpack.json"}
+    recorded = {("model/" + k if k == "model.onnx" else k): v for k, v in manifest["files"].items()}
+    assert recorded == shipped
+
+
+def test_layer_is_recorded_with_its_wheel_hashes(run_cli, iris_files, host_layer, tmp_path: Path) -> None:
+    model, sample = iris_files
+    result = run_cli("build", model, "--sample", sample, "--out", tmp_path, "--target", "none", "--layer", host_layer.zip_path)
+    assert result.code == 0, result.err
+    layer = json.loads((tmp_path / "iris" / "slpack.json").read_text())["layer"]
+    assert layer["file"] == host_layer.zip_path.name and layer["sha256"] == host_layer.sha256
+    assert {p["name"] for p in layer["lock"]["packages"]} >= {"numpy", "onnxruntime"}

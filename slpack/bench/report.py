@@ -21,7 +21,7 @@ from slpack.bench.workload import BATCH, SINGLE
 
 FORMAT = 1
 SESSION_RUN = "session_run"  # the floor's name in the warm figures: a bare session.run
-PHASES = ("startup", "import", "session", "first_call")  # as the driver marks them, in order
+PHASES = ("startup", "driver", "import", "session", "first_call")  # as the driver marks them, in order
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ class BuildOptions:
     ml_opset: int = convert.DEFAULT_ML_OPSET
     converters: list[str] = field(default_factory=list)
     intra_op_threads: int = 1
+    layer: Path | None = None  # a layer zip from slpack layer, recorded with its lock
 
 
 @dataclass
@@ -121,8 +122,8 @@ def build_bundle(
         "parity": result.to_manifest(),
         "versions": versions.build_versions(),
         "runtime": {"intra_op_threads": opts.intra_op_threads, "inter_op_threads": 1},
-        "files": {bundle.MODEL: sha},
-        "layer": None,
+        "files": {bundle.MODEL: sha, **bundle.handler_hashes()},
+        "layer": _layer_entry(opts.layer) if opts.layer else None,
     }
     bundle_dir = Path(out_dir) / name
     files = bundle.write_bundle(bundle_dir, model_bytes, manifest)
@@ -130,6 +131,19 @@ def build_bundle(
     if sch.dropped_columns:
         notes.append(f"sample columns not used by the model: {', '.join(sch.dropped_columns[:5])}")
     return BuildResult(bundle_dir, manifest, files, notes, result)
+
+
+def _layer_entry(zip_path: Path) -> dict[str, Any]:
+    """The layer the bundle is meant to run on: its file, hash and lock (wheel hashes)."""
+    from slpack.layer.lockfile import lock_of
+    from slpack.ziputil import sha256_file
+
+    zip_path = Path(zip_path)
+    if not zip_path.is_file():
+        raise SlpackError(f"the layer {zip_path} does not exist; build it with slpack layer or fix the path.")
+    lock = lock_of(zip_path)
+    keep = ("python", "arch", "runtime", "spec", "packages")
+    return {"file": zip_path.name, "sha256": sha256_file(zip_path), "lock": {k: lock[k] for k in keep if k in lock}}
 
 
 def _session(model_bytes: bytes, model: Any) -> Any:

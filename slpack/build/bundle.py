@@ -25,6 +25,11 @@ def manifest_bytes(manifest: dict[str, Any]) -> bytes:
     return (json.dumps(manifest, indent=2, sort_keys=False, ensure_ascii=False) + "\n").encode("utf-8")
 
 
+def handler_hashes() -> dict[str, str]:
+    """sha256 of every handler file, by its path in function.zip: the bundle records all it ships."""
+    return {name: ziputil.sha256_file(path) for name, path in ziputil.tree_entries(handler_package(), prefix="slpack_handler").items()}
+
+
 def write_bundle(bundle_dir: Path, model_bytes: bytes, manifest: dict[str, Any]) -> dict[str, Path]:
     """Write the three files; return their paths by name."""
     bundle_dir.mkdir(parents=True, exist_ok=True)

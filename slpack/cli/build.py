@@ -39,7 +39,7 @@ def build(
     targets = [t.strip() for t in target.split(",") if t.strip() and t.strip() != "none"]
     options = BuildOptions(
         name=name, version=version, atol=atol, rtol=rtol, parity_rows=parity_rows,
-        allow_mismatch=allow_mismatch, opset=opset, converters=list(converters or []),
+        allow_mismatch=allow_mismatch, opset=opset, converters=list(converters or []), layer=layer,
     )  # fmt: skip
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

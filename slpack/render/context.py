@@ -66,16 +66,15 @@ def resolve_layer(ref: str) -> Layer:
 
 def _layer_lock(zip_path: Path) -> tuple[str | None, str | None]:
     """Python and architecture from the lock ``slpack layer`` writes next to the zip, if any."""
-    for lock in (zip_path.with_suffix(".lock.json"), zip_path.with_name(zip_path.name + ".lock.json")):
-        if lock.is_file():
-            try:
-                data = json.loads(lock.read_text(encoding="utf-8"))
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                raise SlpackError(f"{lock} is not valid JSON; rebuild the layer with slpack layer.") from None
-            python, arch = data.get("python"), data.get("arch")
-            minor = ".".join(str(python).split(".")[:2]) if python else None  # "3.12.4" -> "3.12"
-            return minor, (str(arch) if arch else None)
-    return None, None
+    from slpack.layer.lockfile import find_lock, read_lock
+
+    lock = find_lock(zip_path)
+    if lock is None:
+        return None, None
+    data = read_lock(lock)
+    python, arch = data.get("python"), data.get("arch")
+    minor = ".".join(str(python).split(".")[:2]) if python else None  # "3.12.4" -> "3.12"
+    return minor, (str(arch) if arch else None)
 
 
 def function_name_for(name: str) -> str:

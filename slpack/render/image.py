@@ -7,21 +7,22 @@ from the bundle folder: ``docker build -f deploy/image/Dockerfile .``.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from slpack.errors import SlpackError
 from slpack.layer.image import render_dockerfile
+from slpack.layer.lockfile import lock_of
 from slpack.render.context import Deployment
 from slpack.render.templating import write
 
 
 def render(d: Deployment, out_dir: Path) -> list[Path]:
-    lock_path = _lock_path(d)
-    try:
-        lock = json.loads(lock_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        raise SlpackError(f"the layer lock {lock_path} cannot be read; rebuild the layer with slpack layer.") from None
+    if d.layer is None or d.layer.path is None:
+        raise SlpackError(
+            "the image target installs the layer's exact packages, so it needs --layer with a layer zip "
+            "from slpack layer (built for the Lambda runtime you target)."
+        )
+    lock = lock_of(d.layer.path)
     name = d.function_name
     dockerfile = out_dir / "Dockerfile"
     dockerfile.write_text(
@@ -30,16 +31,3 @@ def render(d: Deployment, out_dir: Path) -> list[Path]:
     )
     readme = write("image/README.md.j2", out_dir / "README.md", d=d, image=name)
     return [dockerfile, readme]
-
-
-def _lock_path(d: Deployment) -> Path:
-    layer = d.layer
-    if layer is None or layer.path is None:
-        raise SlpackError(
-            "the image target installs the layer's exact packages, so it needs --layer with a layer zip "
-            "from slpack layer (built for the Lambda runtime you target)."
-        )
-    for candidate in (layer.path.with_suffix(".lock.json"), layer.path.with_name(layer.path.name + ".lock.json")):
-        if candidate.is_file():
-            return candidate
-    raise SlpackError(f"the layer {layer.path.name} has no lock file next to it; rebuild it with slpack layer.")
