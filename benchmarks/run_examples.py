@@ -2,8 +2,8 @@
 
     python benchmarks/run_examples.py [--quick] [--out benchmarks/results] [--layer LAYER.zip] [EXAMPLE ...]
 
-For each ``examples/NAME`` with a ``model.joblib`` and a ``sample.csv``, builds the bundle (into
-OUT/dist), benchmarks it against the same pipeline served by scikit-learn, with the example's
+For each ``examples/NAME`` with a ``model.joblib`` and a ``sample.csv``, builds the bundle (in a
+temporary folder), benchmarks it against the same pipeline served by scikit-learn, with the example's
 sample as the requests, and writes OUT/NAME.json, OUT/NAME.md and (with matplotlib) OUT/NAME.png,
 then OUT/summary.md: one row per example with the ratios the aims are about. Offline; the layer
 is built from this environment unless --layer is given.
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -46,8 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         example = EXAMPLES / name
         model, sample = example / "model.joblib", example / "sample.csv"
-        with err.status(f"{name}: building the bundle") as status:
-            bundle = build_bundle(model, sample, args.out / "dist", name=name).bundle_dir
+        with err.status(f"{name}: building the bundle") as status, tempfile.TemporaryDirectory() as dist:
+            bundle = build_bundle(model, sample, dist, name=name).bundle_dir
             result = run_bench(bundle, model, replace(options, sample=sample), on_step=lambda s: status.update(f"{name}: {s}"))
         report = to_json(result)
         print_report(console, report)

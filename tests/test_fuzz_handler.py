@@ -38,7 +38,7 @@ def handler(tmp_path_factory: pytest.TempPathFactory, monkeypatch_module: pytest
     monkeypatch_module.setenv("SLPACK_MAX_BODY_BYTES", "65536")
     monkeypatch_module.syspath_prepend(str(root))
     for name in [m for m in sys.modules if m == "slpack_handler" or m.startswith("slpack_handler.")]:
-        del sys.modules[name]
+        monkeypatch_module.delitem(sys.modules, name)  # restored after the module: tests elsewhere hold the repo's copy
     module = importlib.import_module("slpack_handler")
     good = {"instances": [{k: _plain(v) for k, v in row.items()} for _, row in sample.head(3).iterrows()]}
     expected = module.handler(good, None)
@@ -49,7 +49,11 @@ def handler(tmp_path_factory: pytest.TempPathFactory, monkeypatch_module: pytest
 @pytest.fixture(scope="module")
 def monkeypatch_module() -> Any:
     mp = pytest.MonkeyPatch()
+    before = set(sys.modules)
     yield mp
+    for name in set(sys.modules) - before:  # the bundle's slpack_handler copy, imported here
+        if name == "slpack_handler" or name.startswith("slpack_handler."):
+            del sys.modules[name]
     mp.undo()
 
 

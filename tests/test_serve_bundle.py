@@ -94,7 +94,7 @@ def test_bad_input_is_the_handlers_4xx_not_a_gateway_error(iris_url: tuple[str, 
     assert status == 400 and body["error"]["code"] == "validation_failed"
     conn.request("GET", "/metadata")
     response = conn.getresponse()
-    assert response.status == 200 and json.loads(response.read())["name"] == "iris"
+    assert response.status == 200 and json.loads(response.read())["model"]["name"] == "iris"
 
 
 @pytest.mark.parametrize("shape", ["direct", "url", "apigw-v2", "apigw-v1", "alb"])

@@ -107,6 +107,7 @@ def test_a_bundle_that_cannot_import_fails_at_start(run_cli: Any, standin_bundle
     assert "No module named 'numpy'" in result.err
 
 
+@pytest.mark.timeout(60)  # a serve that never prints its address must not hang the run
 def test_serve_command_answers_http_and_stops_on_sigterm(standin_bundle: Path) -> None:
     command = [str(Path(sys.executable).with_name("slpack")), "serve", str(standin_bundle), "--port", "0",
                "--workers", "2", "--layer", str(layer_of(standin_bundle))]  # fmt: skip
