@@ -28,19 +28,20 @@ def _info(arcname: str, executable: bool = False) -> zipfile.ZipInfo:
     return info
 
 
-def tree_entries(root: Path, prefix: str = "", skip: Iterable[str] = ()) -> dict[str, Path]:
+def tree_entries(root: Path, prefix: str = "", skip: Iterable[str] = (), bytecode: bool = False) -> dict[str, Path]:
     """Map archive names to files for every file under ``root``.
 
-    ``skip`` holds glob patterns matched against the path relative to ``root``; ``__pycache__``
-    folders and ``.pyc`` files are always skipped, since the runtime compiles its own.
+    ``skip`` holds glob patterns matched against the path relative to ``root``. Bytecode
+    (``__pycache__``, ``.pyc``) is left out unless ``bytecode`` is set: only a layer built for a
+    known Python version ships bytecode it compiled on purpose (see slpack.layer.bytecode).
     """
-    patterns = tuple(skip) + ("**/__pycache__/*", "*.pyc")
+    patterns = tuple(skip) if bytecode else tuple(skip) + ("**/__pycache__/*", "*.pyc")
     entries: dict[str, Path] = {}
     for path in sorted(root.rglob("*")):
         if not path.is_file():
             continue
         rel = path.relative_to(root)
-        if any(rel.match(p) for p in patterns) or "__pycache__" in rel.parts:
+        if any(rel.match(p) for p in patterns) or (not bytecode and "__pycache__" in rel.parts):
             continue
         entries[(Path(prefix) / rel).as_posix() if prefix else rel.as_posix()] = path
     return entries

@@ -256,3 +256,22 @@ def test_layer_is_recorded_with_its_wheel_hashes(run_cli, iris_files, host_layer
     layer = json.loads((tmp_path / "iris" / "slpack.json").read_text())["layer"]
     assert layer["file"] == host_layer.zip_path.name and layer["sha256"] == host_layer.sha256
     assert {p["name"] for p in layer["lock"]["packages"]} >= {"numpy", "onnxruntime"}
+
+
+def test_bytecode_ships_for_the_target_python(run_cli, iris_files, host_layer, tmp_path: Path) -> None:
+    """Lambda's code and layer folders are read-only: bytecode not shipped is compiled at every cold start."""
+    import importlib.util
+    import sys
+
+    tag = sys.implementation.cache_tag
+    assert host_layer.lock["bytecode"]
+    with zipfile.ZipFile(host_layer.zip_path) as zf:
+        layer_pyc = [n for n in zf.namelist() if n.endswith(f".{tag}.pyc")]
+        assert "python/numpy/__pycache__/__init__." + tag + ".pyc" in layer_pyc
+        flags = int.from_bytes(zf.read(layer_pyc[0])[4:8], "little")
+        assert flags == 0b01  # hash-based, unchecked: valid whatever the extracted timestamps
+    model, sample = iris_files
+    assert run_cli("build", model, "--sample", sample, "--out", tmp_path, "--target", "none", "--layer", host_layer.zip_path).code == 0
+    with zipfile.ZipFile(tmp_path / "iris" / "function.zip") as zf:
+        assert f"slpack_handler/__pycache__/app.{tag}.pyc" in zf.namelist()
+    assert importlib.util.MAGIC_NUMBER  # the running interpreter wrote these, with its own magic

@@ -22,6 +22,7 @@ from slpack.errors import ParityError, SlpackError
 DEFAULT_ATOL = 1e-5
 DEFAULT_RTOL = 1e-4
 DEFAULT_PARITY_ROWS = 2000
+DEFAULT_RUNTIME_PYTHON = "3.12"  # the templates' default Lambda runtime, when no layer says otherwise
 
 
 @dataclass
@@ -100,6 +101,8 @@ def build_bundle(
     step("writing the bundle")
     sha = hashlib.sha256(model_bytes).hexdigest()
     name = _bundle_name(opts.name, model_path)
+    layer = _layer_entry(opts.layer) if opts.layer else None
+    handler = bundle.handler_files((layer or {}).get("lock", {}).get("python") or DEFAULT_RUNTIME_PYTHON)
     manifest = {
         "format": 1,
         "name": name,
@@ -122,11 +125,11 @@ def build_bundle(
         "parity": result.to_manifest(),
         "versions": versions.build_versions(),
         "runtime": {"intra_op_threads": opts.intra_op_threads, "inter_op_threads": 1},
-        "files": {bundle.MODEL: sha, **bundle.handler_hashes()},
-        "layer": _layer_entry(opts.layer) if opts.layer else None,
+        "files": {bundle.MODEL: sha, **bundle.file_hashes(handler)},
+        "layer": layer,
     }
     bundle_dir = Path(out_dir) / name
-    files = bundle.write_bundle(bundle_dir, model_bytes, manifest)
+    files = bundle.write_bundle(bundle_dir, model_bytes, manifest, handler)
     notes = list(converted.notes)
     if sch.dropped_columns:
         notes.append(f"sample columns not used by the model: {', '.join(sch.dropped_columns[:5])}")

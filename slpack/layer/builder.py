@@ -25,6 +25,7 @@ from slpack.layer import install
 from slpack.layer.install import Installed
 from slpack.layer.resolve import Finder, resolve_wheels
 from slpack.layer.sizes import check_limits, package_sizes, tree_sizes
+from slpack.layer.bytecode import compile_layer
 from slpack.layer.smoke import interpreter_for, smoke_test
 from slpack.layer.spec import DEFAULT_SPEC, LayerSpec, load_spec
 from slpack.layer.target import DEFAULT_ARCH, DEFAULT_PYTHON, Target, host_target, lambda_target
@@ -32,7 +33,7 @@ from slpack.layer.trim import trim
 from slpack.layer.verify import check_tags, check_tree
 from slpack.ziputil import sha256_file, tree_entries, write_zip
 
-LOCK_FORMAT = 1
+LOCK_FORMAT = 2  # 2: layers carry precompiled bytecode
 LOCK_SUFFIX = ".lock.json"
 
 
@@ -132,6 +133,11 @@ def build_layer(
         out.mkdir(parents=True, exist_ok=True)
         zip_path, lock_path = _publish(zip_path, lock, out)
     warnings = check_limits(lock["sizes"]["unzipped"], lock["sizes"]["zipped"], function_unzipped)
+    if not lock.get("bytecode"):
+        warnings.append(
+            f"no python{target.python} here to precompile bytecode, so every cold start compiles numpy and "
+            f"onnxruntime (a few hundred ms); build the layer where python{target.python} is on PATH"
+        )
     if target.local:
         warnings += _lambda_fit(target, dists)
     return LayerResult(zip_path=zip_path, lock_path=lock_path, lock=lock, cached=cached, warnings=warnings)
@@ -187,8 +193,10 @@ def _build_entry(
         zip_path = work / "out" / spec.file_name(versions, target)
         if target.local:  # never mistaken for a layer built for the Lambda runtime of the same Python
             zip_path = zip_path.with_name(f"{zip_path.stem}-local.zip")
+        step("precompiling the modules a request imports")
+        bytecode = compile_layer(root, target)
         step(f"writing {zip_path.name}")
-        sha = write_zip(zip_path, tree_entries(root.parent))
+        sha = write_zip(zip_path, tree_entries(root.parent, bytecode=True))
         step("smoke-testing the layer in an isolated interpreter")
         smoke = smoke_test(zip_path, target, python)
         sizes = package_sizes(zip_path, dists, untrimmed)
@@ -210,6 +218,7 @@ def _build_entry(
             "trim": [{"name": r.name, "why": r.why, "files": r.files, "bytes": r.bytes} for r in trimmed.rules],
             "removed": trimmed.removed,
             "smoke": smoke.to_json(),
+            "bytecode": bytecode,
             "slpack": slpack.__version__,
         }  # fmt: skip
         _write_lock(work / "out" / "lock.json", lock)
