@@ -111,7 +111,7 @@ def run_bench(
 
         on_step("measuring sizes (the scikit-learn stack once per environment)")
         result.sizes = {
-            SLPACK: {"function": sizes.tree_size(task_root), "layer": _layer_size(layer, root / "opt")},
+            SLPACK: {"function": sizes.archive_size(bundle_dir / "function.zip"), "layer": _layer_size(layer)},
             BASELINE: {"function": sizes.tree_size(baseline.task_root), "stack": stack.stack_size(sk_stack)},
         }
         result.environment["baseline_stack"] = sk_stack.versions
@@ -234,9 +234,9 @@ def _host_layer(on_step: Callable[[str], None]) -> Path:
     return build_layer(from_env=True, on_step=on_step).zip_path
 
 
-def _layer_size(layer: Path, unpacked: Path) -> Size:
-    """A layer zip is measured as layer_paths unpacked it; a folder as it is."""
-    return sizes.tree_size(unpacked if layer.is_file() else layer)
+def _layer_size(layer: Path) -> Size:
+    """A layer zip as it ships; a layer folder with the bytecode it holds."""
+    return sizes.archive_size(layer) if layer.is_file() else sizes.tree_size(layer, bytecode=True)
 
 
 def _bundle_info(bundle_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:

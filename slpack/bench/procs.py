@@ -10,6 +10,7 @@ tracebacks) go to a log file, never into the protocol.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -85,7 +86,8 @@ class Child:
             self._reply()
             answered = time.perf_counter()
         report = self._reply()
-        phases, last = {}, spawned
+        phases: dict[str, float] = {}
+        last = spawned
         for name, end in report["marks"]:  # each phase ends at its mark; startup begins at spawn
             phases[name], last = (end - last) * 1e3, end
         return ColdStart(
@@ -109,8 +111,9 @@ class Child:
     def stop(self) -> None:
         if self._proc is None:
             return
-        if self._proc.stdin:
-            self._proc.stdin.close()
+        with contextlib.suppress(BrokenPipeError):  # the child may be gone already
+            if self._proc.stdin:
+                self._proc.stdin.close()
         try:
             self._proc.wait(timeout=10)
         except subprocess.TimeoutExpired:

@@ -1,9 +1,9 @@
-"""Deployment size of a file tree, measured the same way for both sides of the comparison.
+"""Deployment size: unzipped bytes (what Lambda's 250 MB limit counts) and zipped bytes.
 
-Both figures are what the platform counts: the unzipped bytes (Lambda's 250 MB limit covers the
-function and its layers unpacked) and the bytes of a zip of the same files. Every tree is zipped
-here by :func:`slpack.ziputil.write_zip` at one compression level, bytecode caches left out, so
-the comparison does not depend on how each artifact happened to be packed.
+slpack's artifacts (function.zip, the layer zip) are measured as shipped, bytecode included where
+slpack compiled it. Trees that exist only as folders (the baseline's function and its
+scikit-learn stack, a layer given as a folder) are zipped here with :func:`slpack.ziputil.write_zip`,
+the writer slpack's own zips come from, so both sides are compressed alike.
 """
 
 from __future__ import annotations
@@ -51,6 +51,11 @@ def size_of(entries: Mapping[str, Path]) -> Size:
     return Size(unzipped, zipped)
 
 
-def tree_size(root: Path) -> Size:
-    """Size of everything under ``root`` (an unpacked function or layer)."""
-    return size_of(ziputil.tree_entries(root))
+def tree_size(root: Path, bytecode: bool = False) -> Size:
+    """Size of the files under ``root``; ``__pycache__`` only with ``bytecode``."""
+    return size_of(ziputil.tree_entries(root, bytecode=bytecode))
+
+
+def archive_size(path: Path) -> Size:
+    """Size of a zip as it ships."""
+    return Size(ziputil.unzipped_size(path), path.stat().st_size)

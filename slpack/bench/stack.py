@@ -4,8 +4,8 @@ The set is what the distributions' own metadata says: scikit-learn (and pandas f
 trained on DataFrames) and every ``Requires-Dist`` they pull in, recursively, for this
 interpreter. The folder links their installed top-level packages, so the baseline runs isolated
 from the rest of site-packages, as it would on a Lambda layer holding exactly that stack.
-Measuring its zipped size means compressing some 300 MB, so the figure is cached per set of
-distribution versions.
+Its size leaves bytecode out (the smallest the baseline could ship); measuring its zipped size
+means compressing some 250 MB, so the figure is cached per set of distribution versions.
 """
 
 from __future__ import annotations
