@@ -12,7 +12,6 @@ import json
 import threading
 import time
 import traceback
-import uuid
 from typing import Any, NamedTuple
 
 from slpack_handler.cache import ResponseCache
@@ -138,14 +137,14 @@ class App:
 
     def handle_http(self, method: str, path: str, headers: dict[str, str], body: bytes, request_id: str | None = None) -> HttpResponse:
         """Answer one HTTP request (headers with lower-case names)."""
-        request_id = request_id or str(uuid.uuid4())
+        request_id = request_id or _new_request_id()
         status, payload = self._invoke(lambda record: self._route(method.upper(), path or "/", headers, body, record), request_id)
         data = _ENCODER.encode(payload).encode()
         return HttpResponse(status, {"content-type": JSON, "x-request-id": request_id}, data)
 
     def handle_direct(self, payload: Any, request_id: str | None = None) -> tuple[int, dict[str, Any]]:
         """Answer a direct invocation (the event is the request body)."""
-        return self._invoke(lambda record: (200, self.predict(payload, record)), request_id or str(uuid.uuid4()))
+        return self._invoke(lambda record: (200, self.predict(payload, record)), request_id or _new_request_id())
 
     def _route(self, method: str, path: str, headers: dict[str, str], body: bytes, record: MetricRecord) -> tuple[int, dict[str, Any]]:
         trimmed = path.rstrip("/") or "/"
@@ -206,6 +205,13 @@ class App:
             except Exception as exc:  # metrics must never fail a request
                 self.log.once("metrics-failed", "ERROR", f"metrics could not be emitted ({type(exc).__name__}: {exc})")
         return status, payload
+
+
+def _new_request_id() -> str:
+    """A request id when the platform gave none (uuid is imported only then)."""
+    import uuid
+
+    return str(uuid.uuid4())
 
 
 _app: App | None = None

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from http import HTTPStatus
 from typing import Any
 
 from slpack_handler.app import HttpResponse, get_app
@@ -100,6 +99,8 @@ def to_event(kind: str, response: HttpResponse, event: dict[str, Any]) -> dict[s
         "isBase64Encoded": False,
     }
     if kind == ALB:
+        from http import HTTPStatus  # ALB only: no import cost for the other shapes
+
         try:
             phrase = HTTPStatus(response.status).phrase
         except ValueError:

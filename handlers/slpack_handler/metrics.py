@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import queue
 import sys
 import threading
 import time
@@ -49,22 +48,34 @@ class MetricRecord:
         return {**dimensions, **self.values, **self.properties}
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)
+_DIRECTIVES: dict[tuple[str, tuple[str, ...]], str] = {}
+
+
+def _directive(namespace: str, names: tuple[str, ...]) -> str:
+    """The ``CloudWatchMetrics`` array for a set of metric names, serialized once per set.
+
+    A container sees only a few sets (prediction, validation error, load failure), so per
+    request the line costs one encode of the values instead of rebuilding the declaration.
+    """
+    key = (namespace, names)
+    text = _DIRECTIVES.get(key)
+    if text is None:
+        text = _ENCODER.encode([{
+            "Namespace": namespace,
+            "Dimensions": [list(DIMENSIONS)],
+            "Metrics": [{"Name": name, "Unit": UNITS.get(name, "None")} for name in names],
+        }])  # fmt: skip
+        _DIRECTIVES[key] = text
+    return text
+
+
 def emf_line(record: MetricRecord, namespace: str, dimensions: dict[str, str], timestamp_ms: int) -> str:
-    """Serialize a record as one EMF log line."""
-    body: dict[str, Any] = {
-        "_aws": {
-            "Timestamp": timestamp_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": namespace,
-                "Dimensions": [list(DIMENSIONS)],
-                "Metrics": [{"Name": name, "Unit": UNITS.get(name, "None")} for name in record.values],
-            }],  # fmt: skip
-        }
-    }
-    body.update(dimensions)
-    body.update(record.values)
-    body.update(record.properties)
-    return json.dumps(body, separators=(",", ":"), default=str)
+    """Serialize a record as one EMF log line: ``_aws`` metadata, then dimensions, values, properties."""
+    members = {**dimensions, **record.values, **record.properties}
+    head = '{"_aws":{"Timestamp":%d,"CloudWatchMetrics":%s}' % (timestamp_ms, _directive(namespace, tuple(record.values)))
+    rest = _ENCODER.encode(members)
+    return head + ("," + rest[1:] if members else "}")
 
 
 Hook = Callable[[dict[str, Any]], Any]
@@ -74,7 +85,10 @@ class _HookRunner:
     """One hook on its own daemon thread, so a slow hook cannot hold the request."""
 
     def __init__(self, name: str, fn: Hook, logger: Logger) -> None:
+        import queue  # only hooks need it: no import cost when none is configured
+
         self.name, self.fn, self.logger = name, fn, logger
+        self._full = queue.Full
         self._inbox: queue.Queue[tuple[dict[str, Any], threading.Event]] = queue.Queue(maxsize=1)
         self._thread = threading.Thread(target=self._run, name=f"slpack-hook-{name}", daemon=True)
         self._thread.start()
@@ -93,7 +107,7 @@ class _HookRunner:
         done = threading.Event()
         try:
             self._inbox.put_nowait((record, done))
-        except queue.Full:
+        except self._full:
             self.logger.once(f"hook-busy:{self.name}", "WARNING", f"metric hook {self.name} is still busy with an earlier record; records are dropped while it is")
             return
         if not done.wait(timeout_s):
@@ -130,7 +144,7 @@ class Metrics:
         if self.mode == "emf":
             self._write(emf_line(record, self.namespace, dimensions, int(time.time() * 1000)))
         elif self.mode == "log":
-            self._write(json.dumps({"metrics": record.as_dict(dimensions)}, separators=(",", ":"), default=str))
+            self._write(_ENCODER.encode({"metrics": record.as_dict(dimensions)}))
         if self.hooks:
             plain = record.as_dict(dimensions)
             for hook in self.hooks:
