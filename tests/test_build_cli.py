@@ -17,6 +17,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from slpack.build.builder import DEFAULT_RUNTIME_PYTHON
+from slpack.layer.bytecode import compiler_for
+
 
 @pytest.fixture
 def iris_files(tmp_path: Path) -> tuple[Path, Path]:
@@ -52,6 +55,11 @@ def test_same_inputs_give_a_byte_identical_function_zip(run_cli, iris_files, tmp
         assert run_cli("build", model, "--sample", sample, "--out", tmp_path / out, "--target", "none").code == 0
         digests.append((tmp_path / out / "iris" / "function.zip").read_bytes())
     assert digests[0] == digests[1]
+    with zipfile.ZipFile(tmp_path / "a" / "iris" / "function.zip") as zf:
+        compiled = [n for n in zf.namelist() if n.endswith(".pyc")]
+    # bytecode for the default runtime whenever this machine has its interpreter, built in temporary folders
+    assert bool(compiled) == (compiler_for(DEFAULT_RUNTIME_PYTHON) is not None)
+    assert all(n.endswith(f".cpython-{DEFAULT_RUNTIME_PYTHON.replace('.', '')}.pyc") for n in compiled)
 
 
 def _one_sentence(err: str) -> str:

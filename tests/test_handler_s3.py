@@ -66,6 +66,20 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 SIGNED_AT = datetime(2024, 5, 17, 9, 30, 5, tzinfo=timezone.utc)
 
 
+def _freeze_botocore_clock(monkeypatch: pytest.MonkeyPatch, now: datetime) -> None:
+    """Fix the time botocore signs at: ``get_current_datetime()`` in newer releases,
+    ``datetime.datetime.utcnow()`` in older ones (the resolver may pick either)."""
+    import botocore.auth
+
+    class _Frozen(datetime):
+        @classmethod
+        def utcnow(cls) -> datetime:  # type: ignore[override]
+            return now
+
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: now, raising=False)
+    monkeypatch.setattr(botocore.auth, "datetime", SimpleNamespace(datetime=_Frozen), raising=False)
+
+
 @pytest.mark.parametrize(
     "url",
     [
@@ -85,9 +99,7 @@ def test_signature_matches_botocore(
     creds = s3.Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", token)
     ours = s3.sign_get(url, creds, region, SIGNED_AT)
 
-    monkeypatch.setattr(
-        "botocore.auth.get_current_datetime", lambda: SIGNED_AT.replace(tzinfo=None)
-    )
+    _freeze_botocore_clock(monkeypatch, SIGNED_AT.replace(tzinfo=None))
     request = AWSRequest(method="GET", url=url)
     request.context["client_config"] = Config(s3={"payload_signing_enabled": False})
     S3SigV4Auth(BotoCredentials(creds.access_key, creds.secret_key, token), "s3", region).add_auth(

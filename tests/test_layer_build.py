@@ -75,7 +75,12 @@ def test_the_environment_layer_is_trimmed_smoke_tested_and_locked(host_layer: La
     with zipfile.ZipFile(host_layer.zip_path) as zf:
         names = zf.namelist()
     assert all(n.startswith("python/") for n in names)
-    assert not [n for n in names if "/tests/" in n or n.endswith((".pyi", ".pyc")) or "/tools/" in n or "f2py" in n]
+    assert not [n for n in names if "/tests/" in n or n.endswith(".pyi") or "/tools/" in n or "f2py" in n]
+    compiled = [n for n in names if n.endswith(".pyc")]
+    assert lock["bytecode"] == f"imported modules ({len(compiled)} files), unchecked-hash .pyc for python{host.python}"
+    assert all(f"/__pycache__/" in n and n.endswith(f".cpython-{host.py_tag}.pyc") for n in compiled)
+    assert "python/numpy/__pycache__/__init__.cpython-%s.pyc" % host.py_tag in compiled
+    assert not [n for n in compiled if "/testing/" in n], "only what a request imports is compiled"
     assert any(n.startswith("python/numpy-") and n.endswith(".dist-info/METADATA") for n in names)
     assert "python/onnxruntime/LICENSE" in names
     assert not [n for n in names if "/libonnxruntime.so" in n]

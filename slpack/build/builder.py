@@ -102,34 +102,34 @@ def build_bundle(
     sha = hashlib.sha256(model_bytes).hexdigest()
     name = _bundle_name(opts.name, model_path)
     layer = _layer_entry(opts.layer) if opts.layer else None
-    handler = bundle.handler_files((layer or {}).get("lock", {}).get("python") or DEFAULT_RUNTIME_PYTHON)
-    manifest = {
-        "format": 1,
-        "name": name,
-        "version": opts.version or sha[:12],
-        "created": _created(model_path),
-        "task": task,
-        "estimator": introspect.describe(fitted),
-        "model": {
-            "file": bundle.MODEL,
-            "sha256": sha,
-            "bytes": len(model_bytes),
-            "ir_version": converted.onnx_model.ir_version,
-            "opset": converted.opset,
-            "optimization": level,
-            "min_onnxruntime": ".".join(map(str, convert.MIN_ORT)),
-        },
-        "input": sch.to_manifest(),
-        "output": spec.to_manifest(),
-        "stats": stats.feature_stats(sch, frame),
-        "parity": result.to_manifest(),
-        "versions": versions.build_versions(),
-        "runtime": {"intra_op_threads": opts.intra_op_threads, "inter_op_threads": 1},
-        "files": {bundle.MODEL: sha, **bundle.file_hashes(handler)},
-        "layer": layer,
-    }
-    bundle_dir = Path(out_dir) / name
-    files = bundle.write_bundle(bundle_dir, model_bytes, manifest, handler)
+    with bundle.handler_files((layer or {}).get("lock", {}).get("python") or DEFAULT_RUNTIME_PYTHON) as handler:
+        manifest = {
+            "format": 1,
+            "name": name,
+            "version": opts.version or sha[:12],
+            "created": _created(model_path),
+            "task": task,
+            "estimator": introspect.describe(fitted),
+            "model": {
+                "file": bundle.MODEL,
+                "sha256": sha,
+                "bytes": len(model_bytes),
+                "ir_version": converted.onnx_model.ir_version,
+                "opset": converted.opset,
+                "optimization": level,
+                "min_onnxruntime": ".".join(map(str, convert.MIN_ORT)),
+            },
+            "input": sch.to_manifest(),
+            "output": spec.to_manifest(),
+            "stats": stats.feature_stats(sch, frame),
+            "parity": result.to_manifest(),
+            "versions": versions.build_versions(),
+            "runtime": {"intra_op_threads": opts.intra_op_threads, "inter_op_threads": 1},
+            "files": {bundle.MODEL: sha, **bundle.file_hashes(handler)},
+            "layer": layer,
+        }
+        bundle_dir = Path(out_dir) / name
+        files = bundle.write_bundle(bundle_dir, model_bytes, manifest, handler)
     notes = list(converted.notes)
     if sch.dropped_columns:
         notes.append(f"sample columns not used by the model: {', '.join(sch.dropped_columns[:5])}")

@@ -9,6 +9,10 @@ give a byte-identical zip, and a redeploy with nothing changed uploads nothing.
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,28 +34,29 @@ def file_hashes(files: dict[str, Path]) -> dict[str, str]:
     return {name: ziputil.sha256_file(path) for name, path in files.items()}
 
 
-def handler_files(python_version: str | None) -> dict[str, Path]:
+@contextmanager
+def handler_files(python_version: str | None) -> Iterator[dict[str, Path]]:
     """The handler package's files by zip path, with bytecode for ``python_version`` when possible.
 
     A function's code is read-only on Lambda, so bytecode not shipped is compiled at every cold
     start (about 10 ms for the handler). It is compiled with an interpreter of the target version
-    in unchecked-hash mode (no timestamps: reproducible), in a copy, never in the source tree.
+    in unchecked-hash mode (no timestamps: reproducible), in a temporary copy that lives as long
+    as the ``with`` block, never in the source tree.
     """
-    import shutil
-    import tempfile
-
     from slpack.layer.bytecode import compile_files, compiler_for
 
     sources = ziputil.tree_entries(handler_package(), prefix="slpack_handler")
     python = compiler_for(python_version) if python_version else None
     if python is None:
-        return sources
-    staging = Path(tempfile.mkdtemp(prefix="slpack-handler-"))
-    for name, path in sources.items():
-        (staging / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, staging / name)
-    compile_files(python, [str(staging / name) for name in sources if name.endswith(".py")])
-    return ziputil.tree_entries(staging, bytecode=True)
+        yield sources
+        return
+    with tempfile.TemporaryDirectory(prefix="slpack-handler-") as tmp:
+        staging = Path(tmp)
+        for name, path in sources.items():
+            (staging / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, staging / name)
+        compile_files(python, staging, [name for name in sources if name.endswith(".py")])
+        yield ziputil.tree_entries(staging, bytecode=True)
 
 
 def write_bundle(bundle_dir: Path, model_bytes: bytes, manifest: dict[str, Any], files: dict[str, Path]) -> dict[str, Path]:

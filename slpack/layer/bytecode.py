@@ -14,11 +14,13 @@ mode: valid whatever the files' timestamps (a zip's are fixed), and byte-identic
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+from slpack.layer.smoke import smoke_failure
 from slpack.layer.target import Target, host_can_run
 from slpack.resources import data_dir
 
@@ -35,23 +37,36 @@ print(json.dumps(sorted(f for f in files if f and f.startswith(root) and f.endsw
 """
 
 _COMPILE = r"""
-import json, py_compile, sys
-for source in json.loads(sys.stdin.read()):
-    py_compile.compile(source, doraise=True, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+import json, os, py_compile, sys
+root, names = json.loads(sys.stdin.read())
+for name in names:
+    py_compile.compile(os.path.join(root, name), dfile=name, doraise=True,
+                       invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
 """
 
 
 def compiler_for(python_version: str) -> str | None:
-    """An interpreter of ``python_version`` ("3.12"): bytecode depends on nothing else."""
-    for candidate in (sys.executable, shutil.which(f"python{python_version}")):
+    """An interpreter of ``python_version`` ("3.12"): bytecode depends on nothing else.
+
+    Looks at this interpreter, ``pythonX.Y`` on PATH, then pyenv's installed versions (whose
+    shims refuse to run a version that is installed but not selected).
+    """
+    pyenv = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
+    installed = sorted(pyenv.glob(f"{python_version}.*/bin/python{python_version}"), reverse=True)
+    for candidate in (sys.executable, shutil.which(f"python{python_version}"), *map(str, installed)):
         if candidate and _version(candidate) == python_version:
             return candidate
     return None
 
 
-def compile_files(python: str, sources: list[str]) -> None:
-    """Write unchecked-hash ``.pyc`` files for ``sources`` with the interpreter ``python``."""
-    subprocess.run([python, "-I", "-S", "-c", _COMPILE], input=json.dumps(sources), text=True,
+def compile_files(python: str, root: Path, names: list[str]) -> None:
+    """Write unchecked-hash ``.pyc`` files for ``names`` (paths relative to ``root``) with ``python``.
+
+    The code objects record each file by its path relative to ``root``, the folder that is on
+    sys.path at run time: the bytes do not depend on where the build ran (reproducible), and
+    tracebacks still show source lines, since linecache looks relative names up on sys.path.
+    """
+    subprocess.run([python, "-I", "-S", "-c", _COMPILE], input=json.dumps([str(root), names]), text=True,
                    capture_output=True, timeout=600, check=True)  # fmt: skip
 
 
@@ -72,12 +87,15 @@ def compile_layer(root: Path, target: Target) -> str | None:
     if host_can_run(target):
         probe = subprocess.run(
             [python, "-I", "-S", "-c", _IMPORTED, str(root), str(data_dir("layers") / "smoke.onnx")],
-            capture_output=True, text=True, timeout=300, check=True,
+            capture_output=True, text=True, timeout=300, check=False,
         )  # fmt: skip
-        sources = json.loads(probe.stdout.strip().splitlines()[-1])
+        if probe.returncode != 0:
+            raise smoke_failure(target, probe)
+        imported = json.loads(probe.stdout.strip().splitlines()[-1])
+        names = [Path(path).relative_to(root).as_posix() for path in imported]
         how = "imported modules"
     else:
-        sources = sorted(str(p) for p in root.rglob("*.py"))
+        names = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.py"))
         how = "all modules"
-    compile_files(python, sources)
-    return f"{how} ({len(sources)} files), unchecked-hash .pyc for python{target.python}"
+    compile_files(python, root, names)
+    return f"{how} ({len(names)} files), unchecked-hash .pyc for python{target.python}"

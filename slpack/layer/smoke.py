@@ -106,9 +106,14 @@ def smoke_test(zip_path: Path, target: Target, python: str | None) -> SmokeResul
             capture_output=True, text=True, timeout=300, cwd=tmp, check=False,
         )  # fmt: skip
     if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
-        raise SlpackError(
-            f"the layer failed its smoke test in an isolated Python {target.python} ({last}); "
-            "a trim rule removed something the runtime needs: fix the layer spec."
-        )
+        raise smoke_failure(target, proc)
     return SmokeResult(True, json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def smoke_failure(target: Target, proc: subprocess.CompletedProcess[str]) -> SlpackError:
+    """The error for a layer whose packages would not import or run in an isolated interpreter."""
+    last = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
+    return SlpackError(
+        f"the layer failed its smoke test in an isolated Python {target.python} ({last}); "
+        "a trim rule removed something the runtime needs: fix the layer spec."
+    )
