@@ -7,6 +7,7 @@ import base64
 import importlib
 import io
 import json
+import math
 import os
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from conftest import REPO, unpack_function
@@ -129,6 +131,41 @@ def test_every_problem_is_listed_by_row_and_field(bundles: dict[str, Path]) -> N
     _, payload = http(app, {"instances": bad})
     found = {(d["row"], d["field"]) for d in payload["error"]["details"]}
     assert found == {(0, "age"), (2, "visits")}  # plan is nullable (the pipeline imputes it)
+
+
+def test_batches_checked_in_bulk_agree_with_rows_checked_one_by_one(bundles: dict[str, Path]) -> None:
+    """From BULK_ROWS rows number columns are checked with numpy: same answers, counts and problems."""
+    from slpack_handler.schema import BULK_ROWS
+
+    app = make_app(bundles["mixed-logreg"])
+    rows = [{**MIXED_ROW, "age": 10.0 + 9 * i, "monthly_spend": 3.5 * i, "visits": i % 7} for i in range(BULK_ROWS + 8)]
+    schema = app.model().schema
+    parsed = schema.parse({"instances": rows})
+    assert len(parsed.arrays) == 2, "age and monthly_spend took the bulk path"
+    assert parsed.out_of_range == sum(schema.parse({"instances": [row]}).out_of_range for row in rows) > 0
+    _assert_same_feeds(schema, rows)
+
+    bad = [dict(row) for row in rows]
+    bad[3]["age"], bad[20]["monthly_spend"], bad[33]["age"], bad[35]["monthly_spend"] = 1e39, True, 10**400, None
+    status, payload = http(app, {"instances": bad})
+    found = {(d["row"], d["field"], d["code"]) for d in payload["error"]["details"]}
+    assert status == 400 and found == {
+        (3, "age", "out_of_range"), (20, "monthly_spend", "wrong_type"), (33, "age", "out_of_range"),
+    }  # monthly_spend is nullable: row 35 is a missing value, not a problem
+    status, payload = app.handle_direct({"instances": [{**row, "age": math.nan} for row in rows]})
+    assert status == 400 and {d["code"] for d in payload["error"]["details"]} == {"not_finite"}
+
+    matrix = [[13.0 + i / 10, 2.0, 2.4, 19.0, 100, 2.5, 2.5, 0.3, 1.6, 5.0, 1.0, 3.0, 800 + i] for i in range(BULK_ROWS)]
+    _assert_same_feeds(make_app(bundles["pca-embedding"]).model().schema, matrix)
+
+
+def _assert_same_feeds(schema: Any, rows: list[Any]) -> None:
+    batch = schema.feeds(schema.parse({"instances": rows}))
+    singles = [schema.feeds(schema.parse({"instances": [row]})) for row in rows]
+    for name, array in batch.items():
+        stacked = np.concatenate([one[name] for one in singles])
+        assert array.dtype == stacked.dtype and array.flags.c_contiguous
+        assert np.array_equal(array, stacked), name
 
 
 @pytest.mark.parametrize(
