@@ -416,3 +416,13 @@ def test_isolated_interpreter_with_only_bundle_and_layer(bundles: dict[str, Path
     eager = _run_isolated(task_root, host_layer_dir, {"SLPACK_METRICS": "none", "SLPACK_EAGER": "1"}, MIXED_ROW)
     assert eager["ort_at_import"] is True and eager["session_before"] is True
     assert eager["response"] == lazy["response"]
+
+
+@pytest.mark.parametrize("size", [0, 1, 256 * 1024, 256 * 1024 + 1, 3 << 20])
+def test_model_hash_is_sha256_on_both_routes(size: int) -> None:
+    import hashlib
+
+    from slpack_handler.model import sha256_hex
+
+    data = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+    assert sha256_hex(data) == hashlib.sha256(data).hexdigest()

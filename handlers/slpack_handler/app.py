@@ -8,10 +8,9 @@ one metric record per invocation.
 
 from __future__ import annotations
 
+import _thread
 import json
-import threading
 import time
-import traceback
 from typing import Any, NamedTuple
 
 from slpack_handler.cache import ResponseCache
@@ -25,10 +24,8 @@ _ACCEPTED_TYPES = ("", "application/json", "text/plain", "application/x-www-form
 _METADATA_PATHS = ("/health", "/metadata")
 
 
-class HttpResponse(NamedTuple):
-    status: int
-    headers: dict[str, str]
-    body: bytes
+# The functional form: with postponed annotations the class form would compile a ForwardRef per field.
+HttpResponse = NamedTuple("HttpResponse", [("status", int), ("headers", dict[str, str]), ("body", bytes)])
 
 
 def _reject_constant(name: str) -> Any:
@@ -53,7 +50,7 @@ class App:
         self.cache = ResponseCache(self.settings.cache_size, self.settings.cache_ttl_s) if self.settings.cache_size > 0 else None
         self.dimensions = {"FunctionName": self.settings.function_name, "ModelName": "unknown", "ModelVersion": "unknown"}
         self._model: Any = None
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()  # threading's Lock, without importing threading
         self._failure: str | None = None
         self._failed_at = 0.0
         self._cold = True
@@ -192,6 +189,8 @@ class App:
             status, payload = 503, error_body("model_unavailable", f"the model is unavailable: {exc}", None, request_id)
         except Exception as exc:  # a fault of ours: 500 with the request id, never a crash
             record.add("Errors", 1)
+            import traceback  # the error path only
+
             self.log.error("unhandled error", requestId=request_id, error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc(limit=20))
             status, payload = 500, error_body("internal_error", f"internal error; quote request id {request_id}", None, request_id)
         record.add("TotalMs", (time.perf_counter() - started) * 1000.0)
@@ -215,7 +214,7 @@ def _new_request_id() -> str:
 
 
 _app: App | None = None
-_app_lock = threading.Lock()
+_app_lock = _thread.allocate_lock()
 
 
 def get_app() -> App:

@@ -6,7 +6,7 @@ a bad request never poisons it. Off unless SLPACK_CACHE_SIZE > 0.
 
 from __future__ import annotations
 
-import threading
+import _thread
 import time
 from collections import OrderedDict
 from collections.abc import Hashable
@@ -19,7 +19,7 @@ class ResponseCache:
         self.ttl_s = ttl_s
         self._clock = clock
         self._items: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()
 
     def get(self, key: Hashable) -> Any | None:
         with self._lock:

@@ -4,17 +4,22 @@ A bad value never stops the function from starting: it falls back to the default
 once in the log, so a typo in a template does not take the endpoint down.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: NamedTuple would turn each string annotation into a
+# compiled ForwardRef, about 1 ms of every cold start.
 import os
-from dataclasses import dataclass, field
+from typing import NamedTuple
+
+# SLPACK_METRICS values: CloudWatch EMF, plain JSON, Cloud Logging, Application Insights (slpack_handler.metrics), off.
+SINKS = ("emf", "log", "gcp", "azure", "none")
 
 # os.path, not pathlib: pathlib costs ~3 ms of imports on every cold start.
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
+    """The handler's settings: immutable, built once (a NamedTuple, not a dataclass: importing
+    dataclasses pulls in inspect, several milliseconds of every cold start)."""
+
     model_dir: str = os.path.join(os.path.dirname(_PACKAGE_DIR), "model")
     model_uri: str | None = None
     model_cache_dir: str = "/tmp/slpack"
@@ -32,11 +37,12 @@ class Settings:
     log_level: str = "INFO"
     reload_backoff_s: float = 1.0
     function_name: str = "local"
-    problems: tuple[str, ...] = field(default=(), compare=False)
+    problems: tuple[str, ...] = ()
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
         env = dict(os.environ if env is None else env)
+        defaults = cls._field_defaults
         problems: list[str] = []
 
         def number(name: str, default: float, kind: type = int, low: float = 0) -> float:
@@ -54,28 +60,29 @@ class Settings:
             return value
 
         metrics = env.get("SLPACK_METRICS", "emf").strip().lower() or "emf"
-        if metrics not in ("emf", "log", "none"):
-            problems.append(f"SLPACK_METRICS={metrics!r} is not emf, log or none; using emf")
+        if metrics not in SINKS:
+            problems.append(f"SLPACK_METRICS={metrics!r} is not one of {', '.join(SINKS)}; using emf")
             metrics = "emf"
         threads = env.get("SLPACK_INTRA_OP_THREADS")
         hooks = tuple(h.strip() for h in env.get("SLPACK_METRIC_HOOKS", "").split(",") if h.strip())
         return cls(
-            model_dir=env.get("SLPACK_MODEL_DIR") or cls.model_dir,
+            model_dir=env.get("SLPACK_MODEL_DIR") or defaults["model_dir"],
             model_uri=env.get("SLPACK_MODEL_URI") or None,
-            model_cache_dir=env.get("SLPACK_MODEL_CACHE_DIR") or cls.model_cache_dir,
+            model_cache_dir=env.get("SLPACK_MODEL_CACHE_DIR") or defaults["model_cache_dir"],
             eager=env.get("SLPACK_EAGER", "0").strip().lower() in ("1", "true", "yes"),
             intra_op_threads=int(number("SLPACK_INTRA_OP_THREADS", 0, int, 1)) or None if threads else None,
-            max_body_bytes=int(number("SLPACK_MAX_BODY_BYTES", cls.max_body_bytes, int, 1)),
-            max_batch=int(number("SLPACK_MAX_BATCH", cls.max_batch, int, 1)),
-            max_string_length=int(number("SLPACK_MAX_STRING_LENGTH", cls.max_string_length, int, 1)),
+            max_body_bytes=int(number("SLPACK_MAX_BODY_BYTES", defaults["max_body_bytes"], int, 1)),
+            max_batch=int(number("SLPACK_MAX_BATCH", defaults["max_batch"], int, 1)),
+            max_string_length=int(number("SLPACK_MAX_STRING_LENGTH", defaults["max_string_length"], int, 1)),
             cache_size=int(number("SLPACK_CACHE_SIZE", 0, int, 0)),
-            cache_ttl_s=float(number("SLPACK_CACHE_TTL_S", cls.cache_ttl_s, float, 0)),
+            cache_ttl_s=float(number("SLPACK_CACHE_TTL_S", defaults["cache_ttl_s"], float, 0)),
             metrics=metrics,
-            namespace=env.get("SLPACK_METRICS_NAMESPACE") or cls.namespace,
+            namespace=env.get("SLPACK_METRICS_NAMESPACE") or defaults["namespace"],
             hooks=hooks,
-            hook_timeout_ms=int(number("SLPACK_HOOK_TIMEOUT_MS", cls.hook_timeout_ms, int, 1)),
+            hook_timeout_ms=int(number("SLPACK_HOOK_TIMEOUT_MS", defaults["hook_timeout_ms"], int, 1)),
             log_level=(env.get("SLPACK_LOG_LEVEL") or "INFO").upper(),
-            reload_backoff_s=float(number("SLPACK_RELOAD_BACKOFF_S", cls.reload_backoff_s, float, 0)),
-            function_name=env.get("AWS_LAMBDA_FUNCTION_NAME") or env.get("K_SERVICE") or "local",
+            reload_backoff_s=float(number("SLPACK_RELOAD_BACKOFF_S", defaults["reload_backoff_s"], float, 0)),
+            # Lambda, Cloud Run (functions), Azure Functions (the function app's name)
+            function_name=env.get("AWS_LAMBDA_FUNCTION_NAME") or env.get("K_SERVICE") or env.get("WEBSITE_SITE_NAME") or "local",
             problems=tuple(problems),
         )

@@ -7,8 +7,6 @@ and direct invocation (anything else: the event is the request body).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from typing import Any
 
@@ -54,6 +52,9 @@ def _body(event: dict[str, Any]) -> bytes:
     if not isinstance(body, str):
         raise ValueError("the event body must be a string")
     if event.get("isBase64Encoded"):
+        import base64  # binary bodies only: no import cost for JSON ones
+        import binascii
+
         try:
             return base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError):

@@ -5,6 +5,12 @@ is a JSON log line whose ``_aws`` member declares which top-level members are me
 Logs extracts them asynchronously, so emitting costs one ``write`` and no API call. The record is
 built once per invocation and handed to the sink and to every hook.
 
+The other sinks carry the same record in each platform's own structured-logging format:
+``log`` (one plain JSON line), ``gcp`` (a Cloud Logging structured entry: severity, message and
+the dimensions as labels; https://cloud.google.com/logging/docs/structured-logging) and ``azure``
+(a ``logging`` record the Functions Python worker forwards to Application Insights as a trace of
+the invocation; see :func:`azure_message`). Nothing beyond the chosen sink is imported.
+
 Hooks (``SLPACK_METRIC_HOOKS=module:function,...``) receive the same record. Each runs on its own
 worker thread; the request waits at most ``SLPACK_HOOK_TIMEOUT_MS`` for it, and a hook that raises
 or is still busy is reported once in the log and never fails the request.
@@ -15,7 +21,6 @@ from __future__ import annotations
 import importlib
 import json
 import sys
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -78,6 +83,34 @@ def emf_line(record: MetricRecord, namespace: str, dimensions: dict[str, str], t
     return head + ("," + rest[1:] if members else "}")
 
 
+def log_line(record: MetricRecord, dimensions: dict[str, str]) -> str:
+    """The record as one plain JSON object under ``metrics`` (the ``log`` sink; Azure's message)."""
+    return _ENCODER.encode({"metrics": record.as_dict(dimensions)})
+
+
+# Cloud Logging moves these special fields out of jsonPayload into the entry; labels must be strings.
+_GCP_HEAD = '{"severity":"INFO","message":"slpack metrics","logging.googleapis.com/labels":'
+
+
+def gcp_line(record: MetricRecord, dimensions: dict[str, str]) -> str:
+    """One Cloud Logging structured entry: the dimensions as entry labels (indexed, and what
+    log-based metrics group by), values and properties as ``jsonPayload.metrics``."""
+    labels = _ENCODER.encode({k: str(v) for k, v in dimensions.items()})
+    return _GCP_HEAD + labels + ',"metrics":' + _ENCODER.encode({**record.values, **record.properties}) + "}"
+
+
+def azure_message(record: MetricRecord, dimensions: dict[str, str]) -> tuple[str, dict[str, Any]]:
+    """The ``logging`` message and ``extra`` fields of one record, for Application Insights.
+
+    The Functions Python worker forwards a record's message only (customDimensions get the host's
+    Category, InvocationId and LogLevel, never ``extra``), so the message is the JSON of the
+    ``log`` sink, read back with ``parse_json(message)``. The same fields also go in ``extra``:
+    an app exporting logs through the Azure Monitor OpenTelemetry distro gets them as customDimensions.
+    """
+    plain = record.as_dict(dimensions)
+    return _ENCODER.encode({"metrics": plain}), plain
+
+
 Hook = Callable[[dict[str, Any]], Any]
 
 
@@ -85,11 +118,12 @@ class _HookRunner:
     """One hook on its own daemon thread, so a slow hook cannot hold the request."""
 
     def __init__(self, name: str, fn: Hook, logger: Logger) -> None:
-        import queue  # only hooks need it: no import cost when none is configured
+        import queue  # only hooks need these: no import cost when none is configured
+        import threading
 
         self.name, self.fn, self.logger = name, fn, logger
-        self._full = queue.Full
-        self._inbox: queue.Queue[tuple[dict[str, Any], threading.Event]] = queue.Queue(maxsize=1)
+        self._full, self._event = queue.Full, threading.Event
+        self._inbox: queue.Queue[tuple[dict[str, Any], Any]] = queue.Queue(maxsize=1)
         self._thread = threading.Thread(target=self._run, name=f"slpack-hook-{name}", daemon=True)
         self._thread.start()
 
@@ -104,7 +138,7 @@ class _HookRunner:
                 done.set()
 
     def submit(self, record: dict[str, Any], timeout_s: float) -> None:
-        done = threading.Event()
+        done = self._event()
         try:
             self._inbox.put_nowait((record, done))
         except self._full:
@@ -130,7 +164,7 @@ def load_hooks(specs: tuple[str, ...], logger: Logger) -> list[_HookRunner]:
 
 
 class Metrics:
-    """The configured sink (emf | log | none) and hooks; zero work when both are off."""
+    """The configured sink (emf | log | gcp | azure | none) and hooks; zero work when both are off."""
 
     def __init__(self, mode: str, namespace: str, hooks: list[_HookRunner], hook_timeout_s: float, logger: Logger) -> None:
         self.mode = mode
@@ -139,12 +173,22 @@ class Metrics:
         self.hook_timeout_s = hook_timeout_s
         self.logger = logger
         self.enabled = mode != "none" or bool(hooks)
+        if mode == "azure":
+            import logging  # the Azure worker has it loaded already; no other sink pays for it
+
+            self._azure = logging.getLogger("slpack.metrics")
+            self._azure.setLevel(logging.INFO)  # the worker forwards INFO and above to the host
 
     def emit(self, record: MetricRecord, dimensions: dict[str, str]) -> None:
         if self.mode == "emf":
             self._write(emf_line(record, self.namespace, dimensions, int(time.time() * 1000)))
+        elif self.mode == "gcp":
+            self._write(gcp_line(record, dimensions))
         elif self.mode == "log":
-            self._write(_ENCODER.encode({"metrics": record.as_dict(dimensions)}))
+            self._write(log_line(record, dimensions))
+        elif self.mode == "azure":
+            message, extra = azure_message(record, dimensions)
+            self._azure.info(message, extra=extra)
         if self.hooks:
             plain = record.as_dict(dimensions)
             for hook in self.hooks:
