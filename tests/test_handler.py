@@ -131,6 +131,11 @@ def test_every_problem_is_listed_by_row_and_field(bundles: dict[str, Path]) -> N
     _, payload = http(app, {"instances": bad})
     found = {(d["row"], d["field"]) for d in payload["error"]["details"]}
     assert found == {(0, "age"), (2, "visits")}  # plan is nullable (the pipeline imputes it)
+    # a malformed row does not hide the value problems of the others, nor its own known fields'
+    bad = [{**MIXED_ROW, "age": "old", "colour": 1}, "not a row", {**MIXED_ROW, "tier": 3}]
+    _, payload = http(app, {"instances": bad})
+    found = {(d["row"], d["field"], d["code"]) for d in payload["error"]["details"]}
+    assert found == {(0, "colour", "unknown_field"), (0, "age", "wrong_type"), (1, None, "wrong_type"), (2, "tier", "wrong_type")}
 
 
 def test_batches_checked_in_bulk_agree_with_rows_checked_one_by_one(bundles: dict[str, Path]) -> None:

@@ -337,8 +337,8 @@ def test_bad_options_are_one_clear_error(render_bundle: Path, options: dict[str,
 def test_missing_bundle_and_unknown_target(tmp_path: Path, render_bundle: Path) -> None:
     with pytest.raises(SlpackError, match="not a bundle"):
         render(tmp_path, ["sam"])
-    with pytest.raises(SlpackError, match="unknown target gcp"):
-        render(render_bundle, ["gcp"])
+    with pytest.raises(SlpackError, match="unknown target heroku"):
+        render(render_bundle, ["heroku"])
 
 
 def test_cli_renders_with_options_and_reports_errors_in_one_line(run_cli: Any, render_bundle: Path, render_layer: Path) -> None:

@@ -1,6 +1,8 @@
 """Structured JSON log lines on stdout (what CloudWatch Logs and every log router read).
 
-One line per event, with the request id, so an error in a response can be found in the log.
+One line per event, with the request id, so an error in a response can be found in the log. The
+level is written as ``level`` (Lambda's JSON log format) and as ``severity`` (Cloud Logging's),
+so both platforms file the line at its level.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ class Logger:
     def log(self, level: str, message: str, **fields: Any) -> None:
         if LEVELS[level] < self.threshold:
             return
-        record = {"level": level, "timestamp": round(time.time(), 3), "logger": "slpack", "message": message}
+        record = {"level": level, "severity": level, "timestamp": round(time.time(), 3), "logger": "slpack", "message": message}
         record.update({k: v for k, v in fields.items() if v is not None})
         stream = self.stream or sys.stdout
         try:

@@ -18,6 +18,7 @@ import numpy as np
 from slpack_handler.errors import RequestError, detail
 
 ABSENT = object()  # a field the request did not send (distinct from null)
+UNREAD = object()  # a value of a row that was malformed as a whole (already reported for the row)
 MISSING_STRING = ""  # how a missing string is fed to ONNX (matches the build, see slpack.build.schema)
 FLOAT32_MAX = 3.4028234663852886e38  # float(np.finfo(np.float32).max), without finfo's first-call cost
 FLOAT64_MAX = sys.float_info.max
@@ -102,11 +103,11 @@ class Schema:
         if extra:
             problems.insert(0, detail(None, extra[0], "unknown_field", f"unknown top-level field {extra[0]!r}"))
         parsed = Parsed(rows, columns)
-        if not problems:
-            bulk = rows >= BULK_ROWS
-            for i, (feature, values) in enumerate(zip(self.features, columns)):
-                if not (bulk and feature.type == "number" and self._check_numbers(feature, values, parsed, i)):
-                    self._check_values(feature, values, parsed, problems)
+        # Values are checked even when some rows were malformed: every problem goes in one 400.
+        bulk = rows >= BULK_ROWS
+        for i, (feature, values) in enumerate(zip(self.features, columns)):
+            if not (bulk and feature.type == "number" and self._check_numbers(feature, values, parsed, i)):
+                self._check_values(feature, values, parsed, problems)
         if problems:
             raise RequestError(400, "validation_failed", _summary(problems), problems)
         return parsed
@@ -138,14 +139,14 @@ class Schema:
             elif type(inst) is list and self.layout == "tensor":
                 if len(inst) != self.width:
                     problems.append(detail(row, None, "wrong_length", f"a row has {len(inst)} values; the model takes {self.width} ({', '.join(names[:8])}{'...' if self.width > 8 else ''})"))
-                    inst = (inst + [ABSENT] * self.width)[: self.width]
+                    inst = (inst + [UNREAD] * self.width)[: self.width]
                 for col, value in zip(columns, inst):
                     col.append(value)
             else:
                 what = "an object (field -> value)" if self.layout == "columns" else "an object (field -> value) or a list of numbers"
                 problems.append(detail(row, None, "wrong_type", f"each instance must be {what}"))
                 for col in columns:
-                    col.append(ABSENT)
+                    col.append(UNREAD)
         return columns, len(instances), problems
 
     def _from_inputs(self, inputs: Any) -> tuple[list[list[Any]], int, list[dict[str, Any]]]:
@@ -248,6 +249,8 @@ class Schema:
                     problems.append(detail(row, f.name, "null_not_allowed", f"{f.name} cannot be missing for this model; send a {_type_name(f)}"))
             elif v is ABSENT:
                 problems.append(detail(row, f.name, "missing_field", f"field {f.name!r} is missing; send null for a missing value"))
+            elif v is UNREAD:
+                pass
             else:
                 problems.append(detail(row, f.name, "wrong_type", f"{f.name} must be a {_type_name(f)}, not {_json_type(v)}"))
 

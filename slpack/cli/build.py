@@ -11,6 +11,7 @@ from rich.console import Console
 
 from slpack.cli import app
 from slpack.errors import ParityError, SlpackError
+from slpack.render import TARGETS
 
 DEFAULT_TARGETS = "sam"
 
@@ -21,7 +22,7 @@ def build(
     sample: Annotated[Path, typer.Option("--sample", help="Sample input: CSV, Parquet, .npy or JSON records.")],
     name: Annotated[str | None, typer.Option(help="Bundle name (default: the model file's name).")] = None,
     out: Annotated[Path, typer.Option(help="Folder the bundle folder is written into.")] = Path("dist"),
-    target: Annotated[str, typer.Option(help="Deployment targets to render, comma-separated (or 'none').")] = DEFAULT_TARGETS,
+    target: Annotated[str, typer.Option(help=f"Deployment targets to render, comma-separated: {', '.join(TARGETS)} (or 'none').")] = DEFAULT_TARGETS,
     version: Annotated[str | None, typer.Option(help="Model version (default: the model's content hash).")] = None,
     atol: Annotated[float, typer.Option(help="Parity: absolute tolerance.")] = 1e-5,
     rtol: Annotated[float, typer.Option(help="Parity: relative tolerance for values and embeddings.")] = 1e-4,
@@ -37,6 +38,9 @@ def build(
 
     err = Console(stderr=True)
     targets = [t.strip() for t in target.split(",") if t.strip() and t.strip() != "none"]
+    unknown = [t for t in targets if t not in TARGETS]
+    if unknown:  # before the build, not after it
+        raise SlpackError(f"unknown target {', '.join(unknown)}; choose from {', '.join(TARGETS)} (or none).")
     options = BuildOptions(
         name=name, version=version, atol=atol, rtol=rtol, parity_rows=parity_rows,
         allow_mismatch=allow_mismatch, opset=opset, converters=list(converters or []), layer=layer,
@@ -61,21 +65,14 @@ def build(
 def _print_warnings(err: Console, caught: list[warnings.WarningMessage]) -> None:
     """slpack's own warnings (pickles, public endpoints, no layer) as one line each."""
     from slpack.build.inputs import PickleWarning
+    from slpack.render import RenderWarning
 
-    ours: tuple[type[Warning], ...] = (PickleWarning,)
-    try:
-        from slpack.render import RenderWarning
-
-        ours += (RenderWarning,)
-    except ImportError:
-        pass
+    ours: tuple[type[Warning], ...] = (PickleWarning, RenderWarning)
     for message in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, ours)):
         err.print(f"[yellow]warning:[/] {message}", highlight=False)
 
 
 def _render(bundle_dir: Path, targets: list[str], layer: Path | None) -> None:
-    try:
-        from slpack.render import RenderOptions, render
-    except ImportError:
-        raise SlpackError("this slpack has no template renderer; build with --target none.") from None
+    from slpack.render import RenderOptions, render
+
     render(bundle_dir, targets, RenderOptions(layer=str(layer) if layer else None))

@@ -12,8 +12,13 @@ from rich.table import Table
 
 from slpack.cli import app
 from slpack.errors import SlpackError
+from slpack.render import TARGETS
 
-_DEPLOY_COMMANDS = {"sam": "sam deploy --guided", "serverless": "serverless deploy", "terraform": "terraform init && terraform apply"}
+_DEPLOY_COMMANDS = {
+    "sam": "sam deploy --guided", "serverless": "serverless deploy", "terraform": "terraform init && terraform apply",
+    "gcp": "gcloud functions deploy (the full command is in README.md)",
+    "azure": "func azure functionapp publish (the full command is in README.md)",
+}  # fmt: skip
 
 
 def _thresholds(pairs: list[str]) -> dict[str, float | None]:
@@ -31,8 +36,8 @@ def _thresholds(pairs: list[str]) -> dict[str, float | None]:
 @app.command()
 def render(
     bundle: Annotated[Path, typer.Argument(help="Bundle folder written by slpack build (dist/NAME).")],
-    target: Annotated[str, typer.Option(help="Targets, comma-separated: sam, serverless, terraform.")] = "sam",
-    function_name: Annotated[str | None, typer.Option(help="Lambda function name (default: the bundle's name).")] = None,
+    target: Annotated[str, typer.Option(help=f"Targets, comma-separated: {', '.join(TARGETS)}.")] = "sam",
+    function_name: Annotated[str | None, typer.Option(help="Function name (default: the bundle's name).")] = None,
     layer: Annotated[str | None, typer.Option(help="Layer zip from slpack layer, or an existing layer version ARN.")] = None,
     python: Annotated[str | None, typer.Option(help="Python runtime, e.g. 3.12 (default: the layer's, else 3.12).")] = None,
     arch: Annotated[str | None, typer.Option(help="x86_64 or arm64 (default: the layer's, else x86_64).")] = None,
@@ -53,7 +58,7 @@ def render(
     alarm_topic: Annotated[bool, typer.Option("--alarm-topic", help="Create an SNS topic for alarm notifications.")] = False,
     alarm_topic_arn: Annotated[str | None, typer.Option(help="Send alarm notifications to this existing SNS topic.")] = None,
     alarm_email: Annotated[list[str] | None, typer.Option("--alarm-email", help="Subscribe this address to the alarm topic; repeatable.")] = None,
-    metrics: Annotated[str, typer.Option(help="Handler metrics sink: emf, log or none.")] = "emf",
+    metrics: Annotated[str, typer.Option(help="Handler metrics sink: emf (on gcp and azure: the platform's structured logs), log or none.")] = "emf",
     metrics_namespace: Annotated[str, typer.Option(help="CloudWatch namespace of the handler's metrics.")] = "slpack",
     log_level: Annotated[str, typer.Option(help="Handler log level.")] = "INFO",
     cache_size: Annotated[int | None, typer.Option(help="Response cache entries (0: off).")] = None,
@@ -62,7 +67,7 @@ def render(
     max_batch: Annotated[int | None, typer.Option(help="Most instances per request.")] = None,
     max_string_length: Annotated[int | None, typer.Option(help="Longest string value accepted.")] = None,
 ) -> None:
-    """Render deployment templates into BUNDLE/deploy/<target>/, ready for sam, serverless or terraform."""
+    """Render deployment templates into BUNDLE/deploy/<target>/, ready for the target's own deploy tool."""
     from slpack.alarms import AlarmThresholds
     from slpack.render import RenderOptions, RenderWarning
     from slpack.render import render as render_bundle
@@ -95,5 +100,6 @@ def render(
     table.add_column("deploy with")
     for t in dict.fromkeys(targets):
         files = [p.name for p in written if p.parent.name == t]
-        table.add_row(t, ", ".join(files), f"cd {bundle / 'deploy' / t} && {_DEPLOY_COMMANDS[t]}")
+        folder, command = bundle / "deploy" / t, _DEPLOY_COMMANDS.get(t)
+        table.add_row(t, ", ".join(files), f"cd {folder} && {command}" if command else f"see {folder / 'README.md'}")
     err.print(table)

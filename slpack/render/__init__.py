@@ -1,28 +1,30 @@
 """Deployment templates for a bundle: ``render(bundle_dir, targets, options)``.
 
 Each target writes ``bundle_dir/deploy/<target>/``, ready for its tool (``sam deploy``,
-``serverless deploy``, ``terraform apply``) without editing: paths to function.zip and the layer
-are relative to that folder, names and alarms are filled in.
+``serverless deploy``, ``terraform apply``, ``gcloud functions deploy``, ``func azure functionapp
+publish``) without editing: paths to function.zip and the layer are relative to that folder,
+names and alarms are filled in.
 """
 
 from __future__ import annotations
 
+import importlib
 import shutil
 import warnings
-from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from slpack.errors import SlpackError
-from slpack.render import edge, image, sam, serverless, terraform
-from slpack.render.context import Deployment, resolve
 from slpack.render.options import RenderOptions
 
-TARGETS: dict[str, Callable[[Deployment, Path], list[Path]]] = {
-    "sam": sam.render,
-    "serverless": serverless.render,
-    "terraform": terraform.render,
-    "edge": edge.render,
-    "image": image.render,
+if TYPE_CHECKING:
+    from slpack.render.context import Deployment
+
+# Target name -> its module, whose ``render(d: Deployment, out_dir: Path) -> list[Path]`` writes
+# the folder. Modules load when their target renders, so listing the targets (the CLI's help)
+# imports none of them.
+TARGETS: dict[str, str] = {
+    name: f"slpack.render.{name}" for name in ("sam", "serverless", "terraform", "edge", "image", "gcp", "azure")
 }
 
 
@@ -38,6 +40,8 @@ def render(bundle_dir: Path, targets: list[str], options: RenderOptions | None =
     unknown = [t for t in targets if t not in TARGETS]
     if unknown:
         raise SlpackError(f"unknown target {', '.join(unknown)}; choose from {', '.join(TARGETS)}.")
+    from slpack.render.context import resolve
+
     d = resolve(Path(bundle_dir), options or RenderOptions())
     for message in _warnings(d, targets):
         warnings.warn(message, RenderWarning, stacklevel=2)
@@ -47,7 +51,7 @@ def render(bundle_dir: Path, targets: list[str], options: RenderOptions | None =
         if out_dir.exists():
             shutil.rmtree(out_dir)
         out_dir.mkdir(parents=True)
-        written += TARGETS[target](d, out_dir)
+        written += importlib.import_module(TARGETS[target]).render(d, out_dir)
     return written
 
 
