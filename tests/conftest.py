@@ -223,3 +223,56 @@ def host_layer_dir(host_layer: Any, tmp_path_factory: pytest.TempPathFactory) ->
     with zipfile.ZipFile(host_layer.zip_path) as zf:
         zf.extractall(root)
     return root / "python"
+
+
+# --- deploy fixtures ----------------------------------------------------------------------
+
+AWS_TEST_REGION = "us-east-1"
+
+
+def change_code(bundle: Path, version: str) -> None:
+    """Rewrite a ``write_render_bundle`` bundle's function.zip and manifest as a new model version would."""
+    with zipfile.ZipFile(bundle / "function.zip", "w") as zf:
+        zf.writestr("slpack_handler/__init__.py", f"# model {version}\n")
+    manifest = json.loads((bundle / "slpack.json").read_text())
+    manifest["version"] = version
+    (bundle / "slpack.json").write_text(json.dumps(manifest))
+
+
+@pytest.fixture(scope="session")
+def moto_server_url() -> Any:
+    """A moto server on 127.0.0.1 (any free port) for the whole session; its URL.
+
+    Tests that use it reset it first (``aws_env``), so each starts with an empty account.
+    """
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log line per AWS call
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch, moto_server_url: str) -> str:
+    """Fake credentials and region, none of this machine's AWS configuration, a freshly reset moto.
+
+    Returns the moto URL, to pass as ``endpoint_url``.
+    """
+    import urllib.request
+
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    settings = {
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": AWS_TEST_REGION,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "AWS_CONFIG_FILE": os.devnull, "AWS_EC2_METADATA_DISABLED": "true",
+    }  # fmt: skip
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    urllib.request.urlopen(urllib.request.Request(f"{moto_server_url}/moto-api/reset", method="POST"), timeout=10).close()
+    return moto_server_url

@@ -190,3 +190,12 @@ def test_serverless_yml_has_the_expected_functions_layers_and_resources(variants
     assert resources["FunctionUrl"]["Properties"]["Qualifier"] == "live"
     assert set(sls["resources"]["Outputs"]) == {"EndpointUrl", "FunctionArn", "AliasArn", "DashboardUrl", "ModelUri"}
     assert "${" not in json.dumps(resources).replace("${param:", "")  # serverless would read ${...} as its variables
+
+
+@pytest.mark.skipif(shutil.which("terraform") is None, reason="the terraform CLI is not installed")
+def test_terraform_fmt_leaves_every_variant_unchanged(variants: dict[str, Path]) -> None:
+    """The rendered HCL is already in terraform fmt's layout (alignment runs, lists of objects)."""
+    for name, bundle in variants.items():
+        check = subprocess.run(["terraform", "fmt", "-check", "-diff", "-recursive", str(bundle / "deploy/terraform")],
+                               capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert check.returncode == 0, f"{name}:\n{check.stdout}{check.stderr}"

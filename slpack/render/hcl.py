@@ -43,6 +43,10 @@ def value(v: Any, indent: int = 0) -> str:
     if isinstance(v, str):
         return quote(v)
     if isinstance(v, (list, tuple)):
+        items = [value(x, indent + 2) for x in v]
+        if len(items) > 1 and any("\n" in item for item in items):  # one per line, as terraform fmt keeps them
+            inner = " " * (indent + 2)
+            return "[\n" + "".join(f"{inner}{item},\n" for item in items) + " " * indent + "]"
         return "[" + ", ".join(value(x, indent) for x in v) + "]"
     if isinstance(v, dict):
         return "{\n" + attributes(v, indent + 2) + "\n" + " " * indent + "}" if v else "{}"
@@ -54,7 +58,24 @@ def _key(key: str) -> str:
 
 
 def attributes(attrs: dict[str, Any], indent: int) -> str:
-    """``key = value`` lines aligned the way ``terraform fmt`` aligns them."""
+    """``key = value`` lines aligned the way ``terraform fmt`` aligns them: the ``=`` of each run of
+    one-line attributes in a column; an attribute whose value spans lines is not aligned and ends
+    the run."""
     pad = " " * indent
-    width = max(len(_key(k)) for k in attrs)
-    return "\n".join(f"{pad}{_key(k).ljust(width)} = {value(x, indent)}" for k, x in attrs.items())
+    lines: list[str] = []
+    run: list[tuple[str, str]] = []
+
+    def flush() -> None:
+        width = max((len(k) for k, _ in run), default=0)
+        lines.extend(f"{pad}{k.ljust(width)} = {v}" for k, v in run)
+        run.clear()
+
+    for key, raw in attrs.items():
+        text = value(raw, indent)
+        if "\n" in text:
+            flush()
+            lines.append(f"{pad}{_key(key)} = {text}")
+        else:
+            run.append((_key(key), text))
+    flush()
+    return "\n".join(lines)

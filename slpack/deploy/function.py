@@ -1,0 +1,176 @@
+"""The Lambda half of the plan: function code and configuration, version, ``live`` alias, URL.
+
+Each decision compares the wanted state with :class:`~slpack.deploy.state.FunctionState`, so an
+unchanged bundle plans nothing: the code is compared by ``CodeSha256`` (Lambda's base64 SHA-256 of
+the zip), the configuration field by field, and a version is published only when the newest
+published one differs from what ``$LATEST`` is about to be.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from slpack.deploy.options import UrlAuth
+from slpack.deploy.state import PUBLIC_URL_STATEMENTS, FunctionState, alias_weights, version_description
+from slpack.deploy.steps import UNCHANGED, Call, Ref, Step, unchanged
+from slpack.render.context import ALIAS, HANDLER, Deployment
+
+# Lambda's waiters: State Active after a create, LastUpdateStatus Successful after an update,
+# and a published version Active before traffic moves to it.
+CREATED, UPDATED, PUBLISHED = "function_active_v2", "function_updated_v2", "published_version_active"
+_AUTH_TYPES = {"iam": "AWS_IAM", "public": "NONE"}
+_PUBLIC_STATEMENTS: dict[str, dict[str, Any]] = {
+    # Anyone may call the URL without signing, and since October 2025 the URL also needs the
+    # function's own invoke permission, granted only through the URL.
+    PUBLIC_URL_STATEMENTS[0]: {"Action": "lambda:InvokeFunctionUrl", "Principal": "*", "FunctionUrlAuthType": "NONE"},
+    PUBLIC_URL_STATEMENTS[1]: {"Action": "lambda:InvokeFunction", "Principal": "*", "InvokedViaFunctionUrl": True},
+}
+
+
+def code_sha256(d: Deployment) -> str:
+    """function.zip's hash the way Lambda reports it (``CodeSha256``: base64 of the digest)."""
+    return base64.b64encode(bytes.fromhex(d.code_sha256)).decode()
+
+
+def configuration(d: Deployment, role_arn: str, layer_arn: str | Ref) -> dict[str, Any]:
+    """The function configuration to deploy (``update_function_configuration`` arguments)."""
+    return {
+        "Role": role_arn, "Handler": HANDLER, "Runtime": d.runtime,
+        "Description": version_description(d.name, d.version, d.model_sha256),
+        "Timeout": d.options.timeout_s, "MemorySize": d.options.memory_mb,
+        "Environment": {"Variables": d.environment()}, "Layers": [layer_arn],
+        "TracingConfig": {"Mode": "Active" if d.options.tracing else "PassThrough"},
+    }  # fmt: skip
+
+
+def differences(wanted: dict[str, Any], config: dict[str, Any]) -> list[str]:
+    """The keys of ``wanted`` whose value ``config`` (a Lambda configuration response) does not have."""
+    current = {
+        "Environment": {"Variables": (config.get("Environment") or {}).get("Variables") or {}},
+        "Layers": [layer["Arn"] for layer in config.get("Layers") or []],
+        "TracingConfig": {"Mode": (config.get("TracingConfig") or {}).get("Mode", "PassThrough")},
+        "Architectures": config.get("Architectures") or ["x86_64"],
+    }
+    return [key for key, value in wanted.items() if current.get(key, config.get(key)) != value]
+
+
+def function_steps(
+    d: Deployment, state: FunctionState, config: dict[str, Any], code: dict[str, str], *, canary: float | None, url: UrlAuth
+) -> tuple[list[Step], dict[str, Any]]:
+    """The steps for the function, its version, alias and URL; and the plan's outputs.
+
+    The outputs: ``version`` (the bundle's version number), ``live`` (the alias's main version:
+    the same, or the stable one during a canary) and ``url``.
+    """
+    fn = d.function_name
+    identity = {"CodeSha256": code_sha256(d), "Architectures": [d.arch]}
+    steps = _code_and_configuration(d, state, config, code, identity)
+
+    newest = state.newest
+    stale = differences({**config, **identity}, newest) if newest else ["everything"]
+    version: str | Ref
+    if stale:
+        version = Ref("version")
+        since = f"changed since version {newest['Version']}: {', '.join(stale)}" if newest else "the first version"
+        publish = Call("lambda", "publish_version", {
+            "FunctionName": fn, "Description": config["Description"], "CodeSha256": identity["CodeSha256"]},
+            outputs={"version": "Version"}, wait=PUBLISHED, wait_args={"FunctionName": fn, "Qualifier": Ref("version")})  # fmt: skip
+        steps.append(Step("version", fn, "publish", f"{config['Description']}; {since}", (publish,)))
+    else:
+        assert newest is not None
+        version = newest["Version"]
+        steps.append(unchanged("version", f"{fn}:{version}", f"version {version} has this code and configuration"))
+
+    # A canary keeps live on its version and sends the share to the new one; without one (or
+    # with nothing older to share with) live moves, which also promotes an earlier canary.
+    shared = canary is not None and state.alias is not None and state.alias["FunctionVersion"] != version
+    live = state.alias["FunctionVersion"] if shared and state.alias else version
+    steps.append(alias_step(state, live, {version: round(canary / 100, 4)} if shared and canary else {}))
+    url_step, function_url = _url(state, url)
+    steps += [url_step, _public_access(state, url)]
+    return steps, {"version": version, "live": live, "url": function_url}
+
+
+def _code_and_configuration(
+    d: Deployment, state: FunctionState, config: dict[str, Any], code: dict[str, str], identity: dict[str, Any]
+) -> list[Step]:
+    fn, o = d.function_name, d.options
+    if state.latest is None:
+        create = Call("lambda", "create_function", {
+            "FunctionName": fn, **config, "Code": code, "Architectures": identity["Architectures"], "PackageType": "Zip"},
+            wait=CREATED, wait_args={"FunctionName": fn}, retry_while_role_propagates=True)  # fmt: skip
+        return [Step("function", fn, "create", f"{d.runtime} on {d.arch}, {o.memory_mb} MB, {o.timeout_s} s timeout", (create,))]
+    steps: list[Step] = []
+    if changed := differences(identity, state.latest):
+        update = Call("lambda", "update_function_code", {"FunctionName": fn, **code, "Architectures": identity["Architectures"]},
+                      wait=UPDATED, wait_args={"FunctionName": fn})  # fmt: skip
+        steps.append(Step("function code", fn, "update", f"{', '.join(changed)}: function.zip sha256 {d.code_sha256[:12]}", (update,)))
+    else:
+        steps.append(unchanged("function code", fn, f"function.zip sha256 {d.code_sha256[:12]} is deployed"))
+    if changed := differences(config, state.latest):
+        update = Call("lambda", "update_function_configuration", {"FunctionName": fn, **config},
+                      wait=UPDATED, wait_args={"FunctionName": fn}, retry_while_role_propagates=True)  # fmt: skip
+        steps.append(Step("function configuration", fn, "update", ", ".join(changed), (update,)))
+    else:
+        steps.append(unchanged("function configuration", fn, f"{d.runtime} on {d.arch}, {o.memory_mb} MB, {o.timeout_s} s timeout"))
+    return steps
+
+
+def alias_step(state: FunctionState, version: str | Ref, weights: dict[str | Ref, float]) -> Step:
+    """Point the ``live`` alias at ``version``, with ``weights`` of its traffic sent elsewhere."""
+    fn, current = state.name, state.alias
+    detail = _routing(version, weights)
+    if current is None:
+        create = Call("lambda", "create_alias", {"FunctionName": fn, "Name": ALIAS, "FunctionVersion": version,
+                                                  "Description": "slpack: the version that serves traffic"})  # fmt: skip
+        return Step("alias", f"{fn}:{ALIAS}", "create", detail, (create,))
+    was_weights = alias_weights(current)
+    same_weights = was_weights.keys() == weights.keys() and all(abs(was_weights[v] - w) < 1e-6 for v, w in weights.items())
+    if current["FunctionVersion"] == version and same_weights:
+        return unchanged("alias", f"{fn}:{ALIAS}", detail)
+    update = Call("lambda", "update_alias", {
+        "FunctionName": fn, "Name": ALIAS, "FunctionVersion": version,
+        "RoutingConfig": {"AdditionalVersionWeights": weights}})  # fmt: skip
+    return Step("alias", f"{fn}:{ALIAS}", "move", f"{_routing(current['FunctionVersion'], was_weights)} → {detail}", (update,))
+
+
+def _routing(version: str | Ref, weights: dict[Any, float]) -> str:
+    """``version 1, 10% to version 2``."""
+    return f"version {version}" + "".join(f", {w:.0%} to version {v}" for v, w in weights.items())
+
+
+def _url(state: FunctionState, url: UrlAuth) -> tuple[Step, str | Ref | None]:
+    """The Function URL of the ``live`` alias, with the asked authentication (or none at all)."""
+    fn, auth, current = state.name, _AUTH_TYPES.get(url), state.url
+    where = {"FunctionName": fn, "Qualifier": ALIAS}
+    if auth is None:
+        if current is None:
+            return unchanged("url", f"{fn}:{ALIAS}", "no function URL (--url none)"), None
+        delete = Call("lambda", "delete_function_url_config", where)
+        return Step("url", current["FunctionUrl"], "delete", "--url none", (delete,)), None
+    if current is None:
+        create = Call("lambda", "create_function_url_config", {**where, "AuthType": auth}, outputs={"url": "FunctionUrl"})
+        return Step("url", f"{fn}:{ALIAS}", "create", f"auth {auth}", (create,)), Ref("url")
+    if current["AuthType"] != auth:
+        update = Call("lambda", "update_function_url_config", {**where, "AuthType": auth})
+        return Step("url", current["FunctionUrl"], "update", f"auth {current['AuthType']} → {auth}", (update,)), current["FunctionUrl"]
+    return unchanged("url", current["FunctionUrl"], f"auth {auth}"), current["FunctionUrl"]
+
+
+def _public_access(state: FunctionState, url: UrlAuth) -> Step:
+    """The resource-policy statements that let anyone call a public URL: present only for ``--url public``."""
+    fn, have = state.name, state.statements
+    if url == "public":
+        calls = tuple(
+            Call("lambda", "add_permission", {"FunctionName": fn, "Qualifier": ALIAS, "StatementId": sid, **statement})
+            for sid, statement in _PUBLIC_STATEMENTS.items() if sid not in have
+        )  # fmt: skip
+        action, detail = "grant", "anyone may invoke the live alias through its URL"
+    else:
+        calls = tuple(
+            Call("lambda", "remove_permission", {"FunctionName": fn, "Qualifier": ALIAS, "StatementId": sid})
+            for sid in _PUBLIC_STATEMENTS if sid in have
+        )  # fmt: skip
+        action, detail = "revoke", "only signed (IAM) callers" if url == "iam" else "no public access"
+    return Step("permission", f"{fn}:{ALIAS}", action if calls else UNCHANGED, detail, calls)

@@ -1,0 +1,94 @@
+"""What ``slpack deploy`` is asked to do, settled against the bundle before AWS is asked anything.
+
+The deployment is resolved by :func:`slpack.render.context.resolve`, the same code the SAM,
+Serverless and Terraform templates are rendered from: a direct deploy and a template give the
+function the same name, runtime, environment and alarms.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from slpack.build.bundle import read_manifest
+from slpack.errors import SlpackError
+from slpack.render.context import Deployment, resolve
+from slpack.render.options import RenderOptions
+from slpack.ziputil import sha256_file
+
+UrlAuth = Literal["iam", "public", "none"]
+URL_AUTHS: tuple[UrlAuth, ...] = ("iam", "public", "none")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_ROLE_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+
+
+@dataclass(frozen=True)
+class DeployOptions:
+    """The ``slpack deploy`` options; the defaults are the safe choices (a private URL, all at once)."""
+
+    bucket: str
+    region: str | None = None
+    endpoint_url: str | None = None  # another AWS endpoint (moto, LocalStack)
+    function_name: str | None = None  # default: the bundle's name
+    layer: str | None = None  # layer zip from slpack layer or layer version ARN; default: the manifest's
+    python: str | None = None  # default: the layer's, else 3.12
+    arch: str | None = None  # default: the layer's, else x86_64
+    memory_mb: int = 1024
+    timeout_s: int = 30
+    url: UrlAuth = "iam"  # Function URL on the live alias: IAM-authenticated, public, or none
+    canary: float | None = None  # percent of live's traffic sent to the new version
+    role: str | None = None  # existing execution role ARN; default: slpack-<function>-role, created
+    alarm_topic_arn: str | None = None  # SNS topic notified by the alarms
+
+    def validate(self) -> None:
+        """Raise :class:`SlpackError` naming the first option that cannot work."""
+        checks: list[tuple[bool, str]] = [
+            (bool(_BUCKET.match(self.bucket)), f"--bucket {self.bucket!r} is not an S3 bucket name."),
+            (self.url in URL_AUTHS, f"--url must be one of {', '.join(URL_AUTHS)}."),
+            (self.canary is None or 0 < self.canary < 100,
+             "--canary is the percent of traffic for the new version: more than 0 and less than 100."),
+            (self.role is None or bool(_ROLE_ARN.match(self.role)), "--role must be an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)."),
+        ]  # fmt: skip
+        for ok, message in checks:
+            if not ok:
+                raise SlpackError(message)
+
+    def render_options(self, layer: str) -> RenderOptions:
+        return RenderOptions(
+            function_name=self.function_name, layer=layer, python=self.python, arch=self.arch,
+            memory_mb=self.memory_mb, timeout_s=self.timeout_s, endpoint="none" if self.url == "none" else "url",
+            public=self.url == "public", alarm_topic_arn=self.alarm_topic_arn,
+        )  # fmt: skip
+
+
+def resolve_bundle(bundle_dir: Path, options: DeployOptions) -> Deployment:
+    """The bundle and the options checked against each other, with the layer settled."""
+    options.validate()
+    return resolve(bundle_dir, options.render_options(layer_for(bundle_dir, options.layer)))
+
+
+def layer_for(bundle_dir: Path, given: str | None) -> str:
+    """``--layer`` if given, else the layer the bundle was built with when its zip is at hand.
+
+    ``slpack build --layer dist/layers/X.zip`` records X.zip and its hash in the manifest; the zip
+    is looked for in ``dist/layers`` next to the bundle and used only if its hash still matches.
+    Without a layer the function could not import numpy, so deploying without one is refused.
+    """
+    if given:
+        return given
+    recorded = read_manifest(bundle_dir).get("layer") or {}
+    name, sha = recorded.get("file"), recorded.get("sha256")
+    if name:
+        candidate = bundle_dir.resolve().parent / "layers" / str(name)
+        if candidate.is_file() and sha256_file(candidate) == sha:
+            return str(candidate)
+        raise SlpackError(
+            f"the bundle was built for the layer {name}, which is not in {candidate.parent} with the same hash; "
+            "pass --layer with that zip (slpack layer) or a layer version ARN."
+        )
+    raise SlpackError(
+        "the function needs the numpy + onnxruntime layer; pass --layer with a zip built by slpack layer "
+        "or an existing layer version ARN."
+    )
