@@ -24,6 +24,7 @@ from sklearn.ensemble import (
     HistGradientBoostingRegressor,
     RandomForestClassifier,
     RandomForestRegressor,
+    VotingClassifier,
 )
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.impute import SimpleImputer
@@ -31,8 +32,8 @@ from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge, SG
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, OrdinalEncoder, RobustScaler, StandardScaler
-from sklearn.svm import SVC, SVR
+from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, OneHotEncoder, OrdinalEncoder, RobustScaler, StandardScaler
+from sklearn.svm import LinearSVC, SVC, SVR
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 Case = tuple[Any, pd.DataFrame]
@@ -167,4 +168,8 @@ COVERAGE: dict[str, Callable[[], Case]] = {
     "mixed-random-forest": _mixed(RandomForestClassifier(n_estimators=30, random_state=0)),
     "tfidf-logreg": _text(LogisticRegression(max_iter=1000)),
     "tfidf-truncated-svd": _text(TruncatedSVD(n_components=4, random_state=0), target=False),
+    # skl2onnx's Pipeline parser would give LinearSVC a zipmap option its converter rejects
+    "maxabs-linear-svc-labels-only": _clf("iris", make_pipeline(MaxAbsScaler(), LinearSVC(random_state=0))),
+    # skl2onnx refuses flatten_transform=True, which predict and predict_proba never read
+    "soft-voting": _clf("iris", VotingClassifier([("lr", LogisticRegression(max_iter=1000)), ("dt", DecisionTreeClassifier(random_state=0))], voting="soft")),
 }  # fmt: skip

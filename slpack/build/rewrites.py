@@ -181,11 +181,48 @@ def _text_locale(result: Rewritten) -> None:
             result.add_option(est, locale="C")
 
 
+@rewrite("voting-flatten")
+def _voting_flatten(result: Rewritten) -> None:
+    """Let soft-voting classifiers convert: skl2onnx refuses ``flatten_transform=True`` (the default).
+
+    The flag only shapes ``transform()``'s output; ``predict`` and ``predict_proba``, which the
+    function serves, do not read it, so the conversion copy turns it off.
+    """
+    from sklearn.ensemble import VotingClassifier
+
+    for est in introspect.walk(result.model):
+        if isinstance(est, VotingClassifier) and est.flatten_transform:
+            est.flatten_transform = False
+            result.notes.append("VotingClassifier converted with flatten_transform=False (transform only)")
+
+
 @rewrite("classifier-outputs")
 def _classifier_outputs(result: Rewritten) -> None:
     """Plain label + probability tensors (no ZipMap): cheaper to run and to read."""
     from sklearn.base import is_classifier
 
     last = introspect.final_estimator(result.model)
-    if is_classifier(last):
+    if not is_classifier(last):
+        return
+    allowed = _allowed_options(last)
+    if "zipmap" in allowed:
         result.add_option(last, zipmap=False)
+    elif "output_class_labels" in allowed:
+        # LinearSVC's converter has no ZipMap, but skl2onnx's Pipeline parser gives every classifier
+        # step without options zipmap=True, which that converter then rejects; an explicit default
+        # option keeps the parser out.
+        result.add_option(last, output_class_labels=False)
+
+
+def _allowed_options(estimator: Any) -> dict[str, Any]:
+    """The options skl2onnx's converter for ``estimator`` declares (none when it has no converter)."""
+    from skl2onnx._supported_operators import sklearn_operator_name_map
+    from skl2onnx.common._registration import get_converter
+
+    alias = sklearn_operator_name_map.get(type(estimator))
+    if alias is None:
+        return {}
+    try:
+        return get_converter(alias).get_allowed_options() or {}
+    except ValueError:  # registered name without a converter
+        return {}
