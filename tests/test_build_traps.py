@@ -181,3 +181,30 @@ def test_numeric_imputer_runs_in_float64_when_trees_follow_a_scaler(tmp_path: Pa
     assert result.manifest["input"]["tensor"]["dtype"] == "float64"
     assert result.parity.passed
     assert next(f for f in result.manifest["input"]["features"] if f["name"] == "b")["nullable"]
+
+
+@pytest.mark.parametrize("dtype", ["int64", "Int64", "int32"])
+def test_an_integer_column_before_a_float_one_in_a_transformer_converts(tmp_path: Path, dtype: str) -> None:
+    """skl2onnx concatenates a transformer's inputs in the type of the first: ["age" (int),
+    "spend" (float)] into one imputer failed with "Inputs and outputs should have the same type".
+    Integers (and booleans) used as numbers are fed as floats, as scikit-learn computes with them;
+    pandas' nullable Int64 (with NA) works too."""
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"age": rng.integers(18, 80, 300), "spend": rng.normal(50, 10, 300),
+                      "plan": rng.choice(["a", "b"], 300), "member": rng.random(300) > 0.5})  # fmt: skip
+    X["age"] = X["age"].astype(dtype)
+    if dtype == "Int64":
+        X.loc[::10, "age"] = pd.NA
+    y = (X["spend"] + (X["plan"] == "a") * 10 > 55).astype(int)
+    prep = ColumnTransformer([
+        ("num", make_pipeline(SimpleImputer(), StandardScaler()), ["age", "spend"]),
+        ("cat", OneHotEncoder(handle_unknown="ignore"), ["plan"]),
+        ("flag", "passthrough", ["member"]),
+    ])  # fmt: skip
+    model = make_pipeline(prep, LogisticRegression(max_iter=500)).fit(X, y)
+    result = build_bundle(model, X, tmp_path, name="ints")
+    assert result.parity.passed and result.parity.label_agreement == 1.0
+    row = {"age": 40, "spend": 55.5, "plan": "a", "member": True}
+    (answer,) = invoke_bundle(result.bundle_dir, [{"instances": [row, {**row, "age": None}]}], tmp_path)
+    expected = model.predict_proba(pd.DataFrame([row, {**row, "age": np.nan}]).astype({"age": "float64"}))[:, 1]
+    assert [p["probabilities"]["1"] for p in answer["predictions"]] == pytest.approx(expected, abs=1e-5)

@@ -92,6 +92,8 @@ class Schema:
                 values = np.array(
                     [MISSING_STRING if _is_missing(v) else str(v) for v in column], dtype=object
                 )
+            elif feature.dtype.startswith("float"):  # pandas' nullable ints and bools hold NA, not NaN
+                values = column.to_numpy(dtype=np.float64, na_value=np.nan).astype(feature.dtype)
             else:
                 values = column.to_numpy().astype(feature.dtype)
             feeds[feature.onnx_name or feature.name] = values.reshape(-1, 1)
@@ -208,14 +210,20 @@ def _feature(name: str, column: Any, use: introspect.ColumnUse | None) -> Featur
             cats = uniques if len(uniques) <= MAX_CATEGORIES else None
             unknown = "accept"
         return Feature(name, "string", "string", "categorical", categories=cats, unknown=unknown)
+    # Booleans and integers the model uses as numbers are fed as floats (requests still must send
+    # a bool or an integer): skl2onnx concatenates the columns of one transformer in the type of
+    # the first, so ["visits" (int), "spend" (float)] into an imputer, or a bool passed through
+    # beside scaled floats, would not convert; scikit-learn itself turns them into floats there.
     if kind == "b":
-        return Feature(name, "boolean", "bool", "boolean")
+        if use is not None and use.categories is not None:
+            return Feature(name, "boolean", "bool", "boolean")
+        return Feature(name, "boolean", "float32", "boolean")
     if kind in "iu":
         if use is not None and use.categories is not None:
             unknown = "reject" if use.rejects_unknown else "accept"
             cats = [int(c) for c in use.categories if isinstance(c, (int, np.integer))]
             return Feature(name, "integer", "int64", "categorical", categories=cats, unknown=unknown)
-        return Feature(name, "integer", "int64", "numeric")
+        return Feature(name, "integer", "float32", "numeric")
     if kind == "f":
         return Feature(name, "number", "float32", "numeric")
     raise SlpackError(
