@@ -132,7 +132,7 @@ class Schema:
         columns: list[list[Any]] = [[] for _ in names]
         for row, inst in enumerate(instances):
             if type(inst) is dict:
-                if len(inst) != self.width or any(k not in index for k in inst):
+                if len(inst) != width or not index.keys() >= inst.keys():
                     problems += [detail(row, k, "unknown_field", f"unknown field {k!r}") for k in inst if k not in index]
                 for col, name in zip(columns, names):
                     col.append(inst.get(name, ABSENT))
