@@ -140,11 +140,12 @@ class AlarmThresholds:
         return AlarmThresholds(**values)
 
 
-def _count_alarm(key: str, description: str, metric: str, scope: Scope, threshold: float, *, rollback: bool) -> AlarmSpec:
+def _count_alarm(key: str, description: str, metric: str, scope: Scope, threshold: float) -> AlarmSpec:
+    """At least ``threshold`` events in a minute; these measure the new code, so they gate rollouts."""
     return AlarmSpec(
         key=key, description=description, metrics=(MetricRef("m", metric, scope, "Sum"),),
         threshold=threshold, comparison_operator="GreaterThanOrEqualToThreshold",
-        period=60, evaluation_periods=1, datapoints_to_alarm=1, rollback=rollback, unit_label="count",
+        period=60, evaluation_periods=1, datapoints_to_alarm=1, rollback=True, unit_label="count",
     )  # fmt: skip
 
 
@@ -173,23 +174,14 @@ def alarm_specs(thresholds: AlarmThresholds | None = None) -> list[AlarmSpec]:
     only notify.
     """
     t = thresholds or AlarmThresholds()
-    specs: list[AlarmSpec] = []
-    if t.errors is not None:
-        specs.append(_count_alarm(
-            "errors", "The handler answered 5xx (a fault of ours, not bad input).",
-            "Errors", "model", t.errors, rollback=True))  # fmt: skip
-    if t.function_errors is not None:
-        specs.append(_count_alarm(
-            "function-errors", "Invocations of the live alias failed (crash or timeout).",
-            "Errors", "alias", t.function_errors, rollback=True))  # fmt: skip
-    if t.model_load_failures is not None:
-        specs.append(_count_alarm(
-            "model-load-failures", "The model could not be loaded (missing, hash mismatch or S3 unreachable).",
-            "ModelLoadFailures", "model", t.model_load_failures, rollback=True))  # fmt: skip
-    if t.throttles is not None:
-        specs.append(_count_alarm(
-            "throttles", "Invocations of the live alias were throttled (raise the concurrency).",
-            "Throttles", "alias", t.throttles, rollback=True))  # fmt: skip
+    counts = (
+        ("errors", "The handler answered 5xx (a fault of ours, not bad input).", "Errors", "model", t.errors),
+        ("function-errors", "Invocations of the live alias failed (crash or timeout).", "Errors", "alias", t.function_errors),
+        ("model-load-failures", "The model could not be loaded (missing, hash mismatch or S3 unreachable).",
+         "ModelLoadFailures", "model", t.model_load_failures),
+        ("throttles", "Invocations of the live alias were throttled (raise the concurrency).", "Throttles", "alias", t.throttles),
+    )  # fmt: skip
+    specs = [_count_alarm(key, text, metric, scope, n) for key, text, metric, scope, n in counts if n is not None]
     if t.latency_p99_ms is not None:
         specs.append(AlarmSpec(
             key="latency-p99", description="The p99 of the handler's TotalMs is above the threshold.",

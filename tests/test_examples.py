@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -25,11 +24,8 @@ EXPECTED = {
 def test_example_runs_end_to_end(example: str, tmp_path: Path) -> None:
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "PYTHON": sys.executable, "SLPACK": str(bin_dir / "slpack"), "OUT": str(tmp_path)}
-    started = time.perf_counter()
     proc = subprocess.run(["bash", str(REPO / "examples" / example / "run.sh")], capture_output=True, text=True, env=env, timeout=300)
-    elapsed = time.perf_counter() - started
     assert proc.returncode == 0, proc.stderr[-3000:]
     for text in EXPECTED[example]:
         assert text in proc.stdout, proc.stdout[-2000:]
     assert "parity" in proc.stderr and "passed" in proc.stderr
-    assert elapsed < 60

@@ -13,7 +13,6 @@ import json
 import math
 import sys
 import tracemalloc
-from pathlib import Path
 from typing import Any
 
 import pytest

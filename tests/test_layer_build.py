@@ -7,7 +7,6 @@ wheels they came from, or tiny synthetic wheels that only carry a name and tags.
 from __future__ import annotations
 
 import json
-import time
 import zipfile
 from importlib import metadata
 from pathlib import Path
@@ -78,7 +77,7 @@ def test_the_environment_layer_is_trimmed_smoke_tested_and_locked(host_layer: La
     assert not [n for n in names if "/tests/" in n or n.endswith(".pyi") or "/tools/" in n or "f2py" in n]
     compiled = [n for n in names if n.endswith(".pyc")]
     assert lock["bytecode"] == f"imported modules ({len(compiled)} files), unchecked-hash .pyc for python{host.python}"
-    assert all(f"/__pycache__/" in n and n.endswith(f".cpython-{host.py_tag}.pyc") for n in compiled)
+    assert all("/__pycache__/" in n and n.endswith(f".cpython-{host.py_tag}.pyc") for n in compiled)
     assert "python/numpy/__pycache__/__init__.cpython-%s.pyc" % host.py_tag in compiled
     assert not [n for n in compiled if "/testing/" in n], "only what a request imports is compiled"
     assert any(n.startswith("python/numpy-") and n.endswith(".dist-info/METADATA") for n in names)
@@ -87,9 +86,8 @@ def test_the_environment_layer_is_trimmed_smoke_tested_and_locked(host_layer: La
 
 
 def test_a_repeated_build_is_served_from_the_cache_byte_for_byte(host_layer: LayerResult, tmp_path: Path) -> None:
-    started = time.perf_counter()
     again = build_layer(from_env=True, cache_dir=_cache_of(host_layer), out=tmp_path / "out")
-    assert again.cached and time.perf_counter() - started < 2.0
+    assert again.cached
     assert sha256_file(again.zip_path) == host_layer.sha256
     assert json.loads(again.lock_path.read_text()) == host_layer.lock
     assert again.lock_path.name == again.zip_path.stem + ".lock.json"

@@ -22,7 +22,7 @@ from typing import Any
 from packaging.requirements import Requirement
 
 from slpack.errors import SlpackError
-from slpack.layer.builder import LOCK_SUFFIX
+from slpack.layer.lockfile import find_lock, read_lock
 from slpack.layer.target import host_target
 
 RUNTIME_CLIENT = "awslambdaric"
@@ -82,10 +82,10 @@ def _check_runs_here(layer_zip: Path) -> None:
     Its compiled modules could not load in a local worker, which runs this interpreter; the
     failure would only surface at the first request, far from its cause.
     """
-    lock_file = layer_zip.with_name(layer_zip.stem + LOCK_SUFFIX)
-    if not lock_file.is_file():
+    lock_file = find_lock(layer_zip)
+    if lock_file is None:
         return
-    lock = json.loads(lock_file.read_text())
+    lock = read_lock(lock_file)
     host = host_target()
     if (lock.get("python"), lock.get("arch")) != (host.python, host.arch):
         raise SlpackError(
