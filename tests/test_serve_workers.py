@@ -8,6 +8,7 @@ timeout handling, init errors and the pool's bounds.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import os
 import signal
 import threading
@@ -193,3 +194,21 @@ def test_close_answers_waiting_callers(standin_config: Callable[..., Any]) -> No
         caller.join(timeout=5)
         assert not caller.is_alive()
     assert {r.outcome for r in results} == {Outcome.CRASHED}
+
+
+def test_a_layer_locked_for_another_runtime_is_refused_before_any_worker_starts(tmp_path: Path) -> None:
+    import zipfile
+
+    from slpack.errors import SlpackError
+    from slpack.layer.target import host_target
+    from slpack.serve.sandbox import layer_paths
+
+    layer = tmp_path / "ort-1.0-np2.0-py39-x86_64.zip"
+    with zipfile.ZipFile(layer, "w") as zf:
+        zf.writestr("python/numpy/__init__.py", "")
+    other = "3.9" if host_target().python != "3.9" else "3.10"
+    (tmp_path / "ort-1.0-np2.0-py39-x86_64.lock.json").write_text(json.dumps({"python": other, "arch": host_target().arch}))
+    with pytest.raises(SlpackError, match=f"built for Python {other}"):
+        layer_paths(layer, tmp_path / "out")
+    (tmp_path / "ort-1.0-np2.0-py39-x86_64.lock.json").write_text(json.dumps({"python": host_target().python, "arch": host_target().arch}))
+    assert layer_paths(layer, tmp_path / "out") == (tmp_path / "out" / "python",)
