@@ -8,12 +8,12 @@ timeout handling, init errors and the pool's bounds.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 import os
 import signal
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
