@@ -39,7 +39,14 @@ def main() -> None:
     bundle = Path(sys.argv.pop(1))
     handler, app = _load(bundle)
     meta = json.loads(app.handle_http("GET", "/metadata", {}, b"", "m").body)
-    good = {"instances": [{f["name"]: (f.get("categories") or [0])[0] if f["type"] != "boolean" else False for f in meta["input"]["features"]}]}
+    good = {
+        "instances": [
+            {
+                f["name"]: (f.get("categories") or [0])[0] if f["type"] != "boolean" else False
+                for f in meta["input"]["features"]
+            }
+        ]
+    }
     expected = handler(good, None)
     count = [0]
 
@@ -55,8 +62,13 @@ def main() -> None:
         check_http({"statusCode": response.status, "body": response.body.decode()})
         for encoded in (True, False):
             body = base64.b64encode(raw).decode() if encoded else raw.decode("utf-8", "replace")
-            event = {"version": "2.0", "rawPath": "/", "body": body, "isBase64Encoded": encoded,
-                     "requestContext": {"http": {"method": "POST", "path": "/"}}}  # fmt: skip
+            event = {
+                "version": "2.0",
+                "rawPath": "/",
+                "body": body,
+                "isBase64Encoded": encoded,
+                "requestContext": {"http": {"method": "POST", "path": "/"}},
+            }
             check_http(handler(event, None))
         try:
             direct = json.loads(raw)

@@ -1,4 +1,5 @@
-"""Drive a running endpoint (``slpack serve``, the edge server, a Function URL) with concurrent clients.
+"""Drive a running endpoint (``slpack serve``, the edge server, a Function URL) with concurrent
+clients.
 
     slpack serve dist/churn --workers 2 --port 8080 &
     python benchmarks/load.py http://127.0.0.1:8080 --data @examples/personalization/request.json \
@@ -63,11 +64,20 @@ def run(url: str, body: bytes, clients: int, requests: int) -> dict[str, float]:
         t.join()
     elapsed = time.perf_counter() - started
     if failures:
-        raise SystemExit(f"{len(failures)} of {len(latencies)} requests failed; first: {failures[0]}")
+        raise SystemExit(
+            f"{len(failures)} of {len(latencies)} requests failed; first: {failures[0]}"
+        )
     ordered = sorted(latencies)
     pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000  # noqa: E731
-    return {"requests": len(ordered), "seconds": elapsed, "rps": len(ordered) / elapsed,
-            "p50_ms": pick(0.50), "p90_ms": pick(0.90), "p99_ms": pick(0.99), "mean_ms": statistics.fmean(ordered) * 1000}  # fmt: skip
+    return {
+        "requests": len(ordered),
+        "seconds": elapsed,
+        "rps": len(ordered) / elapsed,
+        "p50_ms": pick(0.50),
+        "p90_ms": pick(0.90),
+        "p99_ms": pick(0.99),
+        "mean_ms": statistics.fmean(ordered) * 1000,
+    }
 
 
 def main() -> None:

@@ -1,9 +1,11 @@
 """Run ``slpack bench`` on every example and write the results.
 
-    python benchmarks/run_examples.py [--quick] [--out benchmarks/results] [--layer LAYER.zip] [EXAMPLE ...]
+    python benchmarks/run_examples.py [--quick] [--out benchmarks/results] [--layer LAYER.zip]
+    [EXAMPLE ...]
 
 For each ``examples/NAME`` with a ``model.joblib`` and a ``sample.csv``, builds the bundle (in a
-temporary folder), benchmarks it against the same pipeline served by scikit-learn, with the example's
+temporary folder), benchmarks it against the same pipeline served by scikit-learn, with the
+example's
 sample as the requests, and writes OUT/NAME.json, OUT/NAME.md and (with matplotlib) OUT/NAME.png,
 then OUT/summary.md: one row per example with the ratios the aims are about. Offline; the layer
 is built from this environment unless --layer is given.
@@ -24,7 +26,7 @@ from rich.console import Console
 from slpack.bench.measure import BenchOptions, run_bench
 from slpack.bench.plot import write_plot
 from slpack.bench.report import print_report, to_json, to_markdown
-from slpack.build import build_bundle
+from slpack.bundler import build_bundle
 from slpack.errors import SlpackError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -36,20 +38,37 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("examples", nargs="*", help="example names (default: all)")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
-    parser.add_argument("--layer", type=Path, default=None, help="layer zip or folder (default: from this environment)")
-    parser.add_argument("--quick", action="store_true", help="3 cold starts and 200 warm requests per function")
+    parser.add_argument(
+        "--layer",
+        type=Path,
+        default=None,
+        help="layer zip or folder (default: from this environment)",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="3 cold starts and 200 warm requests per function"
+    )
     args = parser.parse_args(argv)
 
-    names = args.examples or sorted(p.name for p in EXAMPLES.iterdir() if (p / "model.joblib").is_file())
+    names = args.examples or sorted(
+        p.name for p in EXAMPLES.iterdir() if (p / "model.joblib").is_file()
+    )
     options = replace(QUICK if args.quick else BenchOptions(), layer=args.layer)
     console, err = Console(), Console(stderr=True)
     reports = []
     for name in names:
         example = EXAMPLES / name
         model, sample = example / "model.joblib", example / "sample.csv"
-        with err.status(f"{name}: building the bundle") as status, tempfile.TemporaryDirectory() as dist:
+        with (
+            err.status(f"{name}: building the bundle") as status,
+            tempfile.TemporaryDirectory() as dist,
+        ):
             bundle = build_bundle(model, sample, dist, name=name).bundle_dir
-            result = run_bench(bundle, model, replace(options, sample=sample), on_step=lambda s: status.update(f"{name}: {s}"))
+            result = run_bench(
+                bundle,
+                model,
+                replace(options, sample=sample),
+                on_step=lambda s, name=name: status.update(f"{name}: {s}"),
+            )
         report = to_json(result)
         print_report(console, report)
         args.out.mkdir(parents=True, exist_ok=True)
@@ -64,9 +83,18 @@ def main(argv: list[str] | None = None) -> int:
 
 def summary(reports: list[dict[str, Any]]) -> str:
     """One row per example: the ratios the aims are stated in, and how many aims were met."""
-    headers = ("example", "cold start ms (slpack / sklearn / floor)", "cold: sklearn / slpack", "cold: slpack / floor",
-               "warm 1 row p50: sklearn / slpack", "warm 1 row p50: slpack / session.run",
-               "size zipped: sklearn / slpack", "size unzipped: sklearn / slpack", "peak RSS: sklearn / slpack", "aims met")  # fmt: skip
+    headers = (
+        "example",
+        "cold start ms (slpack / sklearn / floor)",
+        "cold: sklearn / slpack",
+        "cold: slpack / floor",
+        "warm 1 row p50: sklearn / slpack",
+        "warm 1 row p50: slpack / session.run",
+        "size zipped: sklearn / slpack",
+        "size unzipped: sklearn / slpack",
+        "peak RSS: sklearn / slpack",
+        "aims met",
+    )
     lines = ["| " + " | ".join(headers) + " |", "|---" + "|---:" * (len(headers) - 1) + "|"]
     for r in reports:
         cold, ratios = r["cold_start_ms"], r["ratios"]
@@ -85,7 +113,11 @@ def summary(reports: list[dict[str, Any]]) -> str:
         )
         lines.append("| " + " | ".join(cells) + " |")
     env = reports[0]["environment"] if reports else {}
-    note = f"\nPython {env.get('python')}, {env.get('machine')}, {env.get('cpus')} CPUs.\n" if env else "\n"
+    note = (
+        f"\nPython {env.get('python')}, {env.get('machine')}, {env.get('cpus')} CPUs.\n"
+        if env
+        else "\n"
+    )
     return "\n".join(lines) + "\n" + note
 
 

@@ -78,7 +78,8 @@ class AlarmSpec:
 
     @property
     def logical_id(self) -> str:
-        """A CloudFormation/Terraform-friendly identifier: ``p99-latency`` -> ``P99LatencyAlarm``."""
+        """A CloudFormation/Terraform-friendly identifier: ``p99-latency`` ->
+        ``P99LatencyAlarm``."""
         return "".join(part[:1].upper() + part[1:] for part in self.key.split("-")) + "Alarm"
 
     def alarm_name(self, function_name: str) -> str:
@@ -140,26 +141,47 @@ class AlarmThresholds:
         return AlarmThresholds(**values)
 
 
-def _count_alarm(key: str, description: str, metric: str, scope: Scope, threshold: float) -> AlarmSpec:
-    """At least ``threshold`` events in a minute; these measure the new code, so they gate rollouts."""
+def _count_alarm(
+    key: str, description: str, metric: str, scope: Scope, threshold: float
+) -> AlarmSpec:
+    """At least ``threshold`` events in a minute; these measure the new code, so they gate
+    rollouts."""
     return AlarmSpec(
-        key=key, description=description, metrics=(MetricRef("m", metric, scope, "Sum"),),
-        threshold=threshold, comparison_operator="GreaterThanOrEqualToThreshold",
-        period=60, evaluation_periods=1, datapoints_to_alarm=1, rollback=True, unit_label="count",
-    )  # fmt: skip
+        key=key,
+        description=description,
+        metrics=(MetricRef("m", metric, scope, "Sum"),),
+        threshold=threshold,
+        comparison_operator="GreaterThanOrEqualToThreshold",
+        period=60,
+        evaluation_periods=1,
+        datapoints_to_alarm=1,
+        rollback=True,
+        unit_label="count",
+    )
 
 
 def _rate_alarm(
-    key: str, description: str, numerator: MetricRef, denominator: MetricRef, threshold: float, *, evaluation_periods: int
+    key: str,
+    description: str,
+    numerator: MetricRef,
+    denominator: MetricRef,
+    threshold: float,
+    *,
+    evaluation_periods: int,
 ) -> AlarmSpec:
     return AlarmSpec(
-        key=key, description=description, metrics=(numerator, denominator),
+        key=key,
+        description=description,
+        metrics=(numerator, denominator),
         # FILL: a period with traffic but no event is a 0% rate, not a gap.
         expression=f"100 * FILL({numerator.id}, 0) / {denominator.id}",
-        threshold=threshold, comparison_operator="GreaterThanThreshold",
-        period=300, evaluation_periods=evaluation_periods, datapoints_to_alarm=evaluation_periods,
+        threshold=threshold,
+        comparison_operator="GreaterThanThreshold",
+        period=300,
+        evaluation_periods=evaluation_periods,
+        datapoints_to_alarm=evaluation_periods,
         unit_label="percent",
-    )  # fmt: skip
+    )
 
 
 _ROWS = MetricRef("rows", "BatchSize", "model", "Sum")  # rows predicted: the drift denominator
@@ -175,34 +197,88 @@ def alarm_specs(thresholds: AlarmThresholds | None = None) -> list[AlarmSpec]:
     """
     t = thresholds or AlarmThresholds()
     counts = (
-        ("errors", "The handler answered 5xx (a fault of ours, not bad input).", "Errors", "model", t.errors),
-        ("function-errors", "Invocations of the live alias failed (crash or timeout).", "Errors", "alias", t.function_errors),
-        ("model-load-failures", "The model could not be loaded (missing, hash mismatch or S3 unreachable).",
-         "ModelLoadFailures", "model", t.model_load_failures),
-        ("throttles", "Invocations of the live alias were throttled (raise the concurrency).", "Throttles", "alias", t.throttles),
-    )  # fmt: skip
-    specs = [_count_alarm(key, text, metric, scope, n) for key, text, metric, scope, n in counts if n is not None]
+        (
+            "errors",
+            "The handler answered 5xx (a fault of ours, not bad input).",
+            "Errors",
+            "model",
+            t.errors,
+        ),
+        (
+            "function-errors",
+            "Invocations of the live alias failed (crash or timeout).",
+            "Errors",
+            "alias",
+            t.function_errors,
+        ),
+        (
+            "model-load-failures",
+            "The model could not be loaded (missing, hash mismatch or S3 unreachable).",
+            "ModelLoadFailures",
+            "model",
+            t.model_load_failures,
+        ),
+        (
+            "throttles",
+            "Invocations of the live alias were throttled (raise the concurrency).",
+            "Throttles",
+            "alias",
+            t.throttles,
+        ),
+    )
+    specs = [
+        _count_alarm(key, text, metric, scope, n)
+        for key, text, metric, scope, n in counts
+        if n is not None
+    ]
     if t.latency_p99_ms is not None:
-        specs.append(AlarmSpec(
-            key="latency-p99", description="The p99 of the handler's TotalMs is above the threshold.",
-            metrics=(MetricRef("m", "TotalMs", "model", "p99"),), threshold=t.latency_p99_ms,
-            comparison_operator="GreaterThanThreshold", period=60, evaluation_periods=5,
-            datapoints_to_alarm=3, rollback=True, unit_label="ms"))  # fmt: skip
+        specs.append(
+            AlarmSpec(
+                key="latency-p99",
+                description="The p99 of the handler's TotalMs is above the threshold.",
+                metrics=(MetricRef("m", "TotalMs", "model", "p99"),),
+                threshold=t.latency_p99_ms,
+                comparison_operator="GreaterThanThreshold",
+                period=60,
+                evaluation_periods=5,
+                datapoints_to_alarm=3,
+                rollback=True,
+                unit_label="ms",
+            )
+        )
     if t.validation_error_rate_pct is not None:
-        specs.append(_rate_alarm(
-            "validation-error-rate", "Share of invocations rejected as invalid input (percent).",
-            MetricRef("v", "ValidationErrors", "model", "Sum"), _INVOCATIONS,
-            t.validation_error_rate_pct, evaluation_periods=1))  # fmt: skip
+        specs.append(
+            _rate_alarm(
+                "validation-error-rate",
+                "Share of invocations rejected as invalid input (percent).",
+                MetricRef("v", "ValidationErrors", "model", "Sum"),
+                _INVOCATIONS,
+                t.validation_error_rate_pct,
+                evaluation_periods=1,
+            )
+        )
     drift = (
-        ("unknown-category", "UnknownCategory", t.unknown_category_pct, "a category unseen at build time"),
+        (
+            "unknown-category",
+            "UnknownCategory",
+            t.unknown_category_pct,
+            "a category unseen at build time",
+        ),
         ("out-of-range", "OutOfRange", t.out_of_range_pct, "a value outside the sample's range"),
         ("missing-value", "MissingValue", t.missing_value_pct, "a missing value"),
     )
     for key, metric, pct, what in drift:
         if pct is not None:
-            specs.append(_rate_alarm(
-                f"drift-{key}", f"Drift: share of rows with {what} (percent).",
-                MetricRef("d", metric, "model", "Sum"), _ROWS, pct, evaluation_periods=3))  # fmt: skip
+            specs.append(
+                _rate_alarm(
+                    f"drift-{key}",
+                    f"Drift: share of rows with {what} (percent).",
+                    MetricRef("d", metric, "model", "Sum"),
+                    _ROWS,
+                    pct,
+                    evaluation_periods=3,
+                )
+            )
     return specs
 
 
@@ -234,7 +310,11 @@ def _dimension_list(ref: MetricRef, target: AlarmTarget) -> list[dict[str, Any]]
 
 
 def alarm_properties(
-    spec: AlarmSpec, target: AlarmTarget, *, alarm_name: Any = None, actions: list[Any] | tuple[Any, ...] = ()
+    spec: AlarmSpec,
+    target: AlarmTarget,
+    *,
+    alarm_name: Any = None,
+    actions: list[Any] | tuple[Any, ...] = (),
 ) -> dict[str, Any]:
     """``put_metric_alarm`` keyword arguments, which are also ``AWS::CloudWatch::Alarm`` properties.
 
@@ -242,15 +322,20 @@ def alarm_properties(
     ARNs) receive both the ALARM and the OK transitions.
     """
     props: dict[str, Any] = {
-        "AlarmName": alarm_name if alarm_name is not None else spec.alarm_name(target.function_name),
+        "AlarmName": alarm_name
+        if alarm_name is not None
+        else spec.alarm_name(target.function_name),
         "AlarmDescription": spec.description,
     }
     if spec.expression is None:
         (ref,) = spec.metrics
         props.update(
-            Namespace=namespace(ref, target), MetricName=ref.metric_name,
-            Dimensions=_dimension_list(ref, target), Period=spec.period, **_statistic(ref.stat),
-        )  # fmt: skip
+            Namespace=namespace(ref, target),
+            MetricName=ref.metric_name,
+            Dimensions=_dimension_list(ref, target),
+            Period=spec.period,
+            **_statistic(ref.stat),
+        )
     else:
         props["Metrics"] = [
             {"Id": "rate", "Expression": spec.expression, "Label": spec.key, "ReturnData": True},
@@ -272,10 +357,12 @@ def alarm_properties(
             ),
         ]
     props.update(
-        EvaluationPeriods=spec.evaluation_periods, DatapointsToAlarm=spec.datapoints_to_alarm,
-        Threshold=spec.threshold, ComparisonOperator=spec.comparison_operator,
+        EvaluationPeriods=spec.evaluation_periods,
+        DatapointsToAlarm=spec.datapoints_to_alarm,
+        Threshold=spec.threshold,
+        ComparisonOperator=spec.comparison_operator,
         TreatMissingData=spec.treat_missing_data,
-    )  # fmt: skip
+    )
     if actions:
         props["AlarmActions"] = list(actions)
         props["OKActions"] = list(actions)

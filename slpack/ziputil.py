@@ -28,14 +28,16 @@ def _info(arcname: str, executable: bool = False) -> zipfile.ZipInfo:
     return info
 
 
-def tree_entries(root: Path, prefix: str = "", skip: Iterable[str] = (), bytecode: bool = False) -> dict[str, Path]:
+def tree_entries(
+    root: Path, prefix: str = "", skip: Iterable[str] = (), bytecode: bool = False
+) -> dict[str, Path]:
     """Map archive names to files for every file under ``root``.
 
     ``skip`` holds glob patterns matched against the path relative to ``root``. Bytecode
     (``__pycache__``, ``.pyc``) is left out unless ``bytecode`` is set: only a layer built for a
     known Python version ships bytecode it compiled on purpose (see slpack.layer.bytecode).
     """
-    patterns = tuple(skip) if bytecode else tuple(skip) + ("**/__pycache__/*", "*.pyc")
+    patterns = tuple(skip) if bytecode else (*skip, "**/__pycache__/*", "*.pyc")
     entries: dict[str, Path] = {}
     for path in sorted(root.rglob("*")):
         if not path.is_file():
@@ -65,7 +67,9 @@ def write_zip(
         items[name] = data
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(target.suffix + ".tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=compresslevel) as zf:
+    with zipfile.ZipFile(
+        tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=compresslevel
+    ) as zf:
         for name in sorted(items):
             item = items[name]
             if isinstance(item, Path):

@@ -62,7 +62,9 @@ def unpack_function(bundle_dir: Path, dest: Path) -> Path:
     return dest
 
 
-def invoke_bundle(bundle_dir: Path, events: list[Any], tmp: Path, env: dict[str, str] | None = None) -> list[Any]:
+def invoke_bundle(
+    bundle_dir: Path, events: list[Any], tmp: Path, env: dict[str, str] | None = None
+) -> list[Any]:
     """Answer ``events`` with the bundled handler in a fresh interpreter (Lambda's entry point).
 
     The function is unzipped and the handler imported from there, so what is tested is exactly
@@ -122,8 +124,10 @@ SERVE_STANDIN = textwrap.dedent(
             "remaining_ms": context.get_remaining_time_in_millis(),
             "client_context": getattr(context.client_context, "custom", None),
             "sys_path": sys.path,
-            "importable": [m for m in ("numpy", "onnxruntime", "slpack", "typer") if importlib.util.find_spec(m)],
-            "env": {k: v for k, v in os.environ.items() if k.startswith(("AWS_", "LAMBDA_", "_HANDLER", "SLPACK_"))},
+            "importable": [m for m in ("numpy", "onnxruntime", "slpack", "typer") if
+            importlib.util.find_spec(m)],
+            "env": {k: v for k, v in os.environ.items() if k.startswith(("AWS_", "LAMBDA_",
+            "_HANDLER", "SLPACK_"))},
         }
     """
 )
@@ -131,7 +135,8 @@ SERVE_STANDIN = textwrap.dedent(
 
 @pytest.fixture
 def standin_config(tmp_path: Path) -> Callable[..., Any]:
-    """Make a FunctionConfig running the stand-in handler (``standin.handler``) in a tmp task root."""
+    """Make a FunctionConfig running the stand-in handler (``standin.handler``) in a tmp task
+    root."""
     from slpack.serve.sandbox import runtime_dir
     from slpack.serve.workers import FunctionConfig
 
@@ -142,9 +147,12 @@ def standin_config(tmp_path: Path) -> Callable[..., Any]:
 
     def make(**overrides: Any) -> FunctionConfig:
         settings: dict[str, Any] = {
-            "name": "standin", "task_root": task_root, "runtime_dir": runtime,
-            "handler": "standin.handler", "timeout_s": 10.0,
-        }  # fmt: skip
+            "name": "standin",
+            "task_root": task_root,
+            "runtime_dir": runtime,
+            "handler": "standin.handler",
+            "timeout_s": 10.0,
+        }
         settings.update(overrides)
         return FunctionConfig(**settings)
 
@@ -153,7 +161,8 @@ def standin_config(tmp_path: Path) -> Callable[..., Any]:
 
 @pytest.fixture
 def standin_bundle(tmp_path: Path) -> Path:
-    """A bundle folder whose function.zip holds the stand-in as ``slpack_handler``, plus an empty layer.
+    """A bundle folder whose function.zip holds the stand-in as ``slpack_handler``, plus an empty
+    layer.
 
     The layer is ``<bundle>/../empty-layer``: the stand-in needs nothing beyond the stdlib.
     """
@@ -177,7 +186,12 @@ def write_render_bundle(root: Path, name: str = "iris", version: str = "1a2b3c4d
     with zipfile.ZipFile(bundle / "function.zip", "w") as zf:
         zf.writestr("slpack_handler/__init__.py", "")
     (bundle / "model.onnx").write_bytes(b"not really onnx")
-    manifest = {"format": 1, "name": name, "version": version, "model": {"file": "model.onnx", "sha256": "ab" * 32}}
+    manifest = {
+        "format": 1,
+        "name": name,
+        "version": version,
+        "model": {"file": "model.onnx", "sha256": "ab" * 32},
+    }
     (bundle / "slpack.json").write_text(json.dumps(manifest))
     return bundle
 
@@ -218,7 +232,8 @@ def host_layer(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 @pytest.fixture(scope="session")
 def host_layer_dir(host_layer: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The host layer unzipped: the returned folder is its ``python/``, the one to put on sys.path."""
+    """The host layer unzipped: the returned folder is its ``python/``, the one to put on
+    sys.path."""
     root = tmp_path_factory.mktemp("host-layer")
     with zipfile.ZipFile(host_layer.zip_path) as zf:
         zf.extractall(root)
@@ -231,7 +246,8 @@ AWS_TEST_REGION = "us-east-1"
 
 
 def change_code(bundle: Path, version: str) -> None:
-    """Rewrite a ``write_render_bundle`` bundle's function.zip and manifest as a new model version would."""
+    """Rewrite a ``write_render_bundle`` bundle's function.zip and manifest as a new model version
+    would."""
     with zipfile.ZipFile(bundle / "function.zip", "w") as zf:
         zf.writestr("slpack_handler/__init__.py", f"# model {version}\n")
     manifest = json.loads((bundle / "slpack.json").read_text())
@@ -269,10 +285,16 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, moto_server_url: str) -> str:
         if name.startswith("AWS_"):
             monkeypatch.delenv(name)
     settings = {
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": AWS_TEST_REGION,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "AWS_CONFIG_FILE": os.devnull, "AWS_EC2_METADATA_DISABLED": "true",
-    }  # fmt: skip
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": AWS_TEST_REGION,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
     for name, value in settings.items():
         monkeypatch.setenv(name, value)
-    urllib.request.urlopen(urllib.request.Request(f"{moto_server_url}/moto-api/reset", method="POST"), timeout=10).close()
+    urllib.request.urlopen(
+        urllib.request.Request(f"{moto_server_url}/moto-api/reset", method="POST"), timeout=10
+    ).close()
     return moto_server_url

@@ -17,7 +17,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from slpack.build.builder import DEFAULT_RUNTIME_PYTHON
+from slpack.bundler.builder import DEFAULT_RUNTIME_PYTHON
 from slpack.layer.bytecode import compiler_for
 
 
@@ -32,7 +32,9 @@ def iris_files(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_build_writes_the_bundle_and_reports(run_cli, iris_files, tmp_path: Path) -> None:
     model, sample = iris_files
-    result = run_cli("build", model, "--sample", sample, "--out", tmp_path / "dist", "--target", "none")
+    result = run_cli(
+        "build", model, "--sample", sample, "--out", tmp_path / "dist", "--target", "none"
+    )
     assert result.code == 0, result.err
     assert "pickle" in result.err and "parity" in result.err
     bundle = tmp_path / "dist" / "iris"
@@ -48,18 +50,28 @@ def test_build_writes_the_bundle_and_reports(run_cli, iris_files, tmp_path: Path
     assert all(n.startswith(("slpack_handler/", "model/")) for n in names)
 
 
-def test_same_inputs_give_a_byte_identical_function_zip(run_cli, iris_files, tmp_path: Path) -> None:
+def test_same_inputs_give_a_byte_identical_function_zip(
+    run_cli, iris_files, tmp_path: Path
+) -> None:
     model, sample = iris_files
     digests = []
     for out in ("a", "b"):
-        assert run_cli("build", model, "--sample", sample, "--out", tmp_path / out, "--target", "none").code == 0
+        assert (
+            run_cli(
+                "build", model, "--sample", sample, "--out", tmp_path / out, "--target", "none"
+            ).code
+            == 0
+        )
         digests.append((tmp_path / out / "iris" / "function.zip").read_bytes())
     assert digests[0] == digests[1]
     with zipfile.ZipFile(tmp_path / "a" / "iris" / "function.zip") as zf:
         compiled = [n for n in zf.namelist() if n.endswith(".pyc")]
-    # bytecode for the default runtime whenever this machine has its interpreter, built in temporary folders
+    # bytecode for the default runtime whenever this machine has its interpreter, built in temporary
+    # folders
     assert bool(compiled) == (compiler_for(DEFAULT_RUNTIME_PYTHON) is not None)
-    assert all(n.endswith(f".cpython-{DEFAULT_RUNTIME_PYTHON.replace('.', '')}.pyc") for n in compiled)
+    assert all(
+        n.endswith(f".cpython-{DEFAULT_RUNTIME_PYTHON.replace('.', '')}.pyc") for n in compiled
+    )
 
 
 def _one_sentence(err: str) -> str:
@@ -122,45 +134,115 @@ def test_array_sample_and_json_records(run_cli, tmp_path: Path) -> None:
     X, y = load_iris(return_X_y=True)
     joblib.dump(LogisticRegression(max_iter=500).fit(X, y), tmp_path / "arr.joblib")
     np.save(tmp_path / "sample.npy", X)
-    assert run_cli("build", tmp_path / "arr.joblib", "--sample", tmp_path / "sample.npy", "--out", tmp_path, "--target", "none").code == 0
+    assert (
+        run_cli(
+            "build",
+            tmp_path / "arr.joblib",
+            "--sample",
+            tmp_path / "sample.npy",
+            "--out",
+            tmp_path,
+            "--target",
+            "none",
+        ).code
+        == 0
+    )
     manifest = json.loads((tmp_path / "arr" / "slpack.json").read_text())
     assert manifest["input"]["layout"] == "tensor" and manifest["input"]["tensor"]["width"] == 4
     records = [{f"x{i}": float(v) for i, v in enumerate(row)} for row in X[:20]]
     (tmp_path / "sample.json").write_text(json.dumps(records))
-    assert run_cli("build", tmp_path / "arr.joblib", "--sample", tmp_path / "sample.json", "--out", tmp_path / "j", "--target", "none").code == 0
+    assert (
+        run_cli(
+            "build",
+            tmp_path / "arr.joblib",
+            "--sample",
+            tmp_path / "sample.json",
+            "--out",
+            tmp_path / "j",
+            "--target",
+            "none",
+        ).code
+        == 0
+    )
 
 
 def test_parquet_sample(run_cli, iris_files, tmp_path: Path) -> None:
     pytest.importorskip("pyarrow")
     model, sample = iris_files
     pd.read_csv(sample).to_parquet(tmp_path / "iris.parquet")
-    assert run_cli("build", model, "--sample", tmp_path / "iris.parquet", "--out", tmp_path / "pq", "--target", "none").code == 0
+    assert (
+        run_cli(
+            "build",
+            model,
+            "--sample",
+            tmp_path / "iris.parquet",
+            "--out",
+            tmp_path / "pq",
+            "--target",
+            "none",
+        ).code
+        == 0
+    )
 
 
 def test_skops_model(run_cli, iris_files, tmp_path: Path) -> None:
     sio = pytest.importorskip("skops.io")
     model, sample = iris_files
     sio.dump(joblib.load(model), tmp_path / "iris.skops")
-    result = run_cli("build", tmp_path / "iris.skops", "--sample", sample, "--out", tmp_path / "sk", "--target", "none")
+    result = run_cli(
+        "build",
+        tmp_path / "iris.skops",
+        "--sample",
+        sample,
+        "--out",
+        tmp_path / "sk",
+        "--target",
+        "none",
+    )
     assert result.code == 0, result.err
     assert "pickle" not in result.err
 
 
-def test_parity_failure_prints_the_worst_rows_and_allow_mismatch_records_them(run_cli, tmp_path: Path) -> None:
-    texts = pd.DataFrame({"text": ["café crème", "naïve idea", "plain words", "déjà vu again", "simple text"] * 8})
+def test_parity_failure_prints_the_worst_rows_and_allow_mismatch_records_them(
+    run_cli, tmp_path: Path
+) -> None:
+    texts = pd.DataFrame(
+        {"text": ["café crème", "naïve idea", "plain words", "déjà vu again", "simple text"] * 8}
+    )
     y = ["fr", "fr", "en", "fr", "en"] * 8
     from sklearn.compose import ColumnTransformer
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.pipeline import Pipeline
 
-    model = Pipeline([("p", ColumnTransformer([("t", TfidfVectorizer(), "text")])), ("m", LogisticRegression())]).fit(texts, y)
+    model = Pipeline(
+        [("p", ColumnTransformer([("t", TfidfVectorizer(), "text")])), ("m", LogisticRegression())]
+    ).fit(texts, y)
     joblib.dump(model, tmp_path / "accents.joblib")
     texts.to_csv(tmp_path / "texts.csv", index=False)
-    result = run_cli("build", tmp_path / "accents.joblib", "--sample", tmp_path / "texts.csv", "--out", tmp_path, "--target", "none")
+    result = run_cli(
+        "build",
+        tmp_path / "accents.joblib",
+        "--sample",
+        tmp_path / "texts.csv",
+        "--out",
+        tmp_path,
+        "--target",
+        "none",
+    )
     assert result.code == 3
     assert "worst rows" in result.err and "token_pattern" in _one_sentence(result.err)
     assert not (tmp_path / "accents").exists()
-    result = run_cli("build", tmp_path / "accents.joblib", "--sample", tmp_path / "texts.csv", "--out", tmp_path, "--target", "none", "--allow-mismatch")
+    result = run_cli(
+        "build",
+        tmp_path / "accents.joblib",
+        "--sample",
+        tmp_path / "texts.csv",
+        "--out",
+        tmp_path,
+        "--target",
+        "none",
+        "--allow-mismatch",
+    )
     assert result.code == 0
     parity = json.loads((tmp_path / "accents" / "slpack.json").read_text())["parity"]
     assert parity["passed"] is False and parity["allow_mismatch"] is True and parity["worst"]
@@ -193,11 +275,13 @@ _CONVERTER = textwrap.dedent(
     from doubler import Doubler
 
     def shape(operator):
-        operator.outputs[0].type = operator.inputs[0].type.__class__([None, operator.inputs[0].type.shape[1]])
+        operator.outputs[0].type = operator.inputs[0].type.__class__([None,
+        operator.inputs[0].type.shape[1]])
 
     def convert(scope, operator, container):
         dtype = guess_numpy_type(operator.inputs[0].type)
-        node = OnnxMul(operator.inputs[0], np.array([2.0], dtype=dtype), op_version=container.target_opset,
+        node = OnnxMul(operator.inputs[0], np.array([2.0], dtype=dtype),
+        op_version=container.target_opset,
                        output_names=operator.outputs[:1])
         node.add_to(scope, container)
 
@@ -206,21 +290,45 @@ _CONVERTER = textwrap.dedent(
 )
 
 
-def test_unsupported_step_names_the_estimator_and_a_custom_converter_fixes_it(run_cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unsupported_step_names_the_estimator_and_a_custom_converter_fixes_it(
+    run_cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "doubler.py").write_text(_CUSTOM_STEP)
     (tmp_path / "doubler_onnx.py").write_text(_CONVERTER)
     monkeypatch.syspath_prepend(str(tmp_path))
     from doubler import Doubler  # type: ignore[import-not-found]
 
     X, y = load_iris(return_X_y=True)
-    joblib.dump(make_pipeline(Doubler(), LogisticRegression(max_iter=500)).fit(X, y), tmp_path / "custom.joblib")
+    joblib.dump(
+        make_pipeline(Doubler(), LogisticRegression(max_iter=500)).fit(X, y),
+        tmp_path / "custom.joblib",
+    )
     np.save(tmp_path / "x.npy", X)
-    result = run_cli("build", tmp_path / "custom.joblib", "--sample", tmp_path / "x.npy", "--out", tmp_path, "--target", "none")
+    result = run_cli(
+        "build",
+        tmp_path / "custom.joblib",
+        "--sample",
+        tmp_path / "x.npy",
+        "--out",
+        tmp_path,
+        "--target",
+        "none",
+    )
     assert result.code != 0
     line = _one_sentence(result.err)
     assert "Doubler" in line and "--converters" in line
-    result = run_cli("build", tmp_path / "custom.joblib", "--sample", tmp_path / "x.npy", "--out", tmp_path,
-                     "--target", "none", "--converters", tmp_path / "doubler_onnx.py")  # fmt: skip
+    result = run_cli(
+        "build",
+        tmp_path / "custom.joblib",
+        "--sample",
+        tmp_path / "x.npy",
+        "--out",
+        tmp_path,
+        "--target",
+        "none",
+        "--converters",
+        tmp_path / "doubler_onnx.py",
+    )
     assert result.code == 0, result.err
 
 
@@ -228,9 +336,14 @@ def test_function_transformer_error_explains_the_way_out(run_cli, tmp_path: Path
     from sklearn.preprocessing import FunctionTransformer
 
     X, y = load_iris(return_X_y=True)
-    joblib.dump(make_pipeline(FunctionTransformer(np.log1p), LogisticRegression(max_iter=500)).fit(X, y), tmp_path / "ft.joblib")
+    joblib.dump(
+        make_pipeline(FunctionTransformer(np.log1p), LogisticRegression(max_iter=500)).fit(X, y),
+        tmp_path / "ft.joblib",
+    )
     np.save(tmp_path / "x.npy", X)
-    result = run_cli("build", tmp_path / "ft.joblib", "--sample", tmp_path / "x.npy", "--target", "none")
+    result = run_cli(
+        "build", tmp_path / "ft.joblib", "--sample", tmp_path / "x.npy", "--target", "none"
+    )
     line = _one_sentence(result.err)
     assert "FunctionTransformer" in line and "update_registered_converter" in line
 
@@ -238,7 +351,9 @@ def test_function_transformer_error_explains_the_way_out(run_cli, tmp_path: Path
 def test_pickle_module_missing_is_a_clear_error(run_cli, iris_files, tmp_path: Path) -> None:
     _, sample = iris_files
     # A pickle that references a module that does not exist here.
-    payload = pickle.dumps(LogisticRegression(), protocol=2).replace(b"sklearn.linear_model._logistic", b"nonexistent_pkg_xyz.models_mod")
+    payload = pickle.dumps(LogisticRegression(), protocol=2).replace(
+        b"sklearn.linear_model._logistic", b"nonexistent_pkg_xyz.models_mod"
+    )
     (tmp_path / "ghost.pkl").write_bytes(payload)
     result = run_cli("build", tmp_path / "ghost.pkl", "--sample", sample, "--target", "none")
     assert result.code != 0
@@ -249,25 +364,47 @@ def test_manifest_hashes_everything_function_zip_ships(run_cli, iris_files, tmp_
     import hashlib
 
     model, sample = iris_files
-    assert run_cli("build", model, "--sample", sample, "--out", tmp_path, "--target", "none").code == 0
+    assert (
+        run_cli("build", model, "--sample", sample, "--out", tmp_path, "--target", "none").code == 0
+    )
     manifest = json.loads((tmp_path / "iris" / "slpack.json").read_text())
     with zipfile.ZipFile(tmp_path / "iris" / "function.zip") as zf:
-        shipped = {n: hashlib.sha256(zf.read(n)).hexdigest() for n in zf.namelist() if n != "model/slpack.json"}
+        shipped = {
+            n: hashlib.sha256(zf.read(n)).hexdigest()
+            for n in zf.namelist()
+            if n != "model/slpack.json"
+        }
     recorded = {("model/" + k if k == "model.onnx" else k): v for k, v in manifest["files"].items()}
     assert recorded == shipped
 
 
-def test_layer_is_recorded_with_its_wheel_hashes(run_cli, iris_files, host_layer, tmp_path: Path) -> None:
+def test_layer_is_recorded_with_its_wheel_hashes(
+    run_cli, iris_files, host_layer, tmp_path: Path
+) -> None:
     model, sample = iris_files
-    result = run_cli("build", model, "--sample", sample, "--out", tmp_path, "--target", "none", "--layer", host_layer.zip_path)
+    result = run_cli(
+        "build",
+        model,
+        "--sample",
+        sample,
+        "--out",
+        tmp_path,
+        "--target",
+        "none",
+        "--layer",
+        host_layer.zip_path,
+    )
     assert result.code == 0, result.err
     layer = json.loads((tmp_path / "iris" / "slpack.json").read_text())["layer"]
     assert layer["file"] == host_layer.zip_path.name and layer["sha256"] == host_layer.sha256
     assert {p["name"] for p in layer["lock"]["packages"]} >= {"numpy", "onnxruntime"}
 
 
-def test_bytecode_ships_for_the_target_python(run_cli, iris_files, host_layer, tmp_path: Path) -> None:
-    """Lambda's code and layer folders are read-only: bytecode not shipped is compiled at every cold start."""
+def test_bytecode_ships_for_the_target_python(
+    run_cli, iris_files, host_layer, tmp_path: Path
+) -> None:
+    """Lambda's code and layer folders are read-only: bytecode not shipped is compiled at every cold
+    start."""
     import importlib.util
     import sys
 
@@ -279,7 +416,21 @@ def test_bytecode_ships_for_the_target_python(run_cli, iris_files, host_layer, t
         flags = int.from_bytes(zf.read(layer_pyc[0])[4:8], "little")
         assert flags == 0b01  # hash-based, unchecked: valid whatever the extracted timestamps
     model, sample = iris_files
-    assert run_cli("build", model, "--sample", sample, "--out", tmp_path, "--target", "none", "--layer", host_layer.zip_path).code == 0
+    assert (
+        run_cli(
+            "build",
+            model,
+            "--sample",
+            sample,
+            "--out",
+            tmp_path,
+            "--target",
+            "none",
+            "--layer",
+            host_layer.zip_path,
+        ).code
+        == 0
+    )
     with zipfile.ZipFile(tmp_path / "iris" / "function.zip") as zf:
         assert f"slpack_handler/__pycache__/app.{tag}.pyc" in zf.namelist()
     assert importlib.util.MAGIC_NUMBER  # the running interpreter wrote these, with its own magic

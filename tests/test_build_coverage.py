@@ -11,11 +11,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-
-from pipelines import COVERAGE
 from conftest import invoke_bundle
-from slpack.build import build_bundle
-from slpack.build import introspect
+from pipelines import COVERAGE
+
+from slpack.bundler import build_bundle, introspect
 
 REQUEST_ROWS = 12
 
@@ -37,10 +36,16 @@ def _expected(model: Any, task: str, rows: pd.DataFrame, sklearn_rows: Any) -> l
         labels = model.predict(sklearn_rows)
         proba = model.predict_proba(sklearn_rows) if introspect.has_predict_proba(model) else None
         return [
-            {"label": labels[i].item() if isinstance(labels[i], np.generic) else labels[i],
-             **({"probabilities": dict(zip([str(c) for c in model.classes_], proba[i]))} if proba is not None else {})}
+            {
+                "label": labels[i].item() if isinstance(labels[i], np.generic) else labels[i],
+                **(
+                    {"probabilities": dict(zip([str(c) for c in model.classes_], proba[i]))}
+                    if proba is not None
+                    else {}
+                ),
+            }
             for i in range(len(rows))
-        ]  # fmt: skip
+        ]
     if task == introspect.REGRESSOR:
         return [{"value": float(v)} for v in np.ravel(model.predict(sklearn_rows))]
     return [{"embedding": list(map(float, v))} for v in np.asarray(model.transform(sklearn_rows))]
@@ -56,7 +61,7 @@ def test_builds_and_answers_like_sklearn(case: str, tmp_path: Path) -> None:
     assert manifest["model"]["sha256"] == result.manifest["model"]["sha256"]
 
     rows = sample.head(REQUEST_ROWS)
-    from slpack.build.schema import infer_schema
+    from slpack.bundler.schema import infer_schema
 
     schema, frame = infer_schema(model, rows)
     expected = _expected(model, manifest["task"], rows, schema.sklearn_rows(frame))

@@ -15,8 +15,8 @@ from typing import Any
 
 import boto3
 import pytest
-
 from conftest import AWS_TEST_REGION, change_code, write_render_bundle, write_render_layer
+
 from slpack.alarms import alarm_specs
 from slpack.deploy import DeployOptions, Outcome, deploy, rollback, status
 from slpack.deploy.state import parse_description
@@ -37,7 +37,11 @@ class Site:
         return boto3.client(service, endpoint_url=self.url, region_name=AWS_TEST_REGION)
 
     def options(self, **overrides: Any) -> DeployOptions:
-        settings: dict[str, Any] = {"bucket": BUCKET, "endpoint_url": self.url, "layer": str(self.layer)}
+        settings: dict[str, Any] = {
+            "bucket": BUCKET,
+            "endpoint_url": self.url,
+            "layer": str(self.layer),
+        }
         return DeployOptions(**{**settings, **overrides})
 
     def deploy(self, **overrides: Any) -> Outcome:
@@ -45,18 +49,29 @@ class Site:
         return deploy(self.bundle, self.options(**overrides), dry_run=dry_run)
 
     def snapshot(self, name: str = "iris") -> dict[str, Any]:
-        """What a redeploy must not change: code, configuration, versions, alias, URL, layers, objects."""
+        """What a redeploy must not change: code, configuration, versions, alias, URL, layers,
+        objects."""
         lam = self.client("lambda")
         config = lam.get_function_configuration(FunctionName=name)
         alias = lam.get_alias(FunctionName=name, Name="live")
         return {
             "code": config["CodeSha256"],
-            "config": {k: config.get(k) for k in ("MemorySize", "Timeout", "Runtime", "Layers", "Environment", "Role")},
-            "versions": [v["Version"] for v in lam.list_versions_by_function(FunctionName=name)["Versions"]],
+            "config": {
+                k: config.get(k)
+                for k in ("MemorySize", "Timeout", "Runtime", "Layers", "Environment", "Role")
+            },
+            "versions": [
+                v["Version"] for v in lam.list_versions_by_function(FunctionName=name)["Versions"]
+            ],
             "alias": (alias["FunctionVersion"], alias.get("RoutingConfig")),
             "url": lam.get_function_url_config(FunctionName=name, Qualifier="live")["FunctionUrl"],
-            "layer_versions": len(lam.list_layer_versions(LayerName=_layer_name(self.layer))["LayerVersions"]),
-            "objects": sorted(o["Key"] for o in self.client("s3").list_objects_v2(Bucket=BUCKET).get("Contents", [])),
+            "layer_versions": len(
+                lam.list_layer_versions(LayerName=_layer_name(self.layer))["LayerVersions"]
+            ),
+            "objects": sorted(
+                o["Key"]
+                for o in self.client("s3").list_objects_v2(Bucket=BUCKET).get("Contents", [])
+            ),
         }
 
 
@@ -66,7 +81,9 @@ def _layer_name(layer: Path) -> str:
 
 @pytest.fixture
 def site(aws_env: str, tmp_path: Path) -> Site:
-    boto3.client("s3", endpoint_url=aws_env, region_name=AWS_TEST_REGION).create_bucket(Bucket=BUCKET)
+    boto3.client("s3", endpoint_url=aws_env, region_name=AWS_TEST_REGION).create_bucket(
+        Bucket=BUCKET
+    )
     return Site(aws_env, write_render_bundle(tmp_path), write_render_layer(tmp_path))
 
 
@@ -77,7 +94,10 @@ def test_first_deploy_creates_the_function_and_everything_around_it(site: Site) 
     lam = site.client("lambda")
     config = lam.get_function_configuration(FunctionName="iris")
     assert config["Handler"] == "slpack_handler.handler"
-    assert (config["Runtime"], config["Architectures"]) == ("python3.12", ["arm64"])  # from the layer's name
+    assert (config["Runtime"], config["Architectures"]) == (
+        "python3.12",
+        ["arm64"],
+    )  # from the layer's name
     assert (config["MemorySize"], config["Timeout"]) == (1024, 30)
     assert config["Environment"]["Variables"]["SLPACK_METRICS"] == "emf"
     assert config["Role"].endswith(":role/slpack-iris-role")
@@ -86,23 +106,39 @@ def test_first_deploy_creates_the_function_and_everything_around_it(site: Site) 
     assert [v["LayerVersionArn"] for v in published] == [layer["Arn"]]
     assert published[0]["CompatibleRuntimes"] == ["python3.12"]
 
-    [version] = [v for v in lam.list_versions_by_function(FunctionName="iris")["Versions"] if v["Version"] != "$LATEST"]
-    assert parse_description(version["Description"]) == {"name": "iris", "version": "1a2b3c4d5e6f", "sha": "ab" * 6}
+    [version] = [
+        v
+        for v in lam.list_versions_by_function(FunctionName="iris")["Versions"]
+        if v["Version"] != "$LATEST"
+    ]
+    assert parse_description(version["Description"]) == {
+        "name": "iris",
+        "version": "1a2b3c4d5e6f",
+        "sha": "ab" * 6,
+    }
     assert lam.get_alias(FunctionName="iris", Name="live")["FunctionVersion"] == "1"
     url = lam.get_function_url_config(FunctionName="iris", Qualifier="live")
     assert url["AuthType"] == "AWS_IAM" and outcome.outputs["url"] == url["FunctionUrl"]
 
     alarms = site.client("cloudwatch").describe_alarms(AlarmNamePrefix="iris-")["MetricAlarms"]
-    assert sorted(a["AlarmName"] for a in alarms) == sorted(s.alarm_name("iris") for s in alarm_specs())
+    assert sorted(a["AlarmName"] for a in alarms) == sorted(
+        s.alarm_name("iris") for s in alarm_specs()
+    )
     keys = [o["Key"] for o in site.client("s3").list_objects_v2(Bucket=BUCKET)["Contents"]]
     assert len(keys) == 2 and all(k.startswith("slpack/") for k in keys)
-    uploaded = site.client("s3").get_object(Bucket=BUCKET, Key=next(k for k in keys if k.endswith("function.zip")))
+    uploaded = site.client("s3").get_object(
+        Bucket=BUCKET, Key=next(k for k in keys if k.endswith("function.zip"))
+    )
     assert uploaded["Body"].read() == (site.bundle / "function.zip").read_bytes()
 
     iam = site.client("iam")
-    policy = iam.get_role_policy(RoleName="slpack-iris-role", PolicyName="slpack-function")["PolicyDocument"]
+    policy = iam.get_role_policy(RoleName="slpack-iris-role", PolicyName="slpack-function")[
+        "PolicyDocument"
+    ]
     assert policy["Statement"][0]["Resource"].endswith(":log-group:/aws/lambda/iris:*")
-    [group] = site.client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/iris")["logGroups"]
+    [group] = site.client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/iris")[
+        "logGroups"
+    ]
     assert group["retentionInDays"] == 365
 
 
@@ -121,7 +157,13 @@ def test_dry_run_shows_the_plan_and_creates_nothing(site: Site) -> None:
     outcome = site.deploy(dry_run=True)
 
     assert not outcome.applied
-    assert [s.resource for s in outcome.plan.changes][:5] == ["s3 object", "s3 object", "layer", "role", "log group"]
+    assert [s.resource for s in outcome.plan.changes][:5] == [
+        "s3 object",
+        "s3 object",
+        "layer",
+        "role",
+        "log group",
+    ]
     assert site.client("lambda").list_functions()["Functions"] == []
     assert "Contents" not in site.client("s3").list_objects_v2(Bucket=BUCKET)
     assert site.client("iam").list_roles()["Roles"] == []
@@ -135,7 +177,12 @@ def test_new_code_publishes_a_version_and_moves_live(site: Site) -> None:
     outcome = site.deploy()
 
     changed = {(s.resource, s.action) for s in outcome.plan.changes}
-    assert {("s3 object", "upload"), ("function code", "update"), ("version", "publish"), ("alias", "move")} <= changed
+    assert {
+        ("s3 object", "upload"),
+        ("function code", "update"),
+        ("version", "publish"),
+        ("alias", "move"),
+    } <= changed
     assert ("layer", "publish") not in changed and ("role", "create") not in changed
     after = site.snapshot()
     assert after["code"] != code_before and after["versions"] == ["$LATEST", "1", "2"]
@@ -149,9 +196,16 @@ def test_a_configuration_change_alone_also_publishes(site: Site) -> None:
     site.deploy()
     outcome = site.deploy(memory_mb=2048)
 
-    assert [(s.resource, s.action, s.detail) for s in outcome.plan.changes][:1] == [("function configuration", "update", "MemorySize")]
+    assert [(s.resource, s.action, s.detail) for s in outcome.plan.changes][:1] == [
+        ("function configuration", "update", "MemorySize")
+    ]
     assert site.snapshot()["versions"] == ["$LATEST", "1", "2"]
-    assert site.client("lambda").get_function_configuration(FunctionName="iris", Qualifier="live")["MemorySize"] == 2048
+    assert (
+        site.client("lambda").get_function_configuration(FunctionName="iris", Qualifier="live")[
+            "MemorySize"
+        ]
+        == 2048
+    )
 
 
 def test_canary_promote_and_rollback(site: Site) -> None:
@@ -161,14 +215,20 @@ def test_canary_promote_and_rollback(site: Site) -> None:
     site.deploy(canary=10)
     lam = site.client("lambda")
     alias = lam.get_alias(FunctionName="iris", Name="live")
-    assert alias["FunctionVersion"] == "1" and alias["RoutingConfig"]["AdditionalVersionWeights"] == {"2": 0.1}
+    assert alias["FunctionVersion"] == "1" and alias["RoutingConfig"][
+        "AdditionalVersionWeights"
+    ] == {"2": 0.1}
     assert site.deploy(canary=10).plan.changes == []  # the same canary again: nothing to do
-    assert status("iris", endpoint_url=site.url).state.traffic == pytest.approx({"1": 0.9, "2": 0.1})
+    assert status("iris", endpoint_url=site.url).state.traffic == pytest.approx(
+        {"1": 0.9, "2": 0.1}
+    )
 
     rolled = rollback("iris", endpoint_url=site.url)  # during a canary: end it, all traffic on 1
     assert rolled.outputs == {"version": "1"}
     alias = lam.get_alias(FunctionName="iris", Name="live")
-    assert alias["FunctionVersion"] == "1" and not (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights")
+    assert alias["FunctionVersion"] == "1" and not (alias.get("RoutingConfig") or {}).get(
+        "AdditionalVersionWeights"
+    )
 
     promoted = site.deploy()  # a plain deploy sends everything to the new version
     assert [s.action for s in promoted.plan.changes] == ["move"]
@@ -202,15 +262,30 @@ def test_a_layer_already_published_is_reused(site: Site) -> None:
 def test_a_layer_arn_and_a_role_arn_are_used_as_given(site: Site) -> None:
     lam, iam = site.client("lambda"), site.client("iam")
     site.client("s3").put_object(Bucket=BUCKET, Key="layer.zip", Body=site.layer.read_bytes())
-    arn = lam.publish_layer_version(LayerName="mine", Content={"S3Bucket": BUCKET, "S3Key": "layer.zip"})["LayerVersionArn"]
-    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
-    role = iam.create_role(RoleName="given", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    arn = lam.publish_layer_version(
+        LayerName="mine", Content={"S3Bucket": BUCKET, "S3Key": "layer.zip"}
+    )["LayerVersionArn"]
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    role = iam.create_role(RoleName="given", AssumeRolePolicyDocument=json.dumps(trust))["Role"][
+        "Arn"
+    ]
 
     outcome = site.deploy(layer=arn, role=role)
 
     config = lam.get_function_configuration(FunctionName="iris")
     assert [layer["Arn"] for layer in config["Layers"]] == [arn] and config["Role"] == role
-    assert config["Runtime"] == "python3.12" and config["Architectures"] == ["x86_64"]  # the defaults
+    assert config["Runtime"] == "python3.12" and config["Architectures"] == [
+        "x86_64"
+    ]  # the defaults
     assert [r["RoleName"] for r in iam.list_roles()["Roles"]] == ["given"]
     assert not any(s.resource in ("layer", "role") for s in outcome.plan.changes)
 
@@ -231,7 +306,9 @@ def test_url_modes_grant_and_revoke_public_access(site: Site) -> None:
     assert site.deploy(url="public").plan.changes == []
 
     site.deploy(url="iam")
-    assert lam.get_function_url_config(FunctionName="iris", Qualifier="live")["AuthType"] == "AWS_IAM"
+    assert (
+        lam.get_function_url_config(FunctionName="iris", Qualifier="live")["AuthType"] == "AWS_IAM"
+    )
     assert statements() == []
 
     outcome = site.deploy(url="none")
@@ -254,7 +331,7 @@ def test_the_bundles_own_layer_is_found_next_to_it(site: Site, tmp_path: Path) -
 
     with zipfile.ZipFile(site.layer, "a") as zf:
         zf.writestr("python/extra.py", "")  # the zip changed since the build
-    with pytest.raises(SlpackError, match="not in .* with the same hash; pass --layer"):
+    with pytest.raises(SlpackError, match=r"not in .* with the same hash; pass --layer"):
         site.deploy(layer=None)
 
 

@@ -25,8 +25,14 @@ import boto3
 import pytest
 from botocore.retries.standard import ExponentialBackoff
 from botocore.stub import Stubber
+from conftest import (
+    AWS_TEST_REGION,
+    CliResult,
+    change_code,
+    write_render_bundle,
+    write_render_layer,
+)
 
-from conftest import AWS_TEST_REGION, CliResult, change_code, write_render_bundle, write_render_layer
 from slpack.deploy.aws import aws_errors, translate
 from slpack.errors import SlpackError
 
@@ -57,9 +63,22 @@ def test_deploy_status_and_rollback_on_the_command_line(
     run_cli: Cli, aws_env: str, tmp_path: Path, bundle: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("COLUMNS", "200")  # rich's tables, one row per line
-    boto3.client("s3", endpoint_url=aws_env, region_name=AWS_TEST_REGION).create_bucket(Bucket=BUCKET)
+    boto3.client("s3", endpoint_url=aws_env, region_name=AWS_TEST_REGION).create_bucket(
+        Bucket=BUCKET
+    )
     layer = write_render_layer(tmp_path)
-    args = ["deploy", bundle, "--bucket", BUCKET, "--layer", layer, "--endpoint-url", aws_env, "--url", "public"]
+    args = [
+        "deploy",
+        bundle,
+        "--bucket",
+        BUCKET,
+        "--layer",
+        layer,
+        "--endpoint-url",
+        aws_env,
+        "--url",
+        "public",
+    ]
 
     dry = run_cli(*args, "--dry-run")
     assert dry.code == 0 and dry.out == "" and "dry run: nothing was changed." in dry.err
@@ -75,47 +94,89 @@ def test_deploy_status_and_rollback_on_the_command_line(
     assert "nothing to change" in again.err and "already up to date" in again.err
 
     shown = run_cli("status", "iris", "--endpoint-url", aws_env)
-    assert shown.code == 0 and "iris 1a2b3c4d5e6f" in shown.out and "100%" in shown.out and "(auth NONE)" in shown.out
+    assert (
+        shown.code == 0
+        and "iris 1a2b3c4d5e6f" in shown.out
+        and "100%" in shown.out
+        and "(auth NONE)" in shown.out
+    )
 
-    assert_one_sentence(run_cli("rollback", "iris", "--endpoint-url", aws_env), "live is on version 1, the oldest")
+    assert_one_sentence(
+        run_cli("rollback", "iris", "--endpoint-url", aws_env), "live is on version 1, the oldest"
+    )
 
     change_code(bundle, "2b3c4d5e6f70")
     canary = run_cli(*args, "--canary", "10")
-    assert canary.code == 0 and "iris version 2 is the canary, version 1 keeps the rest of live's traffic" in canary.err
+    assert (
+        canary.code == 0
+        and "iris version 2 is the canary, version 1 keeps the rest of live's traffic" in canary.err
+    )
     assert "10% (canary)" in run_cli("status", "iris", "--endpoint-url", aws_env).out
 
 
 def test_a_missing_bucket(run_cli: Cli, aws_env: str, bundle: Path) -> None:
-    result = run_cli("deploy", bundle, "--bucket", "no-such-bucket", "--layer", LAYER_ARN, "--endpoint-url", aws_env)
-    assert_one_sentence(result, "the S3 bucket no-such-bucket does not exist; create it (aws s3 mb s3://no-such-bucket")
+    result = run_cli(
+        "deploy",
+        bundle,
+        "--bucket",
+        "no-such-bucket",
+        "--layer",
+        LAYER_ARN,
+        "--endpoint-url",
+        aws_env,
+    )
+    assert_one_sentence(
+        result,
+        "the S3 bucket no-such-bucket does not exist; create it (aws s3 mb s3://no-such-bucket",
+    )
 
 
 def test_a_bucket_in_another_region(run_cli: Cli, aws_env: str, bundle: Path) -> None:
     s3 = boto3.client("s3", endpoint_url=aws_env, region_name="eu-west-1")
-    s3.create_bucket(Bucket="eu-bucket", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-    result = run_cli("deploy", bundle, "--bucket", "eu-bucket", "--layer", LAYER_ARN, "--endpoint-url", aws_env)
-    assert_one_sentence(result, "the S3 bucket eu-bucket is in eu-west-1 but the function goes to us-east-1")
+    s3.create_bucket(
+        Bucket="eu-bucket", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+    )
+    result = run_cli(
+        "deploy", bundle, "--bucket", "eu-bucket", "--layer", LAYER_ARN, "--endpoint-url", aws_env
+    )
+    assert_one_sentence(
+        result, "the S3 bucket eu-bucket is in eu-west-1 but the function goes to us-east-1"
+    )
 
 
-def test_no_credentials(run_cli: Cli, aws_env: str, bundle: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_credentials(
+    run_cli: Cli, aws_env: str, bundle: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
-    for command in (["deploy", bundle, "--bucket", BUCKET, "--layer", LAYER_ARN], ["status", "iris"], ["rollback", "iris"]):
+    for command in (
+        ["deploy", bundle, "--bucket", BUCKET, "--layer", LAYER_ARN],
+        ["status", "iris"],
+        ["rollback", "iris"],
+    ):
         result = run_cli(*command, "--endpoint-url", aws_env)
         assert_one_sentence(result, "no AWS credentials were found; run aws configure")
 
 
 @pytest.fixture
-def restricted(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[list[str]], None]]:
-    """Switch to an IAM user allowed only ``actions``, with moto enforcing IAM (switched off afterwards)."""
+def restricted(
+    aws_env: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[[list[str]], None]]:
+    """Switch to an IAM user allowed only ``actions``, with moto enforcing IAM (switched off
+    afterwards)."""
 
     def use(actions: list[str]) -> None:
         iam = boto3.client("iam", endpoint_url=aws_env, region_name=AWS_TEST_REGION)
         iam.create_user(UserName="deployer")
-        policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}
-        iam.put_user_policy(UserName="deployer", PolicyName="some", PolicyDocument=json.dumps(policy))
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}],
+        }
+        iam.put_user_policy(
+            UserName="deployer", PolicyName="some", PolicyDocument=json.dumps(policy)
+        )
         key = iam.create_access_key(UserName="deployer")["AccessKey"]
         monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
@@ -127,23 +188,41 @@ def restricted(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callab
 
 def _moto_auth(url: str, after_requests: str) -> None:
     request = urllib.request.Request(
-        f"{url}/moto-api/reset-auth", data=after_requests.encode(), headers={"Content-Type": "text/plain"}, method="POST"
+        f"{url}/moto-api/reset-auth",
+        data=after_requests.encode(),
+        headers={"Content-Type": "text/plain"},
+        method="POST",
     )
     urllib.request.urlopen(request, timeout=10).close()
 
 
-def test_access_denied(run_cli: Cli, aws_env: str, bundle: Path, restricted: Callable[[list[str]], None]) -> None:
-    boto3.client("s3", endpoint_url=aws_env, region_name=AWS_TEST_REGION).create_bucket(Bucket=BUCKET)
+def test_access_denied(
+    run_cli: Cli, aws_env: str, bundle: Path, restricted: Callable[[list[str]], None]
+) -> None:
+    boto3.client("s3", endpoint_url=aws_env, region_name=AWS_TEST_REGION).create_bucket(
+        Bucket=BUCKET
+    )
     restricted(["s3:*", "sts:GetCallerIdentity"])  # no iam:* and no lambda:*
-    result = run_cli("deploy", bundle, "--bucket", BUCKET, "--layer", LAYER_ARN, "--endpoint-url", aws_env)
-    assert_one_sentence(result, "AWS denied GetRole (User: arn:aws:iam::123456789012:user/deployer is not authorized")
+    result = run_cli(
+        "deploy", bundle, "--bucket", BUCKET, "--layer", LAYER_ARN, "--endpoint-url", aws_env
+    )
+    assert_one_sentence(
+        result,
+        "AWS denied GetRole (User: arn:aws:iam::123456789012:user/deployer is not authorized",
+    )
     assert "permissions listed in docs/deploy.md." in result.err
 
 
-def test_access_to_the_bucket_denied(run_cli: Cli, aws_env: str, bundle: Path, restricted: Callable[[list[str]], None]) -> None:
-    boto3.client("s3", endpoint_url=aws_env, region_name=AWS_TEST_REGION).create_bucket(Bucket=BUCKET)
+def test_access_to_the_bucket_denied(
+    run_cli: Cli, aws_env: str, bundle: Path, restricted: Callable[[list[str]], None]
+) -> None:
+    boto3.client("s3", endpoint_url=aws_env, region_name=AWS_TEST_REGION).create_bucket(
+        Bucket=BUCKET
+    )
     restricted(["sts:GetCallerIdentity"])
-    result = run_cli("deploy", bundle, "--bucket", BUCKET, "--layer", LAYER_ARN, "--endpoint-url", aws_env)
+    result = run_cli(
+        "deploy", bundle, "--bucket", BUCKET, "--layer", LAYER_ARN, "--endpoint-url", aws_env
+    )
     assert_one_sentence(result, f"access to the S3 bucket {BUCKET} is denied")
 
 
@@ -173,10 +252,14 @@ def test_throttling_is_retried_then_explained(run_cli: Cli, aws_env: str, no_bac
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Throttling)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        result = run_cli("status", "iris", "--endpoint-url", f"http://127.0.0.1:{server.server_address[1]}")
+        result = run_cli(
+            "status", "iris", "--endpoint-url", f"http://127.0.0.1:{server.server_address[1]}"
+        )
     finally:
         server.shutdown()
-    assert_one_sentence(result, "AWS kept throttling GetFunctionConfiguration after 5 attempts; wait a minute")
+    assert_one_sentence(
+        result, "AWS kept throttling GetFunctionConfiguration after 5 attempts; wait a minute"
+    )
     assert _Throttling.requests == 5  # botocore's standard mode retried before giving up
 
 
@@ -192,16 +275,22 @@ def test_a_function_in_a_failed_state(aws_env: str) -> None:
     lam = boto3.client("lambda", region_name=AWS_TEST_REGION)
     with Stubber(lam) as stub:
         reason = "The role defined for the function cannot be assumed by Lambda."
-        stub.add_response("get_function", {"Configuration": {"FunctionName": "iris", "State": "Failed", "StateReason": reason}})
+        stub.add_response(
+            "get_function",
+            {"Configuration": {"FunctionName": "iris", "State": "Failed", "StateReason": reason}},
+        )
         with pytest.raises(SlpackError) as caught, aws_errors():
             lam.get_waiter("function_active_v2").wait(FunctionName="iris")
     assert str(caught.value) == (
-        "the function iris is in a Failed state (The role defined for the function cannot be assumed by Lambda); fix the "
+        "the function iris is in a Failed state (The role defined for the function "
+        "cannot be assumed by Lambda); fix the "
         "cause (often the role, the layer or the code bucket's region) and run slpack deploy again."
     )
 
 
-def test_a_new_role_is_retried_until_lambda_can_assume_it(aws_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_new_role_is_retried_until_lambda_can_assume_it(
+    aws_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from slpack.deploy import apply
     from slpack.deploy.aws import connect
     from slpack.deploy.steps import Call
@@ -209,14 +298,25 @@ def test_a_new_role_is_retried_until_lambda_can_assume_it(aws_env: str, monkeypa
     monkeypatch.setattr(apply, "ROLE_RETRY_DELAY_S", 0)
     aws = connect(AWS_TEST_REGION)
     lam = aws.client("lambda")
-    call = Call("lambda", "create_function", {"FunctionName": "iris", "Role": "arn:aws:iam::123456789012:role/new", "Code": {}},
-                wait="function_active_v2", wait_args={"FunctionName": "iris"}, retry_while_role_propagates=True)  # fmt: skip
+    call = Call(
+        "lambda",
+        "create_function",
+        {"FunctionName": "iris", "Role": "arn:aws:iam::123456789012:role/new", "Code": {}},
+        wait="function_active_v2",
+        wait_args={"FunctionName": "iris"},
+        retry_while_role_propagates=True,
+    )
     with Stubber(lam) as stub:
         for _ in range(2):
-            stub.add_client_error("create_function", "InvalidParameterValueException",
-                                  "The role defined for the function cannot be assumed by Lambda.")  # fmt: skip
+            stub.add_client_error(
+                "create_function",
+                "InvalidParameterValueException",
+                "The role defined for the function cannot be assumed by Lambda.",
+            )
         stub.add_response("create_function", {"FunctionName": "iris", "State": "Pending"})
-        stub.add_response("get_function", {"Configuration": {"FunctionName": "iris", "State": "Active"}})
+        stub.add_response(
+            "get_function", {"Configuration": {"FunctionName": "iris", "State": "Active"}}
+        )
         assert apply.run_call(aws, call, {})["State"] == "Pending"
         stub.assert_no_pending_responses()
 
@@ -225,11 +325,20 @@ def test_a_refused_upload_is_explained_through_boto3s_wrapper() -> None:
     from boto3.exceptions import S3UploadFailedError
     from botocore.exceptions import ClientError
 
-    with pytest.raises(SlpackError, match=r"^AWS denied PutObject \(Access Denied\); give the identity"), aws_errors():
+    with (
+        pytest.raises(
+            SlpackError, match=r"^AWS denied PutObject \(Access Denied\); give the identity"
+        ),
+        aws_errors(),
+    ):
         try:
-            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, "PutObject")
-        except ClientError:
-            raise S3UploadFailedError("Failed to upload function.zip")  # the way boto3's transfer raises it
+            raise ClientError(
+                {"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, "PutObject"
+            )
+        except ClientError as exc:
+            raise S3UploadFailedError(
+                "Failed to upload function.zip"
+            ) from exc  # the way boto3's transfer raises it
 
 
 def test_errors_outside_aws_keep_their_traceback() -> None:
@@ -249,8 +358,20 @@ def test_errors_outside_aws_keep_their_traceback() -> None:
         (["--bucket", "No_Such"], "--bucket 'No_Such' is not an S3 bucket name."),
     ],
 )
-def test_bad_options_are_refused_before_aws_is_asked(run_cli: Cli, bundle: Path, extra: list[str], message: str) -> None:
-    result = run_cli("deploy", bundle, "--bucket", BUCKET, "--layer", LAYER_ARN, *extra, "--endpoint-url", "http://127.0.0.1:9")
+def test_bad_options_are_refused_before_aws_is_asked(
+    run_cli: Cli, bundle: Path, extra: list[str], message: str
+) -> None:
+    result = run_cli(
+        "deploy",
+        bundle,
+        "--bucket",
+        BUCKET,
+        "--layer",
+        LAYER_ARN,
+        *extra,
+        "--endpoint-url",
+        "http://127.0.0.1:9",
+    )
     assert_one_sentence(result, message)
 
 
@@ -259,11 +380,19 @@ def test_deploying_without_a_layer_is_refused(run_cli: Cli, bundle: Path) -> Non
     assert_one_sentence(result, "the function needs the numpy + onnxruntime layer; pass --layer")
 
 
-def test_without_boto3_the_extra_is_named(run_cli: Cli, monkeypatch: pytest.MonkeyPatch, aws_env: str) -> None:
+def test_without_boto3_the_extra_is_named(
+    run_cli: Cli, monkeypatch: pytest.MonkeyPatch, aws_env: str
+) -> None:
     monkeypatch.setitem(sys.modules, "boto3", None)  # import boto3 now raises ImportError
-    assert_one_sentence(run_cli("status", "iris"), "deploying needs boto3; install it with pip install 'slpack[deploy]'.")
+    assert_one_sentence(
+        run_cli("status", "iris"),
+        "deploying needs boto3; install it with pip install 'slpack[deploy]'.",
+    )
 
 
 def test_the_cli_does_not_import_boto3_until_a_deploy_command_runs() -> None:
-    code = "import sys, slpack.cli, slpack.deploy; assert 'boto3' not in sys.modules and 'botocore' not in sys.modules"
+    code = (
+        "import sys, slpack.cli, slpack.deploy; assert 'boto3' not in sys.modules "
+        "and 'botocore' not in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -13,13 +13,24 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from pipelines import COVERAGE
-from slpack.build import build_bundle
+
+from slpack.bundler import build_bundle
 from slpack.render import render
 
-ROW = {"age": 40.0, "monthly_spend": 55.2, "visits": 3, "is_member": True, "plan": "pro", "region": None, "tier": "low"}
-_RUN = "import runpy, sys; sys.path.insert(0, sys.argv[1]); sys.argv = sys.argv[2:]; runpy.run_path(sys.argv[0], run_name='__main__')"
+ROW = {
+    "age": 40.0,
+    "monthly_spend": 55.2,
+    "visits": 3,
+    "is_member": True,
+    "plan": "pro",
+    "region": None,
+    "tier": "low",
+}
+_RUN = (
+    "import runpy, sys; sys.path.insert(0, sys.argv[1]); sys.argv = sys.argv[2:]; "
+    "runpy.run_path(sys.argv[0], run_name='__main__')"
+)
 
 
 @pytest.fixture(scope="module")
@@ -32,15 +43,30 @@ def edge(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _isolated(layer: Path, target: Path, *args: str, **kw: object) -> subprocess.Popen[str]:
-    env = {"PATH": os.environ.get("PATH", ""), "SLPACK_MODEL_CACHE_DIR": str(target.parent / "cache")}
-    return subprocess.Popen([sys.executable, "-I", "-S", "-c", _RUN, str(layer), str(target), *args],
-                            env=env, text=True, **kw)  # type: ignore[call-overload]  # fmt: skip
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "SLPACK_MODEL_CACHE_DIR": str(target.parent / "cache"),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-I", "-S", "-c", _RUN, str(layer), str(target), *args],
+        env=env,
+        text=True,
+        **kw,
+    )  # type: ignore[call-overload]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("entry", ["edge.zip", "app/__main__.py"])
-def test_json_lines_in_an_isolated_interpreter(edge: Path, host_layer_dir: Path, entry: str) -> None:
-    proc = _isolated(host_layer_dir, edge / entry, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+def test_json_lines_in_an_isolated_interpreter(
+    edge: Path, host_layer_dir: Path, entry: str
+) -> None:
+    proc = _isolated(
+        host_layer_dir,
+        edge / entry,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     out, err = proc.communicate(json.dumps({"instances": [ROW]}) + "\n\n" + "{broken\n", timeout=60)
     lines = [json.loads(line) for line in out.splitlines()]
     assert len(lines) == 2, err
@@ -59,7 +85,14 @@ def _free_port() -> int:
 @pytest.mark.slow
 def test_http_mode(edge: Path, host_layer_dir: Path) -> None:
     port = _free_port()
-    proc = _isolated(host_layer_dir, edge / "edge.zip", "--port", str(port), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = _isolated(
+        host_layer_dir,
+        edge / "edge.zip",
+        "--port",
+        str(port),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):
@@ -71,7 +104,11 @@ def test_http_mode(edge: Path, host_layer_dir: Path) -> None:
         else:
             pytest.fail("the edge server did not start")
         assert meta["model"]["name"] == "mixed"
-        req = urllib.request.Request(base + "/", data=json.dumps({"instances": [ROW]}).encode(), headers={"content-type": "application/json"})
+        req = urllib.request.Request(
+            base + "/",
+            data=json.dumps({"instances": [ROW]}).encode(),
+            headers={"content-type": "application/json"},
+        )
         answer = json.loads(urllib.request.urlopen(req, timeout=5).read())
         assert answer["predictions"][0]["label"] in (0, 1)
         bad = urllib.request.Request(base + "/", data=b'{"instances": [{"age": "x"}]}')

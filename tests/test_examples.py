@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO
 
 EXPECTED = {
@@ -23,8 +22,19 @@ EXPECTED = {
 @pytest.mark.parametrize("example", sorted(EXPECTED))
 def test_example_runs_end_to_end(example: str, tmp_path: Path) -> None:
     bin_dir = Path(sys.executable).parent
-    env = {**os.environ, "PYTHON": sys.executable, "SLPACK": str(bin_dir / "slpack"), "OUT": str(tmp_path)}
-    proc = subprocess.run(["bash", str(REPO / "examples" / example / "run.sh")], capture_output=True, text=True, env=env, timeout=300)
+    env = {
+        **os.environ,
+        "PYTHON": sys.executable,
+        "SLPACK": str(bin_dir / "slpack"),
+        "OUT": str(tmp_path),
+    }
+    proc = subprocess.run(
+        ["bash", str(REPO / "examples" / example / "run.sh")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     for text in EXPECTED[example]:
         assert text in proc.stdout, proc.stdout[-2000:]

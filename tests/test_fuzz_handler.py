@@ -16,18 +16,20 @@ import tracemalloc
 from typing import Any
 
 import pytest
+from conftest import unpack_function
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from conftest import unpack_function
 from pipelines import COVERAGE
-from slpack.build import build_bundle
+
+from slpack.bundler import build_bundle
 
 FUZZ_EXAMPLES = 400  # per property; several properties -> a few thousand events in CI
 
 
 @pytest.fixture(scope="module")
-def handler(tmp_path_factory: pytest.TempPathFactory, monkeypatch_module: pytest.MonkeyPatch) -> Any:
+def handler(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch_module: pytest.MonkeyPatch
+) -> Any:
     tmp = tmp_path_factory.mktemp("fuzz")
     model, sample = COVERAGE["mixed-logreg"]()
     result = build_bundle(model, sample, tmp / "dist", name="fuzz")
@@ -36,10 +38,18 @@ def handler(tmp_path_factory: pytest.TempPathFactory, monkeypatch_module: pytest
     monkeypatch_module.setenv("SLPACK_MAX_BATCH", "50")
     monkeypatch_module.setenv("SLPACK_MAX_BODY_BYTES", "65536")
     monkeypatch_module.syspath_prepend(str(root))
-    for name in [m for m in sys.modules if m == "slpack_handler" or m.startswith("slpack_handler.")]:
-        monkeypatch_module.delitem(sys.modules, name)  # restored after the module: tests elsewhere hold the repo's copy
+    for name in [
+        m for m in sys.modules if m == "slpack_handler" or m.startswith("slpack_handler.")
+    ]:
+        monkeypatch_module.delitem(
+            sys.modules, name
+        )  # restored after the module: tests elsewhere hold the repo's copy
     module = importlib.import_module("slpack_handler")
-    good = {"instances": [{k: _plain(v) for k, v in row.items()} for _, row in sample.head(3).iterrows()]}
+    good = {
+        "instances": [
+            {k: _plain(v) for k, v in row.items()} for _, row in sample.head(3).iterrows()
+        ]
+    }
     expected = module.handler(good, None)
     assert "predictions" in expected, expected
     return module, good, expected
@@ -66,22 +76,45 @@ def _plain(value: Any) -> Any:
 
 # -- strategies -----------------------------------------------------------------------------
 
-FIELDS = ["age", "monthly_spend", "visits", "is_member", "plan", "region", "tier", "unknown_field", ""]
+FIELDS = [
+    "age",
+    "monthly_spend",
+    "visits",
+    "is_member",
+    "plan",
+    "region",
+    "tier",
+    "unknown_field",
+    "",
+]
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
-    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=30),
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=30),
     st.sampled_from(["basic", "pro", "eu", "low", "1e400", "NaN", "\u0000", "\U0001f600" * 3]),
-)  # fmt: skip
+)
 json_values = st.recursive(
     scalars,
-    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=20,
 )
 records = st.dictionaries(st.sampled_from(FIELDS), json_values, max_size=len(FIELDS))
 bodies = st.one_of(
     st.fixed_dictionaries({"instances": st.lists(st.one_of(records, json_values), max_size=6)}),
-    st.fixed_dictionaries({"inputs": st.dictionaries(st.sampled_from(FIELDS), st.one_of(st.lists(json_values, max_size=5), json_values), max_size=8)}),
+    st.fixed_dictionaries(
+        {
+            "inputs": st.dictionaries(
+                st.sampled_from(FIELDS),
+                st.one_of(st.lists(json_values, max_size=5), json_values),
+                max_size=8,
+            )
+        }
+    ),
     st.dictionaries(st.text(max_size=10), json_values, max_size=3),
     json_values,
 )
@@ -110,22 +143,54 @@ def http_events(draw: st.DrawFn) -> dict[str, Any]:
     if encode and draw(st.booleans()):
         body = body[:-1] + "*"  # invalid base64
     method = draw(st.sampled_from(["POST", "POST", "GET", "PUT", "DELETE", "OPTIONS"]))
-    path = draw(st.sampled_from(["/", "/predict", "/health", "/metadata", "/nope", "/stage/predict"]))
-    headers = draw(st.dictionaries(
-        st.sampled_from(["content-type", "Content-Type", "x-request-id", "accept"]),
-        st.sampled_from(["application/json", "text/plain", "application/x-www-form-urlencoded", "", "application/json; charset=utf-8"]),
-        max_size=3,
-    ))  # fmt: skip
+    path = draw(
+        st.sampled_from(["/", "/predict", "/health", "/metadata", "/nope", "/stage/predict"])
+    )
+    headers = draw(
+        st.dictionaries(
+            st.sampled_from(["content-type", "Content-Type", "x-request-id", "accept"]),
+            st.sampled_from(
+                [
+                    "application/json",
+                    "text/plain",
+                    "application/x-www-form-urlencoded",
+                    "",
+                    "application/json; charset=utf-8",
+                ]
+            ),
+            max_size=3,
+        )
+    )
     shape = draw(st.sampled_from(["v1", "v2", "alb"]))
     if shape == "v1":
-        return {"httpMethod": method, "path": path, "headers": headers, "body": body, "isBase64Encoded": encode,
-                "requestContext": {"requestId": "fuzz", "stage": "prod"}}  # fmt: skip
-    if shape == "alb":
-        return {"httpMethod": method, "path": path, "headers": headers, "body": body, "isBase64Encoded": encode,
-                "requestContext": {"elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:1:tg/x/y"}}}  # fmt: skip
-    return {"version": "2.0", "rawPath": path, "rawQueryString": "", "headers": headers, "body": body,
+        return {
+            "httpMethod": method,
+            "path": path,
+            "headers": headers,
+            "body": body,
             "isBase64Encoded": encode,
-            "requestContext": {"requestId": "fuzz", "http": {"method": method, "path": path}}}  # fmt: skip
+            "requestContext": {"requestId": "fuzz", "stage": "prod"},
+        }
+    if shape == "alb":
+        return {
+            "httpMethod": method,
+            "path": path,
+            "headers": headers,
+            "body": body,
+            "isBase64Encoded": encode,
+            "requestContext": {
+                "elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:1:tg/x/y"}
+            },
+        }
+    return {
+        "version": "2.0",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": headers,
+        "body": body,
+        "isBase64Encoded": encode,
+        "requestContext": {"requestId": "fuzz", "http": {"method": method, "path": path}},
+    }
 
 
 # -- invariants -----------------------------------------------------------------------------
@@ -163,7 +228,12 @@ def _still_good(handler: Any) -> None:
     assert module.handler(good, None) == expected
 
 
-SETTINGS = settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+SETTINGS = settings(
+    max_examples=FUZZ_EXAMPLES,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    derandomize=True,
+)
 
 
 @SETTINGS

@@ -439,7 +439,8 @@ def test_a_bucket_in_another_region_says_which(
     scripted.on(OBJECT, answer)
     with pytest.raises(
         s3.ModelFetchError,
-        match=r"^bucket models is in region eu-central-1 \(\d{3} \w+\); set AWS_REGION=eu-central-1",
+        match=r"^bucket models is in region eu-central-1 \(\d{3} \w+\); set "
+        r"AWS_REGION=eu-central-1",
     ):
         s3.fetch_model(URI, SHA, str(tmp_path))
     assert scripted.gets(OBJECT) == 1
@@ -467,7 +468,8 @@ def test_the_request_is_signed_with_the_session_token(
     assert headers["host"] == scripted.endpoint.removeprefix("http://")
     assert headers["authorization"].startswith("AWS4-HMAC-SHA256 Credential=testing/")
     assert (
-        "/eu-north-1/s3/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-security-token,"
+        "/eu-north-1/s3/aws4_request, "
+        "SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-security-token,"
         in (headers["authorization"])
     )
 

@@ -21,7 +21,9 @@ ALL = ["sam", "serverless", "terraform"]
 
 # --- reading the output -------------------------------------------------------------------
 
-_PROBE = hcl2.loads('a = "x"\n')["a"]  # python-hcl2 and checkov's fork wrap/quote values differently
+_PROBE = hcl2.loads('a = "x"\n')[
+    "a"
+]  # python-hcl2 and checkov's fork wrap/quote values differently
 
 
 def tf_value(value: Any) -> Any:
@@ -75,7 +77,9 @@ def iam_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
 # --- defaults -----------------------------------------------------------------------------
 
 
-def test_defaults_are_private_alarmed_and_rolled_out_by_canary(render_bundle: Path, render_layer: Path) -> None:
+def test_defaults_are_private_alarmed_and_rolled_out_by_canary(
+    render_bundle: Path, render_layer: Path
+) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error", RenderWarning)  # nothing to warn about
         render(render_bundle, ALL, RenderOptions(layer=str(render_layer)))
@@ -86,13 +90,16 @@ def test_defaults_are_private_alarmed_and_rolled_out_by_canary(render_bundle: Pa
     assert fn["DeploymentPreference"]["Type"] == "Canary10Percent5Minutes"
     rollback = {a["Ref"] for a in fn["DeploymentPreference"]["Alarms"]}
     assert rollback == {s.logical_id for s in alarm_specs() if s.rollback}
-    assert {r["Properties"]["AlarmName"] for r in of_type(sam, "AWS::CloudWatch::Alarm").values()} == {
-        f"iris-{s.key}" for s in alarm_specs()}  # fmt: skip
+    assert {
+        r["Properties"]["AlarmName"] for r in of_type(sam, "AWS::CloudWatch::Alarm").values()
+    } == {f"iris-{s.key}" for s in alarm_specs()}
     assert sam["Resources"]["LogGroup"]["Properties"]["RetentionInDays"] == 365
     assert fn["LoggingConfig"]["LogGroup"] == {"Ref": "LogGroup"} and fn["Tracing"] == "Active"
     assert fn["Environment"]["Variables"]["SLPACK_EAGER"] == "0"
     assert set(sam["Outputs"]) == {"EndpointUrl", "FunctionArn", "AliasArn", "DashboardUrl"}
-    assert "*" not in json.dumps([r.get("Properties", {}).get("Principal") for r in sam["Resources"].values()])
+    assert "*" not in json.dumps(
+        [r.get("Properties", {}).get("Principal") for r in sam["Resources"].values()]
+    )
 
     sls = sls_config(render_bundle)
     assert sls["resources"]["Resources"]["FunctionUrl"]["Properties"]["AuthType"] == "AWS_IAM"
@@ -103,12 +110,16 @@ def test_defaults_are_private_alarmed_and_rolled_out_by_canary(render_bundle: Pa
     tf = tf_resources(render_bundle / "deploy/terraform")
     assert tf_value(tf[("aws_lambda_function_url", "live")]["authorization_type"]) == "AWS_IAM"
     assert not any(t == "aws_lambda_permission" for t, _ in tf)
-    assert {tf_value(b["alarm_name"]) for (t, _), b in tf.items() if t == "aws_cloudwatch_metric_alarm"} == {
-        f"iris-{s.key}" for s in alarm_specs()}  # fmt: skip
+    assert {
+        tf_value(b["alarm_name"]) for (t, _), b in tf.items() if t == "aws_cloudwatch_metric_alarm"
+    } == {f"iris-{s.key}" for s in alarm_specs()}
 
 
-def test_relative_paths_reach_the_bundle_and_the_layer_from_each_target(render_bundle: Path, render_layer: Path) -> None:
-    """Each tool resolves these relative to the rendered file's folder: they must land on the real files."""
+def test_relative_paths_reach_the_bundle_and_the_layer_from_each_target(
+    render_bundle: Path, render_layer: Path
+) -> None:
+    """Each tool resolves these relative to the rendered file's folder: they must land on the real
+    files."""
     rendered(render_bundle, layer=str(render_layer))
     deploy = render_bundle / "deploy"
 
@@ -116,14 +127,32 @@ def test_relative_paths_reach_the_bundle_and_the_layer_from_each_target(render_b
         return Path(os.path.normpath(folder / rel.replace("${path.module}/", "")))
 
     sam = sam_template(render_bundle)["Resources"]
-    assert lands(deploy / "sam", sam["Function"]["Properties"]["CodeUri"]) == render_bundle / "function.zip"
+    assert (
+        lands(deploy / "sam", sam["Function"]["Properties"]["CodeUri"])
+        == render_bundle / "function.zip"
+    )
     assert lands(deploy / "sam", sam["DependencyLayer"]["Properties"]["ContentUri"]) == render_layer
     sls = sls_config(render_bundle)
-    assert lands(deploy / "serverless", sls["functions"]["predict"]["package"]["artifact"]) == render_bundle / "function.zip"
-    assert lands(deploy / "serverless", sls["layers"]["dependencies"]["package"]["artifact"]) == render_layer
+    assert (
+        lands(deploy / "serverless", sls["functions"]["predict"]["package"]["artifact"])
+        == render_bundle / "function.zip"
+    )
+    assert (
+        lands(deploy / "serverless", sls["layers"]["dependencies"]["package"]["artifact"])
+        == render_layer
+    )
     tf = tf_resources(deploy / "terraform")
-    assert lands(deploy / "terraform", tf_value(tf[("aws_lambda_function", "this")]["filename"])) == render_bundle / "function.zip"
-    assert lands(deploy / "terraform", tf_value(tf[("aws_lambda_layer_version", "dependencies")]["filename"])) == render_layer
+    assert (
+        lands(deploy / "terraform", tf_value(tf[("aws_lambda_function", "this")]["filename"]))
+        == render_bundle / "function.zip"
+    )
+    assert (
+        lands(
+            deploy / "terraform",
+            tf_value(tf[("aws_lambda_layer_version", "dependencies")]["filename"]),
+        )
+        == render_layer
+    )
 
 
 def test_runtime_and_architecture_follow_the_layer(render_bundle: Path, render_layer: Path) -> None:
@@ -131,7 +160,9 @@ def test_runtime_and_architecture_follow_the_layer(render_bundle: Path, render_l
     fn = sam_template(render_bundle)["Resources"]["Function"]["Properties"]
     assert (fn["Runtime"], fn["Architectures"]) == ("python3.12", ["arm64"])
     layer = sam_template(render_bundle)["Resources"]["DependencyLayer"]["Properties"]
-    assert layer["CompatibleArchitectures"] == ["arm64"] and layer["CompatibleRuntimes"] == ["python3.12"]
+    assert layer["CompatibleArchitectures"] == ["arm64"] and layer["CompatibleRuntimes"] == [
+        "python3.12"
+    ]
     assert sls_config(render_bundle)["provider"]["architecture"] == "arm64"
     tf = tf_resources(render_bundle / "deploy/terraform")[("aws_lambda_function", "this")]
     assert tf_value(tf["architectures"]) == ["arm64"] and tf_value(tf["runtime"]) == "python3.12"
@@ -174,13 +205,20 @@ def test_an_existing_layer_arn_is_used_as_is(render_bundle: Path) -> None:
 
 def test_public_url_is_warned_and_granted_both_url_permissions(render_bundle: Path) -> None:
     with pytest.warns(RenderWarning, match="public"):
-        render(render_bundle, ALL, RenderOptions(public=True, layer="arn:aws:lambda:eu-west-1:123456789012:layer:ort:7"))
+        render(
+            render_bundle,
+            ALL,
+            RenderOptions(public=True, layer="arn:aws:lambda:eu-west-1:123456789012:layer:ort:7"),
+        )
     sam = sam_template(render_bundle)
     assert sam["Resources"]["Function"]["Properties"]["FunctionUrlConfig"]["AuthType"] == "NONE"
     extra = sam["Resources"]["FunctionUrlInvokePermission"]["Properties"]
     assert extra["Action"] == "lambda:InvokeFunction" and extra["InvokedViaFunctionUrl"] is True
     sls = of_type(sls_config(render_bundle)["resources"], "AWS::Lambda::Permission")
-    assert {p["Properties"]["Action"] for p in sls.values()} == {"lambda:InvokeFunctionUrl", "lambda:InvokeFunction"}
+    assert {p["Properties"]["Action"] for p in sls.values()} == {
+        "lambda:InvokeFunctionUrl",
+        "lambda:InvokeFunction",
+    }
     tf = tf_resources(render_bundle / "deploy/terraform")
     assert tf_value(tf[("aws_lambda_function_url", "live")]["authorization_type"]) == "NONE"
     assert tf_value(tf[("aws_lambda_permission", "url_invoke")]["invoked_via_function_url"]) is True
@@ -188,14 +226,23 @@ def test_public_url_is_warned_and_granted_both_url_permissions(render_bundle: Pa
 
 def test_http_api_is_iam_authenticated_logged_and_routed_to_the_alias(render_bundle: Path) -> None:
     rendered(render_bundle, endpoint="http-api", cors_origins=("https://app.example.com",))
-    for resources in (sam_template(render_bundle)["Resources"], sls_config(render_bundle)["resources"]["Resources"]):
+    for resources in (
+        sam_template(render_bundle)["Resources"],
+        sls_config(render_bundle)["resources"]["Resources"],
+    ):
         assert resources["HttpApiRoute"]["Properties"]["AuthorizationType"] == "AWS_IAM"
-        assert resources["HttpApi"]["Properties"]["CorsConfiguration"]["AllowOrigins"] == ["https://app.example.com"]
+        assert resources["HttpApi"]["Properties"]["CorsConfiguration"]["AllowOrigins"] == [
+            "https://app.example.com"
+        ]
         assert "AccessLogSettings" in resources["HttpApiStage"]["Properties"]
-    assert sam_template(render_bundle)["Resources"]["HttpApiIntegration"]["Properties"]["IntegrationUri"] == {"Ref": "Function.Alias"}
+    assert sam_template(render_bundle)["Resources"]["HttpApiIntegration"]["Properties"][
+        "IntegrationUri"
+    ] == {"Ref": "Function.Alias"}
     tf = tf_resources(render_bundle / "deploy/terraform")
     assert tf_value(tf[("aws_apigatewayv2_route", "default")]["authorization_type"]) == "AWS_IAM"
-    assert "aws_lambda_alias.live.arn" in tf_value(tf[("aws_apigatewayv2_integration", "live")]["integration_uri"])
+    assert "aws_lambda_alias.live.arn" in tf_value(
+        tf[("aws_apigatewayv2_integration", "live")]["integration_uri"]
+    )
     with pytest.raises(SlpackError, match="HTTP API"):
         render(render_bundle, ["sam"], RenderOptions(endpoint="http-api", timeout_s=60))
 
@@ -204,13 +251,18 @@ def test_s3_model_grants_get_object_on_that_one_key(render_bundle: Path) -> None
     rendered(render_bundle, model_s3=True)
     sam = sam_template(render_bundle)
     env = sam["Resources"]["Function"]["Properties"]["Environment"]["Variables"]
-    assert env["SLPACK_MODEL_URI"] == {"Fn::Join": ["", ["s3://", {"Ref": "ModelBucket"}, "/iris/1a2b3c4d5e6f/model.onnx"]]}
+    assert env["SLPACK_MODEL_URI"] == {
+        "Fn::Join": ["", ["s3://", {"Ref": "ModelBucket"}, "/iris/1a2b3c4d5e6f/model.onnx"]]
+    }
     bucket = sam["Resources"]["ModelBucket"]["Properties"]
     assert bucket["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] is True
     assert bucket["VersioningConfiguration"]["Status"] == "Enabled"
     (read,) = [s for s in iam_statements(sam) if s["Sid"] == "ReadModel"]
     assert read["Action"] == "s3:GetObject"
-    assert read["Resource"]["Fn::Join"][1][-2:] == [{"Ref": "ModelBucket"}, "/iris/1a2b3c4d5e6f/model.onnx"]
+    assert read["Resource"]["Fn::Join"][1][-2:] == [
+        {"Ref": "ModelBucket"},
+        "/iris/1a2b3c4d5e6f/model.onnx",
+    ]
     tf = tf_resources(render_bundle / "deploy/terraform")
     assert tf_value(tf[("aws_s3_object", "model")]["key"]) == "iris/1a2b3c4d5e6f/model.onnx"
     assert "SLPACK_MODEL_URI" in sls_config(render_bundle)["functions"]["predict"]["environment"]
@@ -223,11 +275,14 @@ def test_existing_model_bucket_is_referenced_not_created(render_bundle: Path) ->
     (read,) = [s for s in iam_statements(sam) if s["Sid"] == "ReadModel"]
     assert read["Resource"]["Fn::Join"][1][-1] == ":s3:::acme-models/iris/v1/model.onnx"
     tf = tf_resources(render_bundle / "deploy/terraform")
-    assert ("aws_s3_bucket", "model") not in tf and tf_value(tf[("aws_s3_object", "model")]["bucket"]) == "acme-models"
+    assert ("aws_s3_bucket", "model") not in tf and tf_value(
+        tf[("aws_s3_object", "model")]["bucket"]
+    ) == "acme-models"
 
 
 def test_iam_is_least_privilege(render_bundle: Path) -> None:
-    """No wildcard action, no wildcard resource: the role writes its log group and reads its model."""
+    """No wildcard action, no wildcard resource: the role writes its log group and reads its
+    model."""
     rendered(render_bundle, model_s3=True, endpoint="http-api")
     for template in (sam_template(render_bundle), sls_config(render_bundle)["resources"]):
         statements = iam_statements(template)
@@ -239,11 +294,20 @@ def test_iam_is_least_privilege(render_bundle: Path) -> None:
     assert '"*"' not in policy and '"s3:*"' not in policy
 
 
-@pytest.mark.parametrize("deployment", ["Linear10PercentEvery1Minute", "Canary10Percent30Minutes", "AllAtOnce"])
+@pytest.mark.parametrize(
+    "deployment", ["Linear10PercentEvery1Minute", "Canary10Percent30Minutes", "AllAtOnce"]
+)
 def test_deployment_type_is_selectable(render_bundle: Path, deployment: str) -> None:
     rendered(render_bundle, deployment=deployment)
-    assert sam_template(render_bundle)["Resources"]["Function"]["Properties"]["DeploymentPreference"]["Type"] == deployment
-    group = sls_config(render_bundle)["resources"]["Resources"]["CodeDeployDeploymentGroup"]["Properties"]
+    assert (
+        sam_template(render_bundle)["Resources"]["Function"]["Properties"]["DeploymentPreference"][
+            "Type"
+        ]
+        == deployment
+    )
+    group = sls_config(render_bundle)["resources"]["Resources"]["CodeDeployDeploymentGroup"][
+        "Properties"
+    ]
     assert group["DeploymentConfigName"] == f"CodeDeployDefault.Lambda{deployment}"
     with pytest.raises(SlpackError, match="--deployment"):
         render(render_bundle, ["sam"], RenderOptions(deployment="Canary50Percent1Minute"))
@@ -253,41 +317,96 @@ def test_provisioned_concurrency_loads_eagerly(render_bundle: Path) -> None:
     rendered(render_bundle, provisioned_concurrency=3, reserved_concurrency=10)
     fn = sam_template(render_bundle)["Resources"]["Function"]["Properties"]
     assert fn["ProvisionedConcurrencyConfig"] == {"ProvisionedConcurrentExecutions": 3}
-    assert fn["ReservedConcurrentExecutions"] == 10 and fn["Environment"]["Variables"]["SLPACK_EAGER"] == "1"
+    assert (
+        fn["ReservedConcurrentExecutions"] == 10
+        and fn["Environment"]["Variables"]["SLPACK_EAGER"] == "1"
+    )
     sls = sls_config(render_bundle)
     alias = sls["resources"]["Resources"]["LiveAlias"]["Properties"]
     assert alias["ProvisionedConcurrencyConfig"] == {"ProvisionedConcurrentExecutions": 3}
     assert sls["functions"]["predict"]["environment"]["SLPACK_EAGER"] == "1"
     tf = tf_resources(render_bundle / "deploy/terraform")
-    assert tf_value(tf[("aws_lambda_provisioned_concurrency_config", "live")]["provisioned_concurrent_executions"]) == 3
+    assert (
+        tf_value(
+            tf[("aws_lambda_provisioned_concurrency_config", "live")][
+                "provisioned_concurrent_executions"
+            ]
+        )
+        == 3
+    )
     with pytest.raises(SlpackError, match="cannot exceed"):
-        render(render_bundle, ["sam"], RenderOptions(provisioned_concurrency=5, reserved_concurrency=2))
+        render(
+            render_bundle, ["sam"], RenderOptions(provisioned_concurrency=5, reserved_concurrency=2)
+        )
 
 
 def test_thresholds_topic_and_handler_environment(render_bundle: Path) -> None:
     thresholds = AlarmThresholds(latency_p99_ms=250, missing_value_pct=None)
-    rendered(render_bundle, thresholds=thresholds, alarm_emails=("ops@example.com",), cache_size=256, max_batch=64, metrics_namespace="acme")
+    rendered(
+        render_bundle,
+        thresholds=thresholds,
+        alarm_emails=("ops@example.com",),
+        cache_size=256,
+        max_batch=64,
+        metrics_namespace="acme",
+    )
     sam = sam_template(render_bundle)
-    alarms = {r["Properties"]["AlarmName"]: r["Properties"] for r in of_type(sam, "AWS::CloudWatch::Alarm").values()}
-    assert alarms["iris-latency-p99"]["Threshold"] == 250 and "iris-drift-missing-value" not in alarms
-    assert alarms["iris-errors"]["AlarmActions"] == [{"Ref": "AlarmTopic"}] and alarms["iris-errors"]["Namespace"] == "acme"
-    assert of_type(sam, "AWS::SNS::Subscription")["AlarmEmail1"]["Properties"]["Endpoint"] == "ops@example.com"
+    alarms = {
+        r["Properties"]["AlarmName"]: r["Properties"]
+        for r in of_type(sam, "AWS::CloudWatch::Alarm").values()
+    }
+    assert (
+        alarms["iris-latency-p99"]["Threshold"] == 250 and "iris-drift-missing-value" not in alarms
+    )
+    assert (
+        alarms["iris-errors"]["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+        and alarms["iris-errors"]["Namespace"] == "acme"
+    )
+    assert (
+        of_type(sam, "AWS::SNS::Subscription")["AlarmEmail1"]["Properties"]["Endpoint"]
+        == "ops@example.com"
+    )
     env = sam["Resources"]["Function"]["Properties"]["Environment"]["Variables"]
-    assert env["SLPACK_CACHE_SIZE"] == "256" and env["SLPACK_MAX_BATCH"] == "64" and env["SLPACK_METRICS_NAMESPACE"] == "acme"
+    assert (
+        env["SLPACK_CACHE_SIZE"] == "256"
+        and env["SLPACK_MAX_BATCH"] == "64"
+        and env["SLPACK_METRICS_NAMESPACE"] == "acme"
+    )
     tf = (render_bundle / "deploy/terraform/monitoring.tf").read_text()
     assert 'resource "aws_sns_topic" "alarms"' in tf and "drift_missing_value" not in tf
 
 
-def test_dashboard_has_latency_cold_start_model_load_error_and_drift_panels(render_bundle: Path) -> None:
+def test_dashboard_has_latency_cold_start_model_load_error_and_drift_panels(
+    render_bundle: Path,
+) -> None:
     rendered(render_bundle)
-    join = sam_template(render_bundle)["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Join"][1]
+    join = sam_template(render_bundle)["Resources"]["Dashboard"]["Properties"]["DashboardBody"][
+        "Fn::Join"
+    ][1]
     body = json.loads("".join(p if isinstance(p, str) else "X" for p in join))
     metrics = json.dumps([w["properties"].get("metrics") for w in body["widgets"]])
-    for needed in ('"p50"', '"p90"', '"p99"', "ColdStart", "ModelLoadMs", "Errors", "Throttles",
-                   "UnknownCategory", "OutOfRange", "MissingValue"):  # fmt: skip
+    for needed in (
+        '"p50"',
+        '"p90"',
+        '"p99"',
+        "ColdStart",
+        "ModelLoadMs",
+        "Errors",
+        "Throttles",
+        "UnknownCategory",
+        "OutOfRange",
+        "MissingValue",
+    ):
         assert needed in metrics
-    assert body["widgets"][0]["type"] == "alarm" and len(body["widgets"][0]["properties"]["alarms"]) == len(alarm_specs())
-    tf_body = (render_bundle / "deploy/terraform/monitoring.tf").read_text().split("<<-EOT")[1].split("EOT")[0]
+    assert body["widgets"][0]["type"] == "alarm" and len(
+        body["widgets"][0]["properties"]["alarms"]
+    ) == len(alarm_specs())
+    tf_body = (
+        (render_bundle / "deploy/terraform/monitoring.tf")
+        .read_text()
+        .split("<<-EOT")[1]
+        .split("EOT")[0]
+    )
     json.loads(tf_body.replace("${data.aws_region.current.region}", "X").replace("$${", "${"))
 
 
@@ -303,7 +422,9 @@ def test_rendering_is_reproducible_and_replaces_stale_files(render_bundle: Path)
     assert again == first
 
 
-def test_serverless_publishes_a_new_version_exactly_when_something_changes(render_bundle: Path) -> None:
+def test_serverless_publishes_a_new_version_exactly_when_something_changes(
+    render_bundle: Path,
+) -> None:
     def version_ids() -> set[str]:
         return set(of_type(sls_config(render_bundle)["resources"], "AWS::Lambda::Version"))
 
@@ -314,7 +435,9 @@ def test_serverless_publishes_a_new_version_exactly_when_something_changes(rende
     rendered(render_bundle, memory_mb=2048)
     assert len(version_ids()) == 1 and version_ids() != first
     alias = sls_config(render_bundle)["resources"]["Resources"]["LiveAlias"]
-    assert alias["Properties"]["FunctionVersion"] == {"Fn::GetAtt": [next(iter(version_ids())), "Version"]}
+    assert alias["Properties"]["FunctionVersion"] == {
+        "Fn::GetAtt": [next(iter(version_ids())), "Version"]
+    }
     assert "CodeDeployLambdaAliasUpdate" in alias["UpdatePolicy"]
 
 
@@ -324,12 +447,17 @@ def test_serverless_publishes_a_new_version_exactly_when_something_changes(rende
         ({"memory_mb": 64}, "--memory"),
         ({"log_retention_days": 10}, "--log-retention-days"),
         ({"endpoint": "none", "public": True}, "--public needs an endpoint"),
-        ({"alarm_topic": True, "alarm_topic_arn": "arn:aws:sns:eu-west-1:123456789012:t"}, "not both"),
+        (
+            {"alarm_topic": True, "alarm_topic_arn": "arn:aws:sns:eu-west-1:123456789012:t"},
+            "not both",
+        ),
         ({"model_key": "k"}, "--model-key needs"),
         ({"python": "3.8"}, "--python"),
     ],
 )
-def test_bad_options_are_one_clear_error(render_bundle: Path, options: dict[str, Any], message: str) -> None:
+def test_bad_options_are_one_clear_error(
+    render_bundle: Path, options: dict[str, Any], message: str
+) -> None:
     with pytest.raises(SlpackError, match=message):
         render(render_bundle, ["sam"], RenderOptions(**options))
 
@@ -341,13 +469,32 @@ def test_missing_bundle_and_unknown_target(tmp_path: Path, render_bundle: Path) 
         render(render_bundle, ["heroku"])
 
 
-def test_cli_renders_with_options_and_reports_errors_in_one_line(run_cli: Any, render_bundle: Path, render_layer: Path) -> None:
-    ok = run_cli("render", render_bundle, "--target", "sam,terraform", "--layer", render_layer, "--public",
-                 "--alarm", "latency_p99_ms=400", "--alarm", "out_of_range_pct=off", "--provisioned-concurrency", "2")  # fmt: skip
+def test_cli_renders_with_options_and_reports_errors_in_one_line(
+    run_cli: Any, render_bundle: Path, render_layer: Path
+) -> None:
+    ok = run_cli(
+        "render",
+        render_bundle,
+        "--target",
+        "sam,terraform",
+        "--layer",
+        render_layer,
+        "--public",
+        "--alarm",
+        "latency_p99_ms=400",
+        "--alarm",
+        "out_of_range_pct=off",
+        "--provisioned-concurrency",
+        "2",
+    )
     assert ok.code == 0, ok.err
     assert "public" in ok.err and "sam deploy" in ok.err
     fn = sam_template(render_bundle)["Resources"]["Function"]["Properties"]
     assert fn["FunctionUrlConfig"]["AuthType"] == "NONE" and fn["ProvisionedConcurrencyConfig"]
     assert not (render_bundle / "deploy/serverless").exists()
     bad = run_cli("render", render_bundle, "--alarm", "latency=5")
-    assert bad.code == 1 and bad.err.startswith("error: unknown alarm latency") and "Traceback" not in bad.err
+    assert (
+        bad.code == 1
+        and bad.err.startswith("error: unknown alarm latency")
+        and "Traceback" not in bad.err
+    )

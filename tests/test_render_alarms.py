@@ -29,30 +29,63 @@ def test_every_alarm_is_a_valid_put_metric_alarm_request() -> None:
 def test_default_alarms_cover_errors_latency_throttles_validation_and_drift() -> None:
     specs = {s.key: s for s in alarm_specs()}
     assert set(specs) == {
-        "errors", "function-errors", "model-load-failures", "throttles", "latency-p99",
-        "validation-error-rate", "drift-unknown-category", "drift-out-of-range", "drift-missing-value",
-    }  # fmt: skip
+        "errors",
+        "function-errors",
+        "model-load-failures",
+        "throttles",
+        "latency-p99",
+        "validation-error-rate",
+        "drift-unknown-category",
+        "drift-out-of-range",
+        "drift-missing-value",
+    }
     props = alarm_properties(specs["latency-p99"], TARGET)
-    assert props["ExtendedStatistic"] == "p99" and props["MetricName"] == "TotalMs" and "Statistic" not in props
-    assert {s.key for s in specs.values() if s.rollback} == {"errors", "function-errors", "model-load-failures", "throttles", "latency-p99"}
+    assert (
+        props["ExtendedStatistic"] == "p99"
+        and props["MetricName"] == "TotalMs"
+        and "Statistic" not in props
+    )
+    assert {s.key for s in specs.values() if s.rollback} == {
+        "errors",
+        "function-errors",
+        "model-load-failures",
+        "throttles",
+        "latency-p99",
+    }
 
 
 def test_rates_are_metric_math_over_the_right_denominators() -> None:
     specs = {s.key: s for s in alarm_specs()}
     rate = alarm_properties(specs["validation-error-rate"], TARGET)
     assert "MetricName" not in rate and rate["Metrics"][0] == {
-        "Id": "rate", "Expression": "100 * FILL(v, 0) / n", "Label": "validation-error-rate", "ReturnData": True}  # fmt: skip
+        "Id": "rate",
+        "Expression": "100 * FILL(v, 0) / n",
+        "Label": "validation-error-rate",
+        "ReturnData": True,
+    }
     names = {q["Id"]: q["MetricStat"]["Metric"]["MetricName"] for q in rate["Metrics"][1:]}
     assert names == {"v": "ValidationErrors", "n": "Invocations"}
     drift = alarm_properties(specs["drift-out-of-range"], TARGET)
-    assert {q["Id"]: q["MetricStat"]["Metric"]["MetricName"] for q in drift["Metrics"][1:]} == {"d": "OutOfRange", "rows": "BatchSize"}
+    assert {q["Id"]: q["MetricStat"]["Metric"]["MetricName"] for q in drift["Metrics"][1:]} == {
+        "d": "OutOfRange",
+        "rows": "BatchSize",
+    }
 
 
 def test_dimensions_follow_the_handler_and_the_alias() -> None:
-    emf, alias = (next(s for s in alarm_specs() if s.key == k).metrics[0] for k in ("errors", "throttles"))
-    assert dimensions(emf, TARGET) == {"FunctionName": "iris", "ModelName": "iris", "ModelVersion": "1a2b3c4d5e6f"}
+    emf, alias = (
+        next(s for s in alarm_specs() if s.key == k).metrics[0] for k in ("errors", "throttles")
+    )
+    assert dimensions(emf, TARGET) == {
+        "FunctionName": "iris",
+        "ModelName": "iris",
+        "ModelVersion": "1a2b3c4d5e6f",
+    }
     assert dimensions(alias, TARGET) == {"FunctionName": "iris", "Resource": "iris:live"}
-    props = alarm_properties(next(s for s in alarm_specs() if s.key == "errors"), AlarmTarget("f", "m", "v", namespace="acme"))
+    props = alarm_properties(
+        next(s for s in alarm_specs() if s.key == "errors"),
+        AlarmTarget("f", "m", "v", namespace="acme"),
+    )
     assert props["Namespace"] == "acme" and props["AlarmName"] == "f-errors"
 
 

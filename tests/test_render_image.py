@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from pipelines import COVERAGE
-from slpack.build import build_bundle
+
+from slpack.bundler import build_bundle
 from slpack.errors import SlpackError
 from slpack.render import RenderOptions, render
 

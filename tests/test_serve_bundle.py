@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-
 from pipelines import COVERAGE
-from slpack.build import build_bundle
+
+from slpack.bundler import build_bundle
 from slpack.serve.front import FunctionUrlServer
 from slpack.serve.local import local_function
 
@@ -30,7 +30,9 @@ pytestmark = pytest.mark.slow
 def iris(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any, Any]:
     """An iris classifier bundle, the fitted pipeline and its sample rows."""
     model, sample = COVERAGE["standard-scaler-logreg"]()
-    bundle = build_bundle(model, sample, tmp_path_factory.mktemp("serve") / "dist", name="iris").bundle_dir
+    bundle = build_bundle(
+        model, sample, tmp_path_factory.mktemp("serve") / "dist", name="iris"
+    ).bundle_dir
     return bundle, model, sample
 
 
@@ -38,18 +40,30 @@ def iris(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any, Any]:
 def iris_url(iris: tuple[Path, Any, Any], host_layer: Any) -> Iterator[tuple[str, int]]:
     """``serve`` on the iris bundle: 2 workers, a queue, the host layer; yields (host, port)."""
     bundle = iris[0]
-    with local_function(bundle, log=lambda source, line: None, layer=host_layer.zip_path, workers=2, queue_limit=32) as pool:
-        with FunctionUrlServer(pool) as server:
-            yield server.server_address[:2]
+    with (
+        local_function(
+            bundle,
+            log=lambda source, line: None,
+            layer=host_layer.zip_path,
+            workers=2,
+            queue_limit=32,
+        ) as pool,
+        FunctionUrlServer(pool) as server,
+    ):
+        yield server.server_address[:2]
 
 
 def post(conn: http.client.HTTPConnection, path: str, payload: Any) -> tuple[int, Any]:
-    conn.request("POST", path, body=json.dumps(payload), headers={"content-type": "application/json"})
+    conn.request(
+        "POST", path, body=json.dumps(payload), headers={"content-type": "application/json"}
+    )
     response = conn.getresponse()
     return response.status, json.loads(response.read())
 
 
-def test_concurrent_clients_get_correct_predictions(iris: tuple[Path, Any, Any], iris_url: tuple[str, int]) -> None:
+def test_concurrent_clients_get_correct_predictions(
+    iris: tuple[Path, Any, Any], iris_url: tuple[str, int]
+) -> None:
     _, model, sample = iris
     clients, per_client = 4, 15
     rows = sample.to_dict("records")
@@ -98,23 +112,33 @@ def test_bad_input_is_the_handlers_4xx_not_a_gateway_error(iris_url: tuple[str, 
 
 
 @pytest.mark.parametrize("shape", ["direct", "url", "apigw-v2", "apigw-v1", "alb"])
-def test_invoke_each_event_shape(run_cli: Any, iris: tuple[Path, Any, Any], host_layer: Any, shape: str) -> None:
+def test_invoke_each_event_shape(
+    run_cli: Any, iris: tuple[Path, Any, Any], host_layer: Any, shape: str
+) -> None:
     bundle, model, sample = iris
     row = sample.iloc[[60]]
     data = json.dumps({"instances": row.to_dict("records")})
-    result = run_cli("invoke", bundle, "--data", data, "--event", shape, "--layer", host_layer.zip_path)
+    result = run_cli(
+        "invoke", bundle, "--data", data, "--event", shape, "--layer", host_layer.zip_path
+    )
     assert result.code == 0, result.err
     answer = json.loads(result.out)
     if shape != "direct":
         assert answer["statusCode"] == 200
         answer = json.loads(answer["body"])
     assert answer["predictions"][0]["label"] == model.predict(row)[0]
-    metrics = [json.loads(line.split("] ", 1)[1]) for line in result.err.splitlines() if '"_aws"' in line]
+    metrics = [
+        json.loads(line.split("] ", 1)[1]) for line in result.err.splitlines() if '"_aws"' in line
+    ]
     assert metrics and metrics[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "slpack"
 
 
-def test_invoke_exits_non_zero_on_invalid_input(run_cli: Any, iris: tuple[Path, Any, Any], host_layer: Any) -> None:
-    result = run_cli("invoke", iris[0], "--data", '{"instances": [{"nope": 1}]}', "--layer", host_layer.zip_path)
+def test_invoke_exits_non_zero_on_invalid_input(
+    run_cli: Any, iris: tuple[Path, Any, Any], host_layer: Any
+) -> None:
+    result = run_cli(
+        "invoke", iris[0], "--data", '{"instances": [{"nope": 1}]}', "--layer", host_layer.zip_path
+    )
     assert result.code == 1
     assert json.loads(result.out)["error"]["code"] == "validation_failed"
     assert "the function answered with status 400" in result.err

@@ -26,15 +26,37 @@ def layer_of(bundle: Path) -> Path:
     ("shape", "check"),
     [
         ("direct", lambda e: e == {"instances": [[1, 2]]}),
-        ("url", lambda e: e["version"] == "2.0" and ".lambda-url." in e["requestContext"]["domainName"]),
-        ("apigw-v2", lambda e: e["version"] == "2.0" and ".execute-api." in e["requestContext"]["domainName"]),
-        ("apigw-v1", lambda e: e["httpMethod"] == "POST" and e["requestContext"]["stage"] == "prod"),
+        (
+            "url",
+            lambda e: e["version"] == "2.0" and ".lambda-url." in e["requestContext"]["domainName"],
+        ),
+        (
+            "apigw-v2",
+            lambda e: (
+                e["version"] == "2.0" and ".execute-api." in e["requestContext"]["domainName"]
+            ),
+        ),
+        (
+            "apigw-v1",
+            lambda e: e["httpMethod"] == "POST" and e["requestContext"]["stage"] == "prod",
+        ),
         ("alb", lambda e: "elb" in e["requestContext"]),
     ],
 )
-def test_invoke_sends_each_event_shape(run_cli: Any, standin_bundle: Path, shape: str, check: Any) -> None:
+def test_invoke_sends_each_event_shape(
+    run_cli: Any, standin_bundle: Path, shape: str, check: Any
+) -> None:
     data = '{"instances": [[1, 2]]}'
-    result = run_cli("invoke", standin_bundle, "--data", data, "--event", shape, "--layer", layer_of(standin_bundle))
+    result = run_cli(
+        "invoke",
+        standin_bundle,
+        "--data",
+        data,
+        "--event",
+        shape,
+        "--layer",
+        layer_of(standin_bundle),
+    )
     assert result.code == 0, result.err
     event = json.loads(result.out)["event"]
     assert check(event)
@@ -44,13 +66,21 @@ def test_invoke_sends_each_event_shape(run_cli: Any, standin_bundle: Path, shape
     assert "REPORT RequestId:" in result.err
 
 
-def test_invoke_reads_data_from_a_file_and_passes_env(run_cli: Any, standin_bundle: Path, tmp_path: Path) -> None:
+def test_invoke_reads_data_from_a_file_and_passes_env(
+    run_cli: Any, standin_bundle: Path, tmp_path: Path
+) -> None:
     request = tmp_path / "request.json"
     request.write_text('{"from": "file"}')
     result = run_cli(
-        "invoke", standin_bundle, "--data", f"@{request}", "--env", "SLPACK_CACHE_SIZE=8",
-        "--layer", layer_of(standin_bundle),
-    )  # fmt: skip
+        "invoke",
+        standin_bundle,
+        "--data",
+        f"@{request}",
+        "--env",
+        "SLPACK_CACHE_SIZE=8",
+        "--layer",
+        layer_of(standin_bundle),
+    )
     assert result.code == 0, result.err
     answer = json.loads(result.out)
     assert answer["event"] == {"from": "file"}
@@ -61,14 +91,29 @@ def test_invoke_reads_data_from_a_file_and_passes_env(run_cli: Any, standin_bund
 def test_invoke_exits_non_zero_on_an_error_response(run_cli: Any, standin_bundle: Path) -> None:
     reply = {"reply": {"statusCode": 400, "body": '{"error": {"code": "validation_failed"}}'}}
     for shape in ("direct", "url"):
-        result = run_cli("invoke", standin_bundle, "--data", json.dumps(reply), "--event", shape,
-                         "--layer", layer_of(standin_bundle))  # fmt: skip
+        result = run_cli(
+            "invoke",
+            standin_bundle,
+            "--data",
+            json.dumps(reply),
+            "--event",
+            shape,
+            "--layer",
+            layer_of(standin_bundle),
+        )
         assert result.code == 1
         assert json.loads(result.out)["statusCode"] == 400  # the answer is still shown
 
 
 def test_invoke_reports_a_function_failure(run_cli: Any, standin_bundle: Path) -> None:
-    result = run_cli("invoke", standin_bundle, "--data", '{"raise": "no model"}', "--layer", layer_of(standin_bundle))
+    result = run_cli(
+        "invoke",
+        standin_bundle,
+        "--data",
+        '{"raise": "no model"}',
+        "--layer",
+        layer_of(standin_bundle),
+    )
     assert result.code != 0
     assert json.loads(result.out)["errorType"] == "RuntimeError"
     assert "error: the invocation failed (error): RuntimeError: no model" in result.err
@@ -81,10 +126,15 @@ def test_invoke_reports_a_function_failure(run_cli: Any, standin_bundle: Path) -
         (["--data", "{not json"], "--data is not valid JSON"),
         (["--data", "@/nonexistent/file.json"], "cannot read /nonexistent/file.json"),
         (["--data", "{}", "--env", "NOEQUALS"], "is not KEY=VALUE"),
-        (["--data", "{}", "--layer", "/nonexistent/layer.zip"], "layer /nonexistent/layer.zip does not exist"),
+        (
+            ["--data", "{}", "--layer", "/nonexistent/layer.zip"],
+            "layer /nonexistent/layer.zip does not exist",
+        ),
     ],
 )
-def test_invoke_user_errors_are_one_sentence(run_cli: Any, standin_bundle: Path, args: list[str], message: str) -> None:
+def test_invoke_user_errors_are_one_sentence(
+    run_cli: Any, standin_bundle: Path, args: list[str], message: str
+) -> None:
     result = run_cli("invoke", standin_bundle, *args)
     assert result.code != 0
     assert message in result.err and "Traceback" not in result.err
@@ -109,9 +159,20 @@ def test_a_bundle_that_cannot_import_fails_at_start(run_cli: Any, standin_bundle
 
 @pytest.mark.timeout(60)  # a serve that never prints its address must not hang the run
 def test_serve_command_answers_http_and_stops_on_sigterm(standin_bundle: Path) -> None:
-    command = [str(Path(sys.executable).with_name("slpack")), "serve", str(standin_bundle), "--port", "0",
-               "--workers", "2", "--layer", str(layer_of(standin_bundle))]  # fmt: skip
-    proc = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "300"})
+    command = [
+        str(Path(sys.executable).with_name("slpack")),
+        "serve",
+        str(standin_bundle),
+        "--port",
+        "0",
+        "--workers",
+        "2",
+        "--layer",
+        str(layer_of(standin_bundle)),
+    ]
+    proc = subprocess.Popen(
+        command, stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "300"}
+    )
     try:
         assert proc.stderr is not None
         lines = []
@@ -125,7 +186,9 @@ def test_serve_command_answers_http_and_stops_on_sigterm(standin_bundle: Path) -
         else:
             pytest.fail("serve did not start:\n" + "".join(lines))
         conn = http.client.HTTPConnection("127.0.0.1", int(match.group(2)), timeout=10)
-        conn.request("POST", "/predict", body='{"token": 7}', headers={"content-type": "application/json"})
+        conn.request(
+            "POST", "/predict", body='{"token": 7}', headers={"content-type": "application/json"}
+        )
         response = conn.getresponse()
         assert response.status == 200
         assert json.loads(json.loads(response.read())["event"]["body"]) == {"token": 7}

@@ -41,13 +41,21 @@ def test_function_url_event_follows_payload_format_2() -> None:
     assert event["version"] == "2.0" and event["routeKey"] == "$default"
     assert event["rawPath"] == "/predict" and event["rawQueryString"] == "a=1&a=2&b=x%20y"
     assert event["queryStringParameters"] == {"a": "1,2", "b": "x y"}
-    assert event["headers"] == {"content-type": "application/json", "user-agent": "curl/8", "x-multi": "one,two"}
+    assert event["headers"] == {
+        "content-type": "application/json",
+        "user-agent": "curl/8",
+        "x-multi": "one,two",
+    }
     assert event["cookies"] == ["s=1", "theme=dark"]
     assert event["body"] == '{"instances": [[1, 2]]}' and event["isBase64Encoded"] is False
     context = event["requestContext"]
     assert context["http"] == {
-        "method": "POST", "path": "/predict", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.9", "userAgent": "curl/8",
-    }  # fmt: skip
+        "method": "POST",
+        "path": "/predict",
+        "protocol": "HTTP/1.1",
+        "sourceIp": "127.0.0.9",
+        "userAgent": "curl/8",
+    }
     assert context["requestId"] == "rid" and context["stage"] == "$default"
     assert context["domainName"].endswith(".lambda-url.us-east-1.on.aws")
     assert context["authentication"] is None
@@ -71,7 +79,9 @@ def test_v2_omits_what_the_request_lacks() -> None:
         (None, b"plain", False),
     ],
 )
-def test_binary_bodies_are_base64_encoded(content_type: str | None, body: bytes, encoded: bool) -> None:
+def test_binary_bodies_are_base64_encoded(
+    content_type: str | None, body: bytes, encoded: bool
+) -> None:
     headers = (("content-type", content_type),) if content_type else ()
     request = HttpRequest(method="POST", headers=headers, body=body)
     for build in (function_url_event, http_api_event, rest_api_event, alb_event):
@@ -103,7 +113,9 @@ def test_rest_api_event_follows_payload_format_1() -> None:
 def test_alb_event() -> None:
     event = alb_event(REQUEST, "rid")
     assert set(event["requestContext"]) == {"elb"}
-    assert event["requestContext"]["elb"]["targetGroupArn"].startswith("arn:aws:elasticloadbalancing:us-east-1:")
+    assert event["requestContext"]["elb"]["targetGroupArn"].startswith(
+        "arn:aws:elasticloadbalancing:us-east-1:"
+    )
     assert event["queryStringParameters"] == {"a": "2", "b": "x%20y"}  # last value, still encoded
     assert event["headers"]["x-multi"] == "two"
     assert event["isBase64Encoded"] is False and event["body"] == REQUEST.body.decode()
@@ -147,9 +159,14 @@ def test_reply_maps_a_structured_answer() -> None:
 
 @pytest.mark.parametrize(
     "value",
-    [{"statusCode": "200"}, {"statusCode": 99}, {"statusCode": 200, "body": {"not": "a string"}},
-     {"statusCode": 200, "body": "@@", "isBase64Encoded": True}, b"not json"],
-)  # fmt: skip
+    [
+        {"statusCode": "200"},
+        {"statusCode": 99},
+        {"statusCode": 200, "body": {"not": "a string"}},
+        {"statusCode": 200, "body": "@@", "isBase64Encoded": True},
+        b"not json",
+    ],
+)
 def test_an_invalid_answer_is_a_502(value: object) -> None:
     reply = function_url_reply(_result(value))
     assert reply.status == HTTPStatus.BAD_GATEWAY
@@ -169,4 +186,9 @@ def test_failures_map_to_gateway_statuses(outcome: Outcome, status: int, code: s
     reply = function_url_reply(_result(error_document("Kind", "what happened"), outcome))
     error = json.loads(reply.body)["error"]
     assert reply.status == status
-    assert error == {"code": code, "message": "Kind: what happened", "details": [], "request_id": "rid"}
+    assert error == {
+        "code": code,
+        "message": "Kind: what happened",
+        "details": [],
+        "request_id": "rid",
+    }

@@ -52,7 +52,12 @@ def test_worker_runs_like_lambda(standin_config: Callable[..., Any]) -> None:
     log = Lines()
     config = standin_config(timeout_s=7.0, environment={"SLPACK_METRICS": "emf"})
     with WorkerPool(config, size=1, log=log) as pool:
-        result = call(pool, {"hello": "world"}, request_id="req-1", client_context=json.dumps({"custom": {"k": "v"}}))
+        result = call(
+            pool,
+            {"hello": "world"},
+            request_id="req-1",
+            client_context=json.dumps({"custom": {"k": "v"}}),
+        )
     assert result.outcome is Outcome.RESPONSE and result.worker == "w1"
     echo = json.loads(result.body)
     assert echo["event"] == {"hello": "world"}
@@ -99,7 +104,9 @@ def test_crashed_worker_is_replaced(standin_config: Callable[..., Any]) -> None:
     assert any("w2 started" in line for line in log.of("serve"))
 
 
-def test_worker_killed_mid_request_answers_at_once_and_is_replaced(standin_config: Callable[..., Any]) -> None:
+def test_worker_killed_mid_request_answers_at_once_and_is_replaced(
+    standin_config: Callable[..., Any],
+) -> None:
     with WorkerPool(standin_config(timeout_s=30.0), size=1, log=Lines()) as pool:
         outcome: list[Result] = []
         caller = threading.Thread(target=lambda: outcome.append(call(pool, {"sleep": 30})))
@@ -143,12 +150,17 @@ def test_timeout_kills_the_worker(standin_config: Callable[..., Any]) -> None:
 
 def test_init_error_fails_start(standin_config: Callable[..., Any]) -> None:
     config = standin_config(handler="missing_module.handler")
-    with pytest.raises(FunctionInitError, match="Runtime.ImportModuleError: Unable to import module 'missing_module'"):
+    with pytest.raises(
+        FunctionInitError,
+        match=r"Runtime\.ImportModuleError: Unable to import module 'missing_module'",
+    ):
         WorkerPool(config, size=2, log=Lines()).start()
 
 
 def test_hanging_init_is_bounded(standin_config: Callable[..., Any], tmp_path: Any) -> None:
-    (tmp_path / "task" / "hangs.py").write_text("import time\ntime.sleep(60)\ndef handler(e, c):\n    return 1\n")
+    (tmp_path / "task" / "hangs.py").write_text(
+        "import time\ntime.sleep(60)\ndef handler(e, c):\n    return 1\n"
+    )
     config = standin_config(handler="hangs.handler", init_timeout_s=0.5)
     started = time.monotonic()
     with pytest.raises(FunctionInitError, match="init did not finish"):
@@ -184,7 +196,9 @@ def test_close_answers_waiting_callers(standin_config: Callable[..., Any]) -> No
     pool = WorkerPool(standin_config(), size=1, queue_limit=1, log=Lines())
     pool.start()
     results: list[Result] = []
-    callers = [threading.Thread(target=lambda: results.append(call(pool, {"sleep": 30}))) for _ in range(2)]
+    callers = [
+        threading.Thread(target=lambda: results.append(call(pool, {"sleep": 30}))) for _ in range(2)
+    ]
     for caller in callers:
         caller.start()
     wait_until(lambda: any(w.busy for w in pool.workers()))
@@ -196,7 +210,9 @@ def test_close_answers_waiting_callers(standin_config: Callable[..., Any]) -> No
     assert {r.outcome for r in results} == {Outcome.CRASHED}
 
 
-def test_a_layer_locked_for_another_runtime_is_refused_before_any_worker_starts(tmp_path: Path) -> None:
+def test_a_layer_locked_for_another_runtime_is_refused_before_any_worker_starts(
+    tmp_path: Path,
+) -> None:
     import zipfile
 
     from slpack.errors import SlpackError
@@ -207,8 +223,12 @@ def test_a_layer_locked_for_another_runtime_is_refused_before_any_worker_starts(
     with zipfile.ZipFile(layer, "w") as zf:
         zf.writestr("python/numpy/__init__.py", "")
     other = "3.9" if host_target().python != "3.9" else "3.10"
-    (tmp_path / "ort-1.0-np2.0-py39-x86_64.lock.json").write_text(json.dumps({"python": other, "arch": host_target().arch}))
+    (tmp_path / "ort-1.0-np2.0-py39-x86_64.lock.json").write_text(
+        json.dumps({"python": other, "arch": host_target().arch})
+    )
     with pytest.raises(SlpackError, match=f"built for Python {other}"):
         layer_paths(layer, tmp_path / "out")
-    (tmp_path / "ort-1.0-np2.0-py39-x86_64.lock.json").write_text(json.dumps({"python": host_target().python, "arch": host_target().arch}))
+    (tmp_path / "ort-1.0-np2.0-py39-x86_64.lock.json").write_text(
+        json.dumps({"python": host_target().python, "arch": host_target().arch})
+    )
     assert layer_paths(layer, tmp_path / "out") == (tmp_path / "out" / "python",)

@@ -10,14 +10,37 @@ import itertools
 from pathlib import Path
 
 SUBJECTS = {
-    "billing": ["I was charged twice", "my invoice is wrong", "the card payment failed", "I need a refund",
-                "my bill went up", "cancel the duplicate charge", "update my billing address", "VAT is missing on the receipt"],
-    "technical": ["the app crashes on start", "upload fails with error 500", "the login page does not load",
-                  "sync stopped on my phone", "export button is broken", "pages are very slow", "notifications never arrive",
-                  "the API returns a timeout"],
-    "account": ["reset my password", "change the email on my account", "delete my account", "add a user to my team",
-                "rename my workspace", "turn on two factor login", "transfer ownership to a colleague", "I am locked out"],
-}  # fmt: skip
+    "billing": [
+        "I was charged twice",
+        "my invoice is wrong",
+        "the card payment failed",
+        "I need a refund",
+        "my bill went up",
+        "cancel the duplicate charge",
+        "update my billing address",
+        "VAT is missing on the receipt",
+    ],
+    "technical": [
+        "the app crashes on start",
+        "upload fails with error 500",
+        "the login page does not load",
+        "sync stopped on my phone",
+        "export button is broken",
+        "pages are very slow",
+        "notifications never arrive",
+        "the API returns a timeout",
+    ],
+    "account": [
+        "reset my password",
+        "change the email on my account",
+        "delete my account",
+        "add a user to my team",
+        "rename my workspace",
+        "turn on two factor login",
+        "transfer ownership to a colleague",
+        "I am locked out",
+    ],
+}
 TAILS = ["", " please help", " since yesterday", " for our team", " this is urgent", " thanks"]
 
 

@@ -22,8 +22,15 @@ HERE = Path(__file__).resolve().parent
 def main() -> None:
     tickets = pd.read_csv(HERE / "tickets.csv")
     X, y = tickets[["text"]], tickets["queue"]
-    vectorizer = TfidfVectorizer(token_pattern=r"\b[a-zA-Z0-9]+\b", ngram_range=(1, 2), sublinear_tf=True)
-    model = Pipeline([("prep", ColumnTransformer([("tfidf", vectorizer, "text")])), ("clf", LogisticRegression(C=10, max_iter=1000))])
+    vectorizer = TfidfVectorizer(
+        token_pattern=r"\b[a-zA-Z0-9]+\b", ngram_range=(1, 2), sublinear_tf=True
+    )
+    model = Pipeline(
+        [
+            ("prep", ColumnTransformer([("tfidf", vectorizer, "text")])),
+            ("clf", LogisticRegression(C=10, max_iter=1000)),
+        ]
+    )
     model.fit(X, y)
     joblib.dump(model, HERE / "model.joblib")
     X.to_csv(HERE / "sample.csv", index=False)

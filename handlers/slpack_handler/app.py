@@ -24,8 +24,12 @@ _ACCEPTED_TYPES = ("", "application/json", "text/plain", "application/x-www-form
 _METADATA_PATHS = ("/health", "/metadata")
 
 
-# The functional form: with postponed annotations the class form would compile a ForwardRef per field.
-HttpResponse = NamedTuple("HttpResponse", [("status", int), ("headers", dict[str, str]), ("body", bytes)])
+# The functional form: with postponed annotations the class form would compile a ForwardRef per
+# field.
+class HttpResponse(NamedTuple):
+    status: int
+    headers: dict[str, str]
+    body: bytes
 
 
 def _reject_constant(name: str) -> Any:
@@ -46,9 +50,23 @@ class App:
         for problem in self.settings.problems:
             self.log.warning(problem)
         hooks = load_hooks(self.settings.hooks, self.log)
-        self.metrics = Metrics(self.settings.metrics, self.settings.namespace, hooks, self.settings.hook_timeout_ms / 1000, self.log)
-        self.cache = ResponseCache(self.settings.cache_size, self.settings.cache_ttl_s) if self.settings.cache_size > 0 else None
-        self.dimensions = {"FunctionName": self.settings.function_name, "ModelName": "unknown", "ModelVersion": "unknown"}
+        self.metrics = Metrics(
+            self.settings.metrics,
+            self.settings.namespace,
+            hooks,
+            self.settings.hook_timeout_ms / 1000,
+            self.log,
+        )
+        self.cache = (
+            ResponseCache(self.settings.cache_size, self.settings.cache_ttl_s)
+            if self.settings.cache_size > 0
+            else None
+        )
+        self.dimensions = {
+            "FunctionName": self.settings.function_name,
+            "ModelName": "unknown",
+            "ModelVersion": "unknown",
+        }
         self._model: Any = None
         self._lock = _thread.allocate_lock()  # threading's Lock, without importing threading
         self._failure: str | None = None
@@ -65,16 +83,25 @@ class App:
         with self._lock:
             if self._model is not None:
                 return self._model
-            if self._failure and time.monotonic() - self._failed_at < self.settings.reload_backoff_s:
+            if (
+                self._failure
+                and time.monotonic() - self._failed_at < self.settings.reload_backoff_s
+            ):
                 raise ModelUnavailable(self._failure)
             from slpack_handler.model import Model, read_manifest
 
             try:
                 manifest = read_manifest(self.settings.model_dir)
-                self.dimensions.update(ModelName=str(manifest.get("name")), ModelVersion=str(manifest.get("version")))
+                self.dimensions.update(
+                    ModelName=str(manifest.get("name")), ModelVersion=str(manifest.get("version"))
+                )
                 self._model = Model(manifest, self.settings)
             except Exception as exc:
-                reason = str(exc) if isinstance(exc, ModelUnavailable) else f"the model could not be loaded ({type(exc).__name__}: {exc})"
+                reason = (
+                    str(exc)
+                    if isinstance(exc, ModelUnavailable)
+                    else f"the model could not be loaded ({type(exc).__name__}: {exc})"
+                )
                 self._failure, self._failed_at = reason, time.monotonic()
                 if record is not None:
                     record.add("ModelLoadFailures", 1)
@@ -86,7 +113,8 @@ class App:
             return self._model
 
     def warm(self) -> None:
-        """Load during init (SLPACK_EAGER=1); a failure is logged and retried on the first request."""
+        """Load during init (SLPACK_EAGER=1); a failure is logged and retried on the first
+        request."""
         try:
             record = MetricRecord()
             self.model(record)
@@ -132,38 +160,72 @@ class App:
             "status": "ready",
         }
 
-    def handle_http(self, method: str, path: str, headers: dict[str, str], body: bytes, request_id: str | None = None) -> HttpResponse:
+    def handle_http(
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        body: bytes,
+        request_id: str | None = None,
+    ) -> HttpResponse:
         """Answer one HTTP request (headers with lower-case names)."""
         request_id = request_id or _new_request_id()
-        status, payload = self._invoke(lambda record: self._route(method.upper(), path or "/", headers, body, record), request_id)
+        status, payload = self._invoke(
+            lambda record: self._route(method.upper(), path or "/", headers, body, record),
+            request_id,
+        )
         data = _ENCODER.encode(payload).encode()
         return HttpResponse(status, {"content-type": JSON, "x-request-id": request_id}, data)
 
-    def handle_direct(self, payload: Any, request_id: str | None = None) -> tuple[int, dict[str, Any]]:
+    def handle_direct(
+        self, payload: Any, request_id: str | None = None
+    ) -> tuple[int, dict[str, Any]]:
         """Answer a direct invocation (the event is the request body)."""
-        return self._invoke(lambda record: (200, self.predict(payload, record)), request_id or _new_request_id())
+        return self._invoke(
+            lambda record: (200, self.predict(payload, record)), request_id or _new_request_id()
+        )
 
-    def _route(self, method: str, path: str, headers: dict[str, str], body: bytes, record: MetricRecord) -> tuple[int, dict[str, Any]]:
+    def _route(
+        self, method: str, path: str, headers: dict[str, str], body: bytes, record: MetricRecord
+    ) -> tuple[int, dict[str, Any]]:
         trimmed = path.rstrip("/") or "/"
         if method in ("GET", "HEAD"):
             if trimmed == "/" or trimmed.endswith(_METADATA_PATHS):
                 return 200, self.metadata(record)
-            raise RequestError(404, "not_found", f"no resource at {path}; POST predictions to / or GET /metadata")
+            raise RequestError(
+                404, "not_found", f"no resource at {path}; POST predictions to / or GET /metadata"
+            )
         if method != "POST":
-            raise RequestError(405, "method_not_allowed", f"{method} is not supported; POST a JSON body to predict")
+            raise RequestError(
+                405, "method_not_allowed", f"{method} is not supported; POST a JSON body to predict"
+            )
         if trimmed.endswith(_METADATA_PATHS):
             raise RequestError(405, "method_not_allowed", f"{path} answers GET only")
         if len(body) > self.settings.max_body_bytes:
-            raise RequestError(413, "payload_too_large", f"the body is {len(body)} bytes; send at most {self.settings.max_body_bytes}")
+            raise RequestError(
+                413,
+                "payload_too_large",
+                f"the body is {len(body)} bytes; send at most {self.settings.max_body_bytes}",
+            )
         content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
         if content_type not in _ACCEPTED_TYPES and not content_type.endswith("+json"):
-            raise RequestError(415, "unsupported_media_type", f"content-type {content_type} is not supported; send application/json")
+            raise RequestError(
+                415,
+                "unsupported_media_type",
+                f"content-type {content_type} is not supported; send application/json",
+            )
         if not body.strip():
-            raise RequestError(400, "invalid_json", "the body is empty; send a JSON object with instances or inputs")
+            raise RequestError(
+                400,
+                "invalid_json",
+                "the body is empty; send a JSON object with instances or inputs",
+            )
         try:
             payload = _DECODER.decode(body.decode("utf-8"))
         except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
-            raise RequestError(400, "invalid_json", f"the body is not valid JSON ({str(exc)[:120]})") from None
+            raise RequestError(
+                400, "invalid_json", f"the body is not valid JSON ({str(exc)[:120]})"
+            ) from None
         return 200, self.predict(payload, record)
 
     def _invoke(self, call: Any, request_id: str) -> tuple[int, dict[str, Any]]:
@@ -186,23 +248,52 @@ class App:
             status, payload = exc.status, error_body(exc.code, exc.message, exc.details, request_id)
         except ModelUnavailable as exc:
             record.add("Errors", 1)
-            status, payload = 503, error_body("model_unavailable", f"the model is unavailable: {exc}", None, request_id)
+            status, payload = (
+                503,
+                error_body(
+                    "model_unavailable", f"the model is unavailable: {exc}", None, request_id
+                ),
+            )
         except Exception as exc:  # a fault of ours: 500 with the request id, never a crash
             record.add("Errors", 1)
             import traceback  # the error path only
 
-            self.log.error("unhandled error", requestId=request_id, error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc(limit=20))
-            status, payload = 500, error_body("internal_error", f"internal error; quote request id {request_id}", None, request_id)
+            self.log.error(
+                "unhandled error",
+                requestId=request_id,
+                error=f"{type(exc).__name__}: {exc}",
+                traceback=traceback.format_exc(limit=20),
+            )
+            status, payload = (
+                500,
+                error_body(
+                    "internal_error",
+                    f"internal error; quote request id {request_id}",
+                    None,
+                    request_id,
+                ),
+            )
         record.add("TotalMs", (time.perf_counter() - started) * 1000.0)
         record.properties["requestId"] = request_id
         record.properties["statusCode"] = status
         if status >= 400 and status != 404:
-            self.log.log("WARNING" if status < 500 else "ERROR", "request failed", requestId=request_id, status=status, code=payload["error"]["code"], error=payload["error"]["message"])
+            self.log.log(
+                "WARNING" if status < 500 else "ERROR",
+                "request failed",
+                requestId=request_id,
+                status=status,
+                code=payload["error"]["code"],
+                error=payload["error"]["message"],
+            )
         if self.metrics.enabled:
             try:
                 self.metrics.emit(record, self.dimensions)
             except Exception as exc:  # metrics must never fail a request
-                self.log.once("metrics-failed", "ERROR", f"metrics could not be emitted ({type(exc).__name__}: {exc})")
+                self.log.once(
+                    "metrics-failed",
+                    "ERROR",
+                    f"metrics could not be emitted ({type(exc).__name__}: {exc})",
+                )
         return status, payload
 
 

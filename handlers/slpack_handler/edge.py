@@ -47,7 +47,9 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("content-length") or 0)
         if length > app.settings.max_body_bytes:
             # Answer without reading a body we would refuse anyway; the connection is closed after.
-            response = app.handle_http("POST", self.path, JSON_HEADERS, b" " * (app.settings.max_body_bytes + 1))
+            response = app.handle_http(
+                "POST", self.path, JSON_HEADERS, b" " * (app.settings.max_body_bytes + 1)
+            )
             self.close_connection = True
         else:
             body = self.rfile.read(length) if length > 0 else b""
@@ -64,7 +66,7 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _answer
 
     def log_message(self, format: str, *args: Any) -> None:  # access logs go to stderr
-        sys.stderr.write("%s - %s\n" % (self.address_string(), format % args))
+        sys.stderr.write(f"{self.address_string()} - {format % args}\n")
 
 
 def serve_http(host: str, port: int) -> None:
@@ -83,17 +85,29 @@ def serve_http(host: str, port: int) -> None:
         server.server_close()
 
 
-def main(argv: list[str] | None = None, stdin: TextIO | None = None, stdout: TextIO | BinaryIO | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python edge.zip", description="Answer model requests: JSON lines on stdin, or HTTP with --port.")
+def main(
+    argv: list[str] | None = None,
+    stdin: TextIO | None = None,
+    stdout: TextIO | BinaryIO | None = None,
+) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python edge.zip",
+        description="Answer model requests: JSON lines on stdin, or HTTP with --port.",
+    )
     parser.add_argument("--port", type=int, help="serve HTTP on this port instead of reading stdin")
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
     args = parser.parse_args(argv)
     if args.port is not None:
         serve_http(args.host, args.port)
         return 0
     os.environ.setdefault("SLPACK_METRICS", "none")
     answers = stdout or sys.stdout
-    saved, sys.stdout = sys.stdout, sys.stderr  # stdout carries answers only; logs and metrics go to stderr
+    saved, sys.stdout = (
+        sys.stdout,
+        sys.stderr,
+    )  # stdout carries answers only; logs and metrics go to stderr
     try:
         errors = serve_lines(stdin or sys.stdin, answers)  # type: ignore[arg-type]
     finally:

@@ -12,7 +12,9 @@ MAX_DETAILS = 100  # an error body names every problem, up to this many
 
 
 class RequestError(Exception):
-    def __init__(self, status: int, code: str, message: str, details: list[dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, details: list[dict[str, Any]] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
@@ -28,9 +30,19 @@ def detail(row: int | None, field: str | None, code: str, message: str) -> dict[
     return {"row": row, "field": field, "code": code, "message": message}
 
 
-def error_body(code: str, message: str, details: list[dict[str, Any]] | None = None, request_id: str | None = None) -> dict[str, Any]:
+def error_body(
+    code: str,
+    message: str,
+    details: list[dict[str, Any]] | None = None,
+    request_id: str | None = None,
+) -> dict[str, Any]:
     details = list(details or [])
     if len(details) > MAX_DETAILS:
         extra = len(details) - MAX_DETAILS
-        details = details[:MAX_DETAILS] + [detail(None, None, "truncated", f"{extra} more problems not listed")]
-    return {"error": {"code": code, "message": message, "details": details, "request_id": request_id}}
+        details = [
+            *details[:MAX_DETAILS],
+            detail(None, None, "truncated", f"{extra} more problems not listed"),
+        ]
+    return {
+        "error": {"code": code, "message": message, "details": details, "request_id": request_id}
+    }

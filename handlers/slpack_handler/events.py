@@ -80,7 +80,10 @@ def dispatch(event: Any, context: Any) -> Any:
         return payload if status == 200 else {**payload, "statusCode": status}
     if kind == V2:
         http = event["requestContext"]["http"]
-        method, path = str(http.get("method", "GET")), str(event.get("rawPath") or http.get("path") or "/")
+        method, path = (
+            str(http.get("method", "GET")),
+            str(event.get("rawPath") or http.get("path") or "/"),
+        )
     else:
         method, path = str(event.get("httpMethod") or "GET"), str(event.get("path") or "/")
     try:

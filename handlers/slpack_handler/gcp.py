@@ -18,7 +18,9 @@ def predict(request: Any) -> tuple[bytes, int, dict[str, str]]:
     """Answer one HTTP request: POST any path predicts, GET / or /metadata describes the model."""
     headers = {name.lower(): value for name, value in request.headers.items()}
     body = request.get_data(cache=False)
-    response = get_app().handle_http(request.method, request.path, headers, body, request_id(headers))
+    response = get_app().handle_http(
+        request.method, request.path, headers, body, request_id(headers)
+    )
     return response.body, response.status, response.headers
 
 

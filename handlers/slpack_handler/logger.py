@@ -24,7 +24,13 @@ class Logger:
     def log(self, level: str, message: str, **fields: Any) -> None:
         if LEVELS[level] < self.threshold:
             return
-        record = {"level": level, "severity": level, "timestamp": round(time.time(), 3), "logger": "slpack", "message": message}
+        record = {
+            "level": level,
+            "severity": level,
+            "timestamp": round(time.time(), 3),
+            "logger": "slpack",
+            "message": message,
+        }
         record.update({k: v for k, v in fields.items() if v is not None})
         stream = self.stream or sys.stdout
         try:

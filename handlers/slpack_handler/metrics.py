@@ -1,6 +1,7 @@
 """Metrics: one CloudWatch Embedded Metric Format line per invocation, plus user hooks.
 
-EMF (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html)
+EMF
+(https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html)
 is a JSON log line whose ``_aws`` member declares which top-level members are metrics; CloudWatch
 Logs extracts them asynchronously, so emitting costs one ``write`` and no API call. The record is
 built once per invocation and handed to the sink and to every hook.
@@ -29,17 +30,25 @@ from slpack_handler.logger import Logger
 
 DIMENSIONS = ("FunctionName", "ModelName", "ModelVersion")
 UNITS = {
-    "ColdStart": "Count", "ModelLoadMs": "Milliseconds", "InferenceMs": "Milliseconds",
-    "TotalMs": "Milliseconds", "BatchSize": "Count", "Errors": "Count", "ValidationErrors": "Count",
-    "ModelLoadFailures": "Count", "CacheHits": "Count", "UnknownCategory": "Count",
-    "OutOfRange": "Count", "MissingValue": "Count",
-}  # fmt: skip
+    "ColdStart": "Count",
+    "ModelLoadMs": "Milliseconds",
+    "InferenceMs": "Milliseconds",
+    "TotalMs": "Milliseconds",
+    "BatchSize": "Count",
+    "Errors": "Count",
+    "ValidationErrors": "Count",
+    "ModelLoadFailures": "Count",
+    "CacheHits": "Count",
+    "UnknownCategory": "Count",
+    "OutOfRange": "Count",
+    "MissingValue": "Count",
+}
 
 
 class MetricRecord:
     """The metrics and properties of one invocation."""
 
-    __slots__ = ("values", "properties")
+    __slots__ = ("properties", "values")
 
     def __init__(self) -> None:
         self.values: dict[str, float] = {}
@@ -66,19 +75,27 @@ def _directive(namespace: str, names: tuple[str, ...]) -> str:
     key = (namespace, names)
     text = _DIRECTIVES.get(key)
     if text is None:
-        text = _ENCODER.encode([{
-            "Namespace": namespace,
-            "Dimensions": [list(DIMENSIONS)],
-            "Metrics": [{"Name": name, "Unit": UNITS.get(name, "None")} for name in names],
-        }])  # fmt: skip
+        text = _ENCODER.encode(
+            [
+                {
+                    "Namespace": namespace,
+                    "Dimensions": [list(DIMENSIONS)],
+                    "Metrics": [{"Name": name, "Unit": UNITS.get(name, "None")} for name in names],
+                }
+            ]
+        )
         _DIRECTIVES[key] = text
     return text
 
 
-def emf_line(record: MetricRecord, namespace: str, dimensions: dict[str, str], timestamp_ms: int) -> str:
-    """Serialize a record as one EMF log line: ``_aws`` metadata, then dimensions, values, properties."""
+def emf_line(
+    record: MetricRecord, namespace: str, dimensions: dict[str, str], timestamp_ms: int
+) -> str:
+    """Serialize a record as one EMF log line: ``_aws`` metadata, then dimensions, values,
+    properties."""
     members = {**dimensions, **record.values, **record.properties}
-    head = '{"_aws":{"Timestamp":%d,"CloudWatchMetrics":%s}' % (timestamp_ms, _directive(namespace, tuple(record.values)))
+    directive = _directive(namespace, tuple(record.values))
+    head = f'{{"_aws":{{"Timestamp":{timestamp_ms:d},"CloudWatchMetrics":{directive}}}'
     rest = _ENCODER.encode(members)
     return head + ("," + rest[1:] if members else "}")
 
@@ -88,7 +105,8 @@ def log_line(record: MetricRecord, dimensions: dict[str, str]) -> str:
     return _ENCODER.encode({"metrics": record.as_dict(dimensions)})
 
 
-# Cloud Logging moves these special fields out of jsonPayload into the entry; labels must be strings.
+# Cloud Logging moves these special fields out of jsonPayload into the entry; labels must be
+# strings.
 _GCP_HEAD = '{"severity":"INFO","message":"slpack metrics","logging.googleapis.com/labels":'
 
 
@@ -96,7 +114,13 @@ def gcp_line(record: MetricRecord, dimensions: dict[str, str]) -> str:
     """One Cloud Logging structured entry: the dimensions as entry labels (indexed, and what
     log-based metrics group by), values and properties as ``jsonPayload.metrics``."""
     labels = _ENCODER.encode({k: str(v) for k, v in dimensions.items()})
-    return _GCP_HEAD + labels + ',"metrics":' + _ENCODER.encode({**record.values, **record.properties}) + "}"
+    return (
+        _GCP_HEAD
+        + labels
+        + ',"metrics":'
+        + _ENCODER.encode({**record.values, **record.properties})
+        + "}"
+    )
 
 
 def azure_message(record: MetricRecord, dimensions: dict[str, str]) -> tuple[str, dict[str, Any]]:
@@ -105,7 +129,8 @@ def azure_message(record: MetricRecord, dimensions: dict[str, str]) -> tuple[str
     The Functions Python worker forwards a record's message only (customDimensions get the host's
     Category, InvocationId and LogLevel, never ``extra``), so the message is the JSON of the
     ``log`` sink, read back with ``parse_json(message)``. The same fields also go in ``extra``:
-    an app exporting logs through the Azure Monitor OpenTelemetry distro gets them as customDimensions.
+    an app exporting logs through the Azure Monitor OpenTelemetry distro gets them as
+    customDimensions.
     """
     plain = record.as_dict(dimensions)
     return _ENCODER.encode({"metrics": plain}), plain
@@ -133,7 +158,12 @@ class _HookRunner:
             try:
                 self.fn(record)
             except Exception as exc:  # a user hook may raise anything
-                self.logger.once(f"hook-raised:{self.name}", "WARNING", f"metric hook {self.name} raised {type(exc).__name__}: {exc}; its records are skipped")
+                self.logger.once(
+                    f"hook-raised:{self.name}",
+                    "WARNING",
+                    f"metric hook {self.name} raised {type(exc).__name__}: {exc}; its "
+                    "records are skipped",
+                )
             finally:
                 done.set()
 
@@ -142,10 +172,20 @@ class _HookRunner:
         try:
             self._inbox.put_nowait((record, done))
         except self._full:
-            self.logger.once(f"hook-busy:{self.name}", "WARNING", f"metric hook {self.name} is still busy with an earlier record; records are dropped while it is")
+            self.logger.once(
+                f"hook-busy:{self.name}",
+                "WARNING",
+                f"metric hook {self.name} is still busy with an earlier record; records are "
+                "dropped while it is",
+            )
             return
         if not done.wait(timeout_s):
-            self.logger.once(f"hook-slow:{self.name}", "WARNING", f"metric hook {self.name} took longer than {timeout_s * 1000:.0f} ms; the request did not wait for it")
+            self.logger.once(
+                f"hook-slow:{self.name}",
+                "WARNING",
+                f"metric hook {self.name} took longer than {timeout_s * 1000:.0f} ms; the "
+                "request did not wait for it",
+            )
 
 
 def load_hooks(specs: tuple[str, ...], logger: Logger) -> list[_HookRunner]:
@@ -157,16 +197,29 @@ def load_hooks(specs: tuple[str, ...], logger: Logger) -> list[_HookRunner]:
             if not callable(fn):
                 raise TypeError(f"{spec} is not callable")
         except Exception as exc:
-            logger.once(f"hook-load:{spec}", "ERROR", f"metric hook {spec} could not be loaded ({type(exc).__name__}: {exc}); it is skipped")
+            logger.once(
+                f"hook-load:{spec}",
+                "ERROR",
+                f"metric hook {spec} could not be loaded ({type(exc).__name__}: {exc}); "
+                "it is skipped",
+            )
             continue
         runners.append(_HookRunner(spec, fn, logger))
     return runners
 
 
 class Metrics:
-    """The configured sink (emf | log | gcp | azure | none) and hooks; zero work when both are off."""
+    """The configured sink (emf | log | gcp | azure | none) and hooks; zero work when both are
+    off."""
 
-    def __init__(self, mode: str, namespace: str, hooks: list[_HookRunner], hook_timeout_s: float, logger: Logger) -> None:
+    def __init__(
+        self,
+        mode: str,
+        namespace: str,
+        hooks: list[_HookRunner],
+        hook_timeout_s: float,
+        logger: Logger,
+    ) -> None:
         self.mode = mode
         self.namespace = namespace
         self.hooks = hooks

@@ -26,9 +26,14 @@ def read_manifest(model_dir: str) -> dict[str, Any]:
     except FileNotFoundError:
         raise ModelUnavailable(f"the manifest {path} is missing; redeploy the bundle") from None
     except (OSError, ValueError) as exc:
-        raise ModelUnavailable(f"the manifest {path} cannot be read ({type(exc).__name__}); redeploy the bundle") from None
+        raise ModelUnavailable(
+            f"the manifest {path} cannot be read ({type(exc).__name__}); redeploy the bundle"
+        ) from None
     if manifest.get("format") not in SUPPORTED_FORMATS:
-        raise ModelUnavailable(f"manifest format {manifest.get('format')!r} is not supported by this handler; rebuild with a matching slpack")
+        raise ModelUnavailable(
+            f"manifest format {manifest.get('format')!r} is not supported by this handler; "
+            "rebuild with a matching slpack"
+        )
     return manifest
 
 
@@ -68,10 +73,17 @@ def model_bytes(manifest: dict[str, Any], settings: Settings) -> bytes:
         with open(path, "rb") as fh:
             data = fh.read()
     except OSError as exc:
-        raise ModelUnavailable(f"the model file {path} cannot be read ({exc.strerror or type(exc).__name__}); redeploy the bundle") from None
+        raise ModelUnavailable(
+            f"the model file {path} cannot be read ({exc.strerror or type(exc).__name__}); "
+            "redeploy the bundle"
+        ) from None
     actual = sha256_hex(data)
     if actual != expected:
-        raise ModelUnavailable(f"the model file's sha256 {actual[:12]}... does not match the manifest's {expected[:12]}...; it was not loaded (redeploy the bundle)")
+        raise ModelUnavailable(
+            f"the model file's sha256 {actual[:12]}... does not match the manifest's "
+            f"{expected[:12]}...; "
+            "it was not loaded (redeploy the bundle)"
+        )
     return data
 
 
@@ -88,7 +100,9 @@ def session_options(manifest: dict[str, Any], settings: Settings) -> Any:
 
     runtime = manifest.get("runtime") or {}
     options = ort.SessionOptions()
-    options.intra_op_num_threads = settings.intra_op_threads or int(runtime.get("intra_op_threads", 1))
+    options.intra_op_num_threads = settings.intra_op_threads or int(
+        runtime.get("intra_op_threads", 1)
+    )
     options.inter_op_num_threads = int(runtime.get("inter_op_threads", 1))
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
@@ -109,17 +123,27 @@ class Model:
 
         started = time.perf_counter()
         self.manifest = manifest
-        self.info = {"name": manifest["name"], "version": manifest["version"], "sha256": manifest["model"]["sha256"]}
+        self.info = {
+            "name": manifest["name"],
+            "version": manifest["version"],
+            "sha256": manifest["model"]["sha256"],
+        }
         self.schema = Schema(manifest, settings.max_batch, settings.max_string_length)
         data = model_bytes(manifest, settings)
         try:
-            self.session = ort.InferenceSession(data, session_options(manifest, settings), providers=["CPUExecutionProvider"])
+            self.session = ort.InferenceSession(
+                data, session_options(manifest, settings), providers=["CPUExecutionProvider"]
+            )
         except Exception as exc:
-            raise ModelUnavailable(f"onnxruntime could not load the model ({str(exc).splitlines()[0][:200]})") from None
+            raise ModelUnavailable(
+                f"onnxruntime could not load the model ({str(exc).splitlines()[0][:200]})"
+            ) from None
         output = manifest["output"]
         self.output_names: list[str] = list(output["names"])
         self.shape: Callable[[list[Any]], list[dict[str, Any]]] = _shaper(manifest["task"], output)
-        self.predict(self.schema.feeds(self.schema.example()))  # warm-up: first-run allocations happen now
+        self.predict(
+            self.schema.feeds(self.schema.example())
+        )  # warm-up: first-run allocations happen now
         self.load_ms = (time.perf_counter() - started) * 1000.0
 
     def predict(self, feeds: dict[str, Any]) -> list[dict[str, Any]]:
@@ -143,7 +167,10 @@ def _shaper(task: str, output: dict[str, Any]) -> Callable[[list[Any]], list[dic
             labels = [label(v) for v in results[0].reshape(-1).tolist()]
             if not with_proba:
                 return [{"label": v} for v in labels]
-            return [{"label": v, "probabilities": dict(zip(keys, p))} for v, p in zip(labels, results[1].tolist())]
+            return [
+                {"label": v, "probabilities": dict(zip(keys, p))}
+                for v, p in zip(labels, results[1].tolist())
+            ]
 
         return classify
     if task == "regressor":

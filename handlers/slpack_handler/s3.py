@@ -153,7 +153,8 @@ def _canonical_query(query: str) -> str:
 def fetch_model(
     uri: str, sha256: str, cache_dir: str, *, attempts: int = 4, timeout_s: float = 10.0
 ) -> str:
-    """Return a local path to the verified model for s3://bucket/key; download at most once per container."""
+    """Return a local path to the verified model for s3://bucket/key; download at most once per
+    container."""
     bucket, key = parse_s3_uri(uri)
     sha256 = sha256.lower()
     if not _SHA256_HEX.fullmatch(sha256):

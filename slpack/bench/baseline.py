@@ -33,11 +33,17 @@ class Baseline:
 def load_model(path: Path) -> Any:
     """The user's fitted pipeline (joblib or pickle: what the baseline loads at run time)."""
     if not path.is_file():
-        raise SlpackError(f"baseline model {path} does not exist; pass the .joblib file the bundle was built from.")
+        raise SlpackError(
+            f"baseline model {path} does not exist; pass the .joblib file the bundle was "
+            "built from."
+        )
     if path.suffix.lower() not in (".joblib", ".pkl", ".pickle"):
-        raise SlpackError(f"the baseline loads its model with joblib, so give a .joblib or .pkl file, not {path.name}.")
-    from slpack.build.inputs import PickleWarning
-    from slpack.build.inputs import load_model as load
+        raise SlpackError(
+            "the baseline loads its model with joblib, so give a .joblib or .pkl file, "
+            f"not {path.name}."
+        )
+    from slpack.bundler.inputs import PickleWarning
+    from slpack.bundler.inputs import load_model as load
 
     with warnings.catch_warnings():
         # The user built the bundle from this file (and was warned then); loading it is the
@@ -46,11 +52,13 @@ def load_model(path: Path) -> Any:
         return load(path)
 
 
-def write_baseline(model_path: Path, model: Any, rows: list[dict[str, Any]], manifest: dict[str, Any], dest: Path) -> Baseline:
+def write_baseline(
+    model_path: Path, model: Any, rows: list[dict[str, Any]], manifest: dict[str, Any], dest: Path
+) -> Baseline:
     """Write the baseline function folder for ``model`` into ``dest``."""
     import pandas as pd
 
-    from slpack.build.schema import infer_schema
+    from slpack.bundler.schema import infer_schema
 
     schema, _ = infer_schema(model, pd.DataFrame.from_records(rows))
     dest.mkdir(parents=True, exist_ok=True)
@@ -60,7 +68,11 @@ def write_baseline(model_path: Path, model: Any, rows: list[dict[str, Any]], man
         "input": schema.sklearn_input,
         "columns": schema.names,
         "task": manifest["task"],
-        "model": {"name": manifest["name"], "version": manifest["version"], "sha256": manifest["model"]["sha256"]},
+        "model": {
+            "name": manifest["name"],
+            "version": manifest["version"],
+            "sha256": manifest["model"]["sha256"],
+        },
     }
     (dest / "baseline.json").write_text(json.dumps(config, indent=2))
     return Baseline(dest, needs_pandas=schema.sklearn_input == "frame")

@@ -19,7 +19,9 @@ import numpy as np
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 with open(os.path.join(_HERE, "baseline.json")) as _fh:
-    CONFIG = json.load(_fh)  # {"input": frame|text|array, "columns": [...], "task": ..., "model": {...}}
+    CONFIG = json.load(
+        _fh
+    )  # {"input": frame|text|array, "columns": [...], "task": ..., "model": {...}}
 MODEL = joblib.load(os.path.join(_HERE, "model.joblib"))
 COLUMNS = CONFIG["columns"]
 
@@ -37,7 +39,9 @@ def _rows(payload):
     if CONFIG["input"] == "frame":
         return pd.DataFrame.from_records(records, columns=COLUMNS)
     if CONFIG["input"] == "text":
-        return np.array([r[COLUMNS[0]] if isinstance(r, dict) else r for r in records], dtype=object)
+        return np.array(
+            [r[COLUMNS[0]] if isinstance(r, dict) else r for r in records], dtype=object
+        )
     rows = [[r[c] for c in COLUMNS] if isinstance(r, dict) else r for r in records]
     return np.array(rows, dtype=np.float64)
 

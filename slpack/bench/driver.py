@@ -8,7 +8,8 @@ would not import itself.
 Protocol (JSON lines): on the pipe ``FD`` the driver writes ``{"first": true}`` the moment the
 first response exists (the parent stops its cold-start clock on that line), then one line with
 the phase marks (``[name, perf_counter at its end]``: startup, driver, import, [session],
-first_call), the peak RSS, the number of loaded modules and the first response. It then answers commands read from stdin, one
+first_call), the peak RSS, the number of loaded modules and the first response. It then answers
+commands read from stdin, one
 reply line on ``FD`` each: ``{"op": "warm", "input": NAME, "n": N}`` times N calls in process
 (nanoseconds); ``{"op": "answer", "input": NAME}`` returns one response; end of input exits.
 
@@ -83,12 +84,16 @@ def floor_target(spec):
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = spec["intra_op_threads"]
     options.inter_op_num_threads = spec["inter_op_threads"]
-    session = onnxruntime.InferenceSession(spec["model"], options, providers=["CPUExecutionProvider"])
+    session = onnxruntime.InferenceSession(
+        spec["model"], options, providers=["CPUExecutionProvider"]
+    )
     created = time.perf_counter()
     outputs = spec["outputs"]
     inputs = {
         name: {
-            key: numpy.array(feed["values"], dtype=object if feed["dtype"] == "string" else feed["dtype"]).reshape(feed["shape"])
+            key: numpy.array(
+                feed["values"], dtype=object if feed["dtype"] == "string" else feed["dtype"]
+            ).reshape(feed["shape"])
             for key, feed in feeds.items()
         }
         for name, feeds in spec["inputs"].items()
@@ -131,8 +136,12 @@ def main():
     channel.write('{"first": true}\n')
     channel.flush()
     marks = [["startup", STARTED], ["driver", ready], *marks, ["first_call", answered]]
-    report = {"marks": marks, "peak_rss_kib": peak_rss_kib(), "modules": len(sys.modules),
-              "response": jsonable(response)}  # fmt: skip
+    report = {
+        "marks": marks,
+        "peak_rss_kib": peak_rss_kib(),
+        "modules": len(sys.modules),
+        "response": jsonable(response),
+    }
     channel.write(json.dumps(report) + "\n")
     channel.flush()
     for line in sys.stdin:

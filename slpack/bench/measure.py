@@ -59,7 +59,9 @@ class BenchResult:
     environment: dict[str, Any]
     options: BenchOptions
     cold: dict[str, list[ColdStart]] = field(default_factory=dict)
-    warm_ms: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # input -> target -> samples
+    warm_ms: dict[str, dict[str, list[float]]] = field(
+        default_factory=dict
+    )  # input -> target -> samples
     sizes: dict[str, dict[str, Size]] = field(default_factory=dict)  # side -> part -> size
     agreement: dict[str, Any] = field(default_factory=dict)
 
@@ -71,7 +73,7 @@ def run_bench(
     on_step: Callable[[str], None] = lambda _: None,
 ) -> BenchResult:
     """Measure ``bundle_dir`` against ``baseline_model`` served with scikit-learn."""
-    from slpack.build.bundle import read_manifest
+    from slpack.bundler.bundle import read_manifest
     from slpack.serve.sandbox import layer_paths, unpack_bundle
 
     manifest = read_manifest(bundle_dir)
@@ -85,12 +87,26 @@ def run_bench(
         task_root = unpack_bundle(bundle_dir, root / "task").task_root
         layer = options.layer or _host_layer(on_step)
         layer_dirs = layer_paths(layer, root / "opt")
-        baseline = sklearn_baseline.write_baseline(baseline_model, model, work.rows[workload.BATCH], manifest, root / "baseline")
+        baseline = sklearn_baseline.write_baseline(
+            baseline_model, model, work.rows[workload.BATCH], manifest, root / "baseline"
+        )
         sk_stack = stack.sklearn_stack(baseline.needs_pandas)
         stack_dir = stack.link_stack(sk_stack, root / "sklearn-layer")
         targets = {
-            SLPACK: Target(SLPACK, _handler_spec([task_root, *layer_dirs], "slpack_handler", "handler", work.events), SLPACK_ENV),
-            BASELINE: Target(BASELINE, _handler_spec([baseline.task_root, stack_dir], sklearn_baseline.MODULE, sklearn_baseline.FUNCTION, work.events)),
+            SLPACK: Target(
+                SLPACK,
+                _handler_spec([task_root, *layer_dirs], "slpack_handler", "handler", work.events),
+                SLPACK_ENV,
+            ),
+            BASELINE: Target(
+                BASELINE,
+                _handler_spec(
+                    [baseline.task_root, stack_dir],
+                    sklearn_baseline.MODULE,
+                    sklearn_baseline.FUNCTION,
+                    work.events,
+                ),
+            ),
             FLOOR: Target(FLOOR, _floor_spec(layer_dirs, task_root, manifest, work.feeds)),
         }
         runs = root / "runs"
@@ -100,7 +116,9 @@ def run_bench(
 
         for i in range(options.runs):
             on_step(f"cold starts: round {i + 1}/{options.runs}")
-            for name in TARGETS[i % 3 :] + TARGETS[: i % 3]:  # rotated: no function always goes first
+            for name in (
+                TARGETS[i % 3 :] + TARGETS[: i % 3]
+            ):  # rotated: no function always goes first
                 with Child(targets[name], runs) as child:
                     cold = child.start()
                 if name != FLOOR:  # a fast error is not a cold start
@@ -111,19 +129,35 @@ def run_bench(
 
         on_step("measuring sizes (the scikit-learn stack once per environment)")
         result.sizes = {
-            SLPACK: {"function": sizes.archive_size(bundle_dir / "function.zip"), "layer": _layer_size(layer)},
-            BASELINE: {"function": sizes.tree_size(baseline.task_root), "stack": stack.stack_size(sk_stack)},
+            SLPACK: {
+                "function": sizes.archive_size(bundle_dir / "function.zip"),
+                "layer": _layer_size(layer),
+            },
+            BASELINE: {
+                "function": sizes.tree_size(baseline.task_root),
+                "stack": stack.stack_size(sk_stack),
+            },
         }
         result.environment["baseline_stack"] = sk_stack.versions
     return result
 
 
-def _handler_spec(path: list[Path], module: str, function: str, events: dict[str, Any]) -> dict[str, Any]:
-    return {"kind": "handler", "path": [str(p) for p in path], "module": module,
-            "function": function, "inputs": events, "first": workload.SINGLE}  # fmt: skip
+def _handler_spec(
+    path: list[Path], module: str, function: str, events: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "kind": "handler",
+        "path": [str(p) for p in path],
+        "module": module,
+        "function": function,
+        "inputs": events,
+        "first": workload.SINGLE,
+    }
 
 
-def _floor_spec(layer_dirs: tuple[Path, ...], task_root: Path, manifest: dict[str, Any], feeds: dict[str, Any]) -> dict[str, Any]:
+def _floor_spec(
+    layer_dirs: tuple[Path, ...], task_root: Path, manifest: dict[str, Any], feeds: dict[str, Any]
+) -> dict[str, Any]:
     runtime = manifest.get("runtime") or {}
     return {
         "kind": "floor",
@@ -144,10 +178,14 @@ def _first_starts(targets: dict[str, Target], runs: Path) -> dict[str, Any]:
         with Child(target, runs) as child:
             child.start()
             answers[name] = child.answer(workload.BATCH)
-    return _agreement(_predictions(SLPACK, answers[SLPACK]), _predictions(BASELINE, answers[BASELINE]))
+    return _agreement(
+        _predictions(SLPACK, answers[SLPACK]), _predictions(BASELINE, answers[BASELINE])
+    )
 
 
-def _warm(targets: dict[str, Target], runs: Path, options: BenchOptions, on_step: Callable[[str], None]) -> dict[str, dict[str, list[float]]]:
+def _warm(
+    targets: dict[str, Target], runs: Path, options: BenchOptions, on_step: Callable[[str], None]
+) -> dict[str, dict[str, list[float]]]:
     """Warm latency per input: each function in its own process, rounds alternating."""
     samples: dict[str, dict[str, list[float]]] = {}
     children = [Child(target, runs / "warm") for target in targets.values()]
@@ -175,7 +213,10 @@ def _predictions(name: str, response: Any) -> list[dict[str, Any]]:
     status = response.get("statusCode") if isinstance(response, dict) else None
     body = json.loads(response["body"]) if status is not None else response
     if status != 200 or "predictions" not in body:
-        raise SlpackError(f"the {name} function did not answer the benchmark's request (status {status}: {str(body)[:300]}).")
+        raise SlpackError(
+            f"the {name} function did not answer the benchmark's request (status {status}: "
+            f"{str(body)[:300]})."
+        )
     return body["predictions"]
 
 
@@ -184,20 +225,33 @@ def _agreement(ours: list[dict[str, Any]], theirs: list[dict[str, Any]]) -> dict
     wrong_model = "pass the model file the bundle was built from"
     key = next((k for k in ("probabilities", "value", "embedding") if k in ours[0]), None)
     if len(ours) != len(theirs) or any(k in ours[0] and k not in theirs[0] for k in ("label", key)):
-        raise SlpackError(f"the baseline's predictions are shaped unlike the bundle's; {wrong_model}.")
+        raise SlpackError(
+            f"the baseline's predictions are shaped unlike the bundle's; {wrong_model}."
+        )
     agreement: dict[str, Any] = {"rows": len(ours)}
     if "label" in ours[0]:
-        agreement["label_agreement"] = float(np.mean([str(a["label"]) == str(b["label"]) for a, b in zip(ours, theirs)]))
+        agreement["label_agreement"] = float(
+            np.mean([str(a["label"]) == str(b["label"]) for a, b in zip(ours, theirs)])
+        )
     if key is not None:
         a, b = _numbers(ours, key), _numbers(theirs, key)
         if a.shape != b.shape:
-            raise SlpackError(f"the baseline's {key} are shaped unlike the bundle's; {wrong_model}.")
+            raise SlpackError(
+                f"the baseline's {key} are shaped unlike the bundle's; {wrong_model}."
+            )
         agreement["max_abs_error"] = float(np.max(np.abs(a - b), initial=0.0))
         tolerance = 1e-2 * max(1.0, float(np.max(np.abs(b), initial=0.0)))
         if agreement["max_abs_error"] > tolerance:
-            raise SlpackError(f"the baseline's {key} differ from the bundle's by up to {agreement['max_abs_error']:.3g}; {wrong_model}.")
+            raise SlpackError(
+                f"the baseline's {key} differ from the bundle's by up to "
+                f"{agreement['max_abs_error']:.3g}; "
+                f"{wrong_model}."
+            )
     if agreement.get("label_agreement", 1.0) < 0.9:
-        raise SlpackError(f"the baseline agrees with the bundle on only {agreement['label_agreement']:.0%} of labels; {wrong_model}.")
+        raise SlpackError(
+            f"the baseline agrees with the bundle on only {agreement['label_agreement']:.0%} "
+            f"of labels; {wrong_model}."
+        )
     return agreement
 
 
@@ -206,7 +260,9 @@ def _numbers(predictions: list[dict[str, Any]], key: str) -> np.ndarray:
     first = predictions[0][key]
     if isinstance(first, dict):
         classes = list(first)
-        return np.array([[p[key].get(c, np.nan) for c in classes] for p in predictions], dtype=np.float64)
+        return np.array(
+            [[p[key].get(c, np.nan) for c in classes] for p in predictions], dtype=np.float64
+        )
     return np.array([np.ravel(p[key]) for p in predictions], dtype=np.float64)
 
 
@@ -214,14 +270,16 @@ def _load_baseline(path: Path) -> Any:
     try:
         return sklearn_baseline.load_model(path)
     except ImportError as exc:
-        raise SlpackError(f"the baseline needs scikit-learn ({exc.name} is missing); install slpack[build].") from None
+        raise SlpackError(
+            f"the baseline needs scikit-learn ({exc.name} is missing); install slpack[build]."
+        ) from None
 
 
 def _sample(path: Path | None, model: Any) -> Any:
     if path is None:
         return None
-    from slpack.build.inputs import load_sample
-    from slpack.build.schema import as_frame
+    from slpack.bundler.inputs import load_sample
+    from slpack.bundler.schema import as_frame
 
     return as_frame(load_sample(path), model)
 
@@ -240,8 +298,13 @@ def _layer_size(layer: Path) -> Size:
 
 
 def _bundle_info(bundle_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
-    return {"path": str(bundle_dir), "name": manifest.get("name"), "version": manifest.get("version"),
-            "task": manifest.get("task"), "estimator": manifest.get("estimator")}  # fmt: skip
+    return {
+        "path": str(bundle_dir),
+        "name": manifest.get("name"),
+        "version": manifest.get("version"),
+        "task": manifest.get("task"),
+        "estimator": manifest.get("estimator"),
+    }
 
 
 def _environment() -> dict[str, Any]:
@@ -257,5 +320,7 @@ def _environment() -> dict[str, Any]:
         "platform": platform.platform(),
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
-        "versions": {d: version(d) for d in ("slpack", "numpy", "onnxruntime", "scikit-learn", "pandas")},
+        "versions": {
+            d: version(d) for d in ("slpack", "numpy", "onnxruntime", "scikit-learn", "pandas")
+        },
     }

@@ -32,7 +32,9 @@ def write_plot(result: BenchResult, out: Path) -> None:
     ]
     figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.2))
     for ax, (title, samples) in zip(axes, panels):
-        labels = [LABELS[t] if t != FLOOR or "warm" not in title else "session.run" for t in TARGETS]
+        labels = [
+            LABELS[t] if t != FLOOR or "warm" not in title else "session.run" for t in TARGETS
+        ]
         data = [samples[t] for t in TARGETS]
         ax.boxplot(data, showfliers=False, widths=0.5)
         for i, (target, values) in enumerate(zip(TARGETS, data), start=1):

@@ -77,9 +77,15 @@ class Child:
             spawned = time.perf_counter()
             try:
                 self._proc = subprocess.Popen(
-                    command, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, env=env,
-                    pass_fds=(write_fd,), text=True, cwd=self._spec_file.parent,
-                )  # fmt: skip
+                    command,
+                    stdin=subprocess.PIPE,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    pass_fds=(write_fd,),
+                    text=True,
+                    cwd=self._spec_file.parent,
+                )
             finally:
                 os.close(write_fd)
             self._channel = _LineReader(read_fd)
@@ -151,7 +157,9 @@ class Child:
         self.stop()
         tail = self._log_file.read_text(errors="replace").strip().splitlines()[-12:]
         detail = "\n".join(tail) or "(no output)"
-        raise SlpackError(f"the {self.target.name} function {what}; its output ends with:\n{detail}")
+        raise SlpackError(
+            f"the {self.target.name} function {what}; its output ends with:\n{detail}"
+        )
 
 
 class _LineReader:

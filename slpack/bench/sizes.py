@@ -2,7 +2,8 @@
 
 slpack's artifacts (function.zip, the layer zip) are measured as shipped, bytecode included where
 slpack compiled it. Trees that exist only as folders (the baseline's function and its
-scikit-learn stack, a layer given as a folder) are zipped here with :func:`slpack.ziputil.write_zip`,
+scikit-learn stack, a layer given as a folder) are zipped here with
+:func:`slpack.ziputil.write_zip`,
 the writer slpack's own zips come from, so both sides are compressed alike.
 """
 

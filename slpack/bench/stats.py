@@ -32,8 +32,14 @@ class Summary:
         return self.median
 
     def to_json(self) -> dict[str, float | int]:
-        values = {"median": self.median, "p25": self.p25, "p75": self.p75, "p99": self.p99,
-                  "min": self.min, "max": self.max}  # fmt: skip
+        values = {
+            "median": self.median,
+            "p25": self.p25,
+            "p75": self.p75,
+            "p99": self.p99,
+            "min": self.min,
+            "max": self.max,
+        }
         return {"n": self.n, **{k: sig(v) for k, v in values.items()}}
 
 

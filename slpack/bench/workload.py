@@ -32,7 +32,11 @@ class Workload:
 
 def make_workload(manifest: dict[str, Any], sample: Any | None, batch_size: int) -> Workload:
     """``sample`` is a DataFrame of rows (or None to make rows from the manifest)."""
-    rows = _sample_rows(manifest, sample, batch_size) if sample is not None else _made_rows(manifest, batch_size)
+    rows = (
+        _sample_rows(manifest, sample, batch_size)
+        if sample is not None
+        else _made_rows(manifest, batch_size)
+    )
     inputs = {SINGLE: rows[:1], BATCH: rows}
     return Workload(
         rows=inputs,
@@ -57,12 +61,19 @@ def _sample_rows(manifest: dict[str, Any], sample: Any, batch_size: int) -> list
     names = [f["name"] for f in manifest["input"]["features"]]
     missing = [n for n in names if n not in sample.columns]
     if missing:
-        raise SlpackError(f"the sample lacks the model's column(s) {', '.join(missing[:5])}; give the sample the bundle was built from.")
+        raise SlpackError(
+            f"the sample lacks the model's column(s) {', '.join(missing[:5])}; give the "
+            "sample the bundle was built from."
+        )
     complete = sample[names].dropna()
     if complete.empty:
-        raise SlpackError("every sample row has a missing value; give a sample with some complete rows.")
+        raise SlpackError(
+            "every sample row has a missing value; give a sample with some complete rows."
+        )
     records = complete.to_dict("records")
-    typed = [{f["name"]: _typed(f, r[f["name"]]) for f in manifest["input"]["features"]} for r in records]
+    typed = [
+        {f["name"]: _typed(f, r[f["name"]]) for f in manifest["input"]["features"]} for r in records
+    ]
     return list(itertools.islice(itertools.cycle(typed), batch_size))
 
 
@@ -78,7 +89,12 @@ def _values(feature: dict[str, Any], stats: dict[str, Any]) -> Iterator[Any]:
     """Plausible values of one feature, from its training statistics."""
     if feature["role"] == "text":
         words = max(1, int(stats.get("mean_length", 40)) // 6)
-        return itertools.cycle([" ".join(itertools.islice(itertools.cycle(PLACEHOLDER_WORDS), i, i + words)) for i in range(len(PLACEHOLDER_WORDS))])
+        return itertools.cycle(
+            [
+                " ".join(itertools.islice(itertools.cycle(PLACEHOLDER_WORDS), i, i + words))
+                for i in range(len(PLACEHOLDER_WORDS))
+            ]
+        )
     if feature["type"] == "boolean":
         return itertools.cycle([True, False])
     if feature["type"] == "string":
@@ -92,7 +108,7 @@ def _typed(feature: dict[str, Any], value: Any) -> Any:
     """A JSON value of the feature's request type."""
     kind = feature["type"]
     if kind == "integer":
-        return int(round(float(value)))
+        return round(float(value))
     if kind == "number":
         return float(value)
     if kind == "boolean":
@@ -106,8 +122,18 @@ def _feeds(spec: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, dict[s
     if spec["layout"] == "tensor":
         tensor = spec["tensor"]
         values = [row[f["name"]] for row in rows for f in features]
-        return {tensor["name"]: {"dtype": tensor["dtype"], "shape": [len(rows), len(features)], "values": values}}
+        return {
+            tensor["name"]: {
+                "dtype": tensor["dtype"],
+                "shape": [len(rows), len(features)],
+                "values": values,
+            }
+        }
     return {
-        f["onnx_name"] or f["name"]: {"dtype": f["dtype"], "shape": [len(rows), 1], "values": [row[f["name"]] for row in rows]}
+        f["onnx_name"] or f["name"]: {
+            "dtype": f["dtype"],
+            "shape": [len(rows), 1],
+            "values": [row[f["name"]] for row in rows],
+        }
         for f in features
     }

@@ -22,7 +22,6 @@ app = typer.Typer(
 )
 
 
-
 @app.callback()
 def _root() -> None:
     """Put a scikit-learn pipeline behind a serverless function."""
@@ -40,7 +39,9 @@ from slpack.cli import serve as _serve  # noqa: E402,F401
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: run the app and turn user errors into one clear line."""
     try:
-        result = app(args=argv, standalone_mode=False)  # a typer.Exit inside a command returns its code
+        result = app(
+            args=argv, standalone_mode=False
+        )  # a typer.Exit inside a command returns its code
         if isinstance(result, int):
             return result
     except SlpackError as exc:

@@ -17,23 +17,61 @@ QUICK_RUNS, QUICK_REQUESTS = 3, 200
 
 @app.command()
 def bench(
-    bundle: Annotated[Path, typer.Argument(help="Bundle folder written by slpack build (dist/NAME).")],
-    baseline: Annotated[Path | None, typer.Option(help="The fitted pipeline the bundle was built from (.joblib), served by the scikit-learn baseline.")] = None,
-    layer: Annotated[Path | None, typer.Option(help="Layer zip or folder (default: one built from this environment).")] = None,
-    sample: Annotated[Path | None, typer.Option(help="Rows to send (CSV, Parquet, .npy, JSON); default: rows made from the manifest's statistics.")] = None,
-    runs: Annotated[int | None, typer.Option(min=1, help="Cold starts per function (default 10; 3 with --quick).")] = None,
-    requests: Annotated[int | None, typer.Option(min=1, help="Warm requests per function and input (default 2000; 200 with --quick).")] = None,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write the full report as JSON here.")] = None,
-    markdown: Annotated[Path | None, typer.Option(help="Write the tables as markdown here.")] = None,
-    plot: Annotated[Path | None, typer.Option(help="Draw the distributions to this PNG (needs the plot extra).")] = None,
-    quick: Annotated[bool, typer.Option(help="A short run that proves the benchmark works; its figures are rough.")] = False,
+    bundle: Annotated[
+        Path, typer.Argument(help="Bundle folder written by slpack build (dist/NAME).")
+    ],
+    baseline: Annotated[
+        Path | None,
+        typer.Option(
+            help="The fitted pipeline the bundle was built from (.joblib), served by the "
+            "scikit-learn baseline."
+        ),
+    ] = None,
+    layer: Annotated[
+        Path | None,
+        typer.Option(help="Layer zip or folder (default: one built from this environment)."),
+    ] = None,
+    sample: Annotated[
+        Path | None,
+        typer.Option(
+            help="Rows to send (CSV, Parquet, .npy, JSON); default: rows made from the "
+            "manifest's statistics."
+        ),
+    ] = None,
+    runs: Annotated[
+        int | None,
+        typer.Option(min=1, help="Cold starts per function (default 10; 3 with --quick)."),
+    ] = None,
+    requests: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Warm requests per function and input (default 2000; 200 with --quick)."
+        ),
+    ] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the full report as JSON here.")
+    ] = None,
+    markdown: Annotated[
+        Path | None, typer.Option(help="Write the tables as markdown here.")
+    ] = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="Draw the distributions to this PNG (needs the plot extra).")
+    ] = None,
+    quick: Annotated[
+        bool,
+        typer.Option(help="A short run that proves the benchmark works; its figures are rough."),
+    ] = False,
 ) -> None:
-    """Cold start, warm latency, size and memory of BUNDLE against the same pipeline on scikit-learn."""
+    """Cold start, warm latency, size and memory of BUNDLE against the same pipeline on
+    scikit-learn."""
     from slpack.bench.measure import BenchOptions, run_bench
     from slpack.bench.report import print_report, to_json, to_markdown
 
     if baseline is None:
-        raise SlpackError("pass --baseline MODEL.joblib, the fitted pipeline the bundle was built from, to compare against.")
+        raise SlpackError(
+            "pass --baseline MODEL.joblib, the fitted pipeline the bundle was built from, "
+            "to compare against."
+        )
     options = BenchOptions(
         runs=runs or (QUICK_RUNS if quick else BenchOptions.runs),
         requests=requests or (QUICK_REQUESTS if quick else BenchOptions.requests),

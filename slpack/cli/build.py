@@ -18,38 +18,78 @@ DEFAULT_TARGETS = "sam"
 
 @app.command()
 def build(
-    model: Annotated[Path, typer.Argument(help="Fitted estimator or Pipeline (.joblib, .pkl, .skops).")],
-    sample: Annotated[Path, typer.Option("--sample", help="Sample input: CSV, Parquet, .npy or JSON records.")],
-    name: Annotated[str | None, typer.Option(help="Bundle name (default: the model file's name).")] = None,
-    out: Annotated[Path, typer.Option(help="Folder the bundle folder is written into.")] = Path("dist"),
-    target: Annotated[str, typer.Option(help=f"Deployment targets to render, comma-separated: {', '.join(TARGETS)} (or 'none').")] = DEFAULT_TARGETS,
-    version: Annotated[str | None, typer.Option(help="Model version (default: the model's content hash).")] = None,
+    model: Annotated[
+        Path, typer.Argument(help="Fitted estimator or Pipeline (.joblib, .pkl, .skops).")
+    ],
+    sample: Annotated[
+        Path, typer.Option("--sample", help="Sample input: CSV, Parquet, .npy or JSON records.")
+    ],
+    name: Annotated[
+        str | None, typer.Option(help="Bundle name (default: the model file's name).")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Folder the bundle folder is written into.")] = Path(
+        "dist"
+    ),
+    target: Annotated[
+        str,
+        typer.Option(
+            help=f"Deployment targets to render, comma-separated: {', '.join(TARGETS)} (or 'none')."
+        ),
+    ] = DEFAULT_TARGETS,
+    version: Annotated[
+        str | None, typer.Option(help="Model version (default: the model's content hash).")
+    ] = None,
     atol: Annotated[float, typer.Option(help="Parity: absolute tolerance.")] = 1e-5,
-    rtol: Annotated[float, typer.Option(help="Parity: relative tolerance for values and embeddings.")] = 1e-4,
+    rtol: Annotated[
+        float, typer.Option(help="Parity: relative tolerance for values and embeddings.")
+    ] = 1e-4,
     parity_rows: Annotated[int, typer.Option(help="Parity: sample rows compared at most.")] = 2000,
-    allow_mismatch: Annotated[bool, typer.Option(help="Build even when parity fails (the numbers are recorded).")] = False,
-    opset: Annotated[int, typer.Option(help="Target ONNX opset (the runtime's onnxruntime must implement it).")] = 21,
-    converters: Annotated[list[str] | None, typer.Option("--converters", help="Module (or .py) registering custom skl2onnx converters; repeatable.")] = None,
-    layer: Annotated[Path | None, typer.Option(help="Layer zip from slpack layer, referenced by the templates.")] = None,
+    allow_mismatch: Annotated[
+        bool, typer.Option(help="Build even when parity fails (the numbers are recorded).")
+    ] = False,
+    opset: Annotated[
+        int, typer.Option(help="Target ONNX opset (the runtime's onnxruntime must implement it).")
+    ] = 21,
+    converters: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--converters",
+            help="Module (or .py) registering custom skl2onnx converters; repeatable.",
+        ),
+    ] = None,
+    layer: Annotated[
+        Path | None, typer.Option(help="Layer zip from slpack layer, referenced by the templates.")
+    ] = None,
 ) -> None:
     """Convert MODEL to ONNX, check it against scikit-learn on the sample, and bundle a function."""
-    from slpack.build import BuildOptions, build_bundle
-    from slpack.build.report import print_build_report, print_worst_rows
+    from slpack.bundler import BuildOptions, build_bundle
+    from slpack.bundler.report import print_build_report, print_worst_rows
 
     err = Console(stderr=True)
     targets = [t.strip() for t in target.split(",") if t.strip() and t.strip() != "none"]
     unknown = [t for t in targets if t not in TARGETS]
     if unknown:  # before the build, not after it
-        raise SlpackError(f"unknown target {', '.join(unknown)}; choose from {', '.join(TARGETS)} (or none).")
+        raise SlpackError(
+            f"unknown target {', '.join(unknown)}; choose from {', '.join(TARGETS)} (or none)."
+        )
     options = BuildOptions(
-        name=name, version=version, atol=atol, rtol=rtol, parity_rows=parity_rows,
-        allow_mismatch=allow_mismatch, opset=opset, converters=list(converters or []), layer=layer,
-    )  # fmt: skip
+        name=name,
+        version=version,
+        atol=atol,
+        rtol=rtol,
+        parity_rows=parity_rows,
+        allow_mismatch=allow_mismatch,
+        opset=opset,
+        converters=list(converters or []),
+        layer=layer,
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             with err.status("building") as status:
-                result = build_bundle(model, sample, out, options, on_step=lambda s: status.update(s))
+                result = build_bundle(
+                    model, sample, out, options, on_step=lambda s: status.update(s)
+                )
                 if targets:
                     status.update("rendering " + ", ".join(targets))
                     _render(result.bundle_dir, targets, layer)
@@ -64,7 +104,7 @@ def build(
 
 def _print_warnings(err: Console, caught: list[warnings.WarningMessage]) -> None:
     """slpack's own warnings (pickles, public endpoints, no layer) as one line each."""
-    from slpack.build.inputs import PickleWarning
+    from slpack.bundler.inputs import PickleWarning
     from slpack.render import RenderWarning
 
     ours: tuple[type[Warning], ...] = (PickleWarning, RenderWarning)

@@ -20,38 +20,92 @@ if TYPE_CHECKING:
 
 _err = Console(stderr=True, highlight=False, soft_wrap=True)
 
-REGION = typer.Option("--region", help="AWS region (default: AWS_DEFAULT_REGION or the AWS configuration's).")
-ENDPOINT = typer.Option("--endpoint-url", help="Another AWS endpoint, e.g. a local moto or LocalStack server.")
+REGION = typer.Option(
+    "--region", help="AWS region (default: AWS_DEFAULT_REGION or the AWS configuration's)."
+)
+ENDPOINT = typer.Option(
+    "--endpoint-url", help="Another AWS endpoint, e.g. a local moto or LocalStack server."
+)
 DRY_RUN = typer.Option("--dry-run", help="Print the plan and change nothing.")
 
 
 @app.command()
 def deploy(
-    bundle: Annotated[Path, typer.Argument(help="Bundle folder written by slpack build (dist/NAME).", show_default=False)],
-    bucket: Annotated[str, typer.Option(help="Existing S3 bucket (in the function's region) for the code and layer zips.", show_default=False)],
+    bundle: Annotated[
+        Path,
+        typer.Argument(
+            help="Bundle folder written by slpack build (dist/NAME).", show_default=False
+        ),
+    ],
+    bucket: Annotated[
+        str,
+        typer.Option(
+            help="Existing S3 bucket (in the function's region) for the code and layer zips.",
+            show_default=False,
+        ),
+    ],
     region: Annotated[str | None, REGION] = None,
-    function_name: Annotated[str | None, typer.Option(help="Lambda function name (default: the bundle's name).")] = None,
-    layer: Annotated[str | None, typer.Option(help="Layer zip from slpack layer, or a layer version ARN (default: the bundle's layer, if at hand).")] = None,
-    python: Annotated[str | None, typer.Option(help="Python runtime, e.g. 3.12 (default: the layer's, else 3.12).")] = None,
-    arch: Annotated[str | None, typer.Option(help="x86_64 or arm64 (default: the layer's, else x86_64).")] = None,
+    function_name: Annotated[
+        str | None, typer.Option(help="Lambda function name (default: the bundle's name).")
+    ] = None,
+    layer: Annotated[
+        str | None,
+        typer.Option(
+            help="Layer zip from slpack layer, or a layer version ARN (default: the bundle's "
+            "layer, if at hand)."
+        ),
+    ] = None,
+    python: Annotated[
+        str | None,
+        typer.Option(help="Python runtime, e.g. 3.12 (default: the layer's, else 3.12)."),
+    ] = None,
+    arch: Annotated[
+        str | None, typer.Option(help="x86_64 or arm64 (default: the layer's, else x86_64).")
+    ] = None,
     memory: Annotated[int, typer.Option(help="Memory in MB (CPU scales with it).")] = 1024,
     timeout: Annotated[int, typer.Option(help="Function timeout in seconds.")] = 30,
-    url: Annotated[str, typer.Option(help="Function URL on the live alias: iam (signed requests only), public, or none.")] = "iam",
-    canary: Annotated[float | None, typer.Option(help="Send this percent of live traffic to the new version; a plain deploy promotes it.")] = None,
-    role: Annotated[str | None, typer.Option(help="Existing execution role ARN (default: create slpack-FUNCTION-role).")] = None,
-    alarm_topic_arn: Annotated[str | None, typer.Option(help="SNS topic the alarms notify.")] = None,
+    url: Annotated[
+        str,
+        typer.Option(
+            help="Function URL on the live alias: iam (signed requests only), public, or none."
+        ),
+    ] = "iam",
+    canary: Annotated[
+        float | None,
+        typer.Option(
+            help="Send this percent of live traffic to the new version; a plain deploy promotes it."
+        ),
+    ] = None,
+    role: Annotated[
+        str | None,
+        typer.Option(help="Existing execution role ARN (default: create slpack-FUNCTION-role)."),
+    ] = None,
+    alarm_topic_arn: Annotated[
+        str | None, typer.Option(help="SNS topic the alarms notify.")
+    ] = None,
     endpoint_url: Annotated[str | None, ENDPOINT] = None,
     dry_run: Annotated[bool, DRY_RUN] = False,
 ) -> None:
-    """Deploy BUNDLE to AWS Lambda: upload, publish a version, move the live alias, set up the URL and alarms."""
+    """Deploy BUNDLE to AWS Lambda: upload, publish a version, move the live alias, set up the URL
+    and alarms."""
     from slpack.deploy import DeployOptions
     from slpack.deploy import deploy as run_deploy
 
     options = DeployOptions(
-        bucket=bucket, region=region, endpoint_url=endpoint_url, function_name=function_name, layer=layer,
-        python=python, arch=arch, memory_mb=memory, timeout_s=timeout, url=url,  # type: ignore[arg-type]
-        canary=canary, role=role, alarm_topic_arn=alarm_topic_arn,
-    )  # fmt: skip
+        bucket=bucket,
+        region=region,
+        endpoint_url=endpoint_url,
+        function_name=function_name,
+        layer=layer,
+        python=python,
+        arch=arch,
+        memory_mb=memory,
+        timeout_s=timeout,
+        url=url,  # type: ignore[arg-type]
+        canary=canary,
+        role=role,
+        alarm_topic_arn=alarm_topic_arn,
+    )
     with _err.status("reading what is deployed") as spinner:
 
         def show(plan: Plan) -> None:
@@ -64,8 +118,15 @@ def deploy(
 
 @app.command()
 def rollback(
-    name: Annotated[str, typer.Argument(help="Function name (or the bundle's name it was deployed under).", show_default=False)],
-    to: Annotated[str | None, typer.Option(help="Version to move live to (default: the one before).")] = None,
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="Function name (or the bundle's name it was deployed under).", show_default=False
+        ),
+    ],
+    to: Annotated[
+        str | None, typer.Option(help="Version to move live to (default: the one before).")
+    ] = None,
     region: Annotated[str | None, REGION] = None,
     endpoint_url: Annotated[str | None, ENDPOINT] = None,
     dry_run: Annotated[bool, DRY_RUN] = False,
@@ -74,15 +135,25 @@ def rollback(
     from slpack.deploy import rollback as run_rollback
 
     outcome = run_rollback(
-        name, region=region, endpoint_url=endpoint_url, to=to, dry_run=dry_run,
-        on_plan=lambda plan: _show_plan(plan, "rollback"), on_step=_show_step,
-    )  # fmt: skip
+        name,
+        region=region,
+        endpoint_url=endpoint_url,
+        to=to,
+        dry_run=dry_run,
+        on_plan=lambda plan: _show_plan(plan, "rollback"),
+        on_step=_show_step,
+    )
     _finish(outcome, dry_run)
 
 
 @app.command()
 def status(
-    name: Annotated[str, typer.Argument(help="Function name (or the bundle's name it was deployed under).", show_default=False)],
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="Function name (or the bundle's name it was deployed under).", show_default=False
+        ),
+    ],
     region: Annotated[str | None, REGION] = None,
     endpoint_url: Annotated[str | None, ENDPOINT] = None,
 ) -> None:
@@ -90,7 +161,9 @@ def status(
     from slpack.deploy import status as read_status
     from slpack.deploy.report import status_report
 
-    Console(highlight=False).print(status_report(read_status(name, region=region, endpoint_url=endpoint_url)))
+    Console(highlight=False).print(
+        status_report(read_status(name, region=region, endpoint_url=endpoint_url))
+    )
 
 
 def _show_plan(plan: Plan, title: str) -> None:
@@ -108,12 +181,19 @@ def _finish(outcome: Outcome, dry_run: bool) -> None:
     if dry_run:
         _err.print("dry run: nothing was changed.")
         return
-    fn, version, url = outcome.plan.function_name, outcome.outputs.get("version"), outcome.outputs.get("url")
+    fn, version, url = (
+        outcome.plan.function_name,
+        outcome.outputs.get("version"),
+        outcome.outputs.get("url"),
+    )
     live = outcome.outputs.get("live", version)
     done = "done" if outcome.plan.changes else "already up to date"
     if live != version:
-        _err.print(f"{done}: {fn} version {version} is the canary, version {live} keeps the rest of live's traffic; "
-                   "deploy again without --canary to promote it, or slpack rollback to end it")  # fmt: skip
+        _err.print(
+            f"{done}: {fn} version {version} is the canary, version {live} keeps the rest "
+            "of live's traffic; "
+            "deploy again without --canary to promote it, or slpack rollback to end it"
+        )
     else:
         _err.print(f"{done}: {fn} version {version} is live" + (f" at {url}" if url else ""))
     typer.echo(url or version)

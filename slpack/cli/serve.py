@@ -37,9 +37,17 @@ EventShape = enum.Enum("EventShape", {shape: shape for shape in EVENT_SHAPES}, t
 
 BUNDLE = typer.Argument(..., help="The dist/NAME folder `slpack build` wrote.", show_default=False)
 LAYER = typer.Option(
-    None, "--layer", help="Layer zip or folder; default: built from this environment's numpy and onnxruntime."
+    None,
+    "--layer",
+    help="Layer zip or folder; default: built from this environment's numpy and onnxruntime.",
 )
 TIMEOUT = typer.Option(30.0, "--timeout", min=0.1, help="The function's timeout in seconds.")
+DATA = typer.Option(
+    ..., "--data", "-d", help="The request body: JSON, or @file.", show_default=False
+)
+EVENT = typer.Option(
+    EventShape("direct"), "--event", help="The event shape the request arrives in."
+)
 ENV = typer.Option([], "--env", "-e", help="KEY=VALUE for the function's environment; repeatable.")
 
 
@@ -73,10 +81,14 @@ def serve(
     bundle: Path = BUNDLE,
     port: int = typer.Option(8080, "--port", "-p", help="Port to listen on (0: any free port)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
-    workers: int = typer.Option(2, "--workers", "-w", min=1, help="Execution environments (concurrency)."),
+    workers: int = typer.Option(
+        2, "--workers", "-w", min=1, help="Execution environments (concurrency)."
+    ),
     layer: Path | None = LAYER,
     timeout: float = TIMEOUT,
-    queue: int = typer.Option(16, "--queue", min=0, help="Requests that may wait for a busy worker; more get 429."),
+    queue: int = typer.Option(
+        16, "--queue", min=0, help="Requests that may wait for a busy worker; more get 429."
+    ),
     env: list[str] = ENV,
 ) -> None:
     """Serve BUNDLE over HTTP with Function URL semantics, each worker a Lambda runtime."""
@@ -114,7 +126,9 @@ def _read_data(data: str) -> str:
     try:
         return path.read_text()
     except OSError as exc:
-        raise SlpackError(f"cannot read {path} ({exc.strerror}); pass --data JSON or @file.") from None
+        raise SlpackError(
+            f"cannot read {path} ({exc.strerror}); pass --data JSON or @file."
+        ) from None
 
 
 def _response_status(response: Any) -> int:
@@ -127,8 +141,8 @@ def _response_status(response: Any) -> int:
 @app.command("invoke")
 def invoke(
     bundle: Path = BUNDLE,
-    data: str = typer.Option(..., "--data", "-d", help="The request body: JSON, or @file.", show_default=False),
-    event: EventShape = typer.Option(EventShape("direct"), "--event", help="The event shape the request arrives in."),
+    data: str = DATA,
+    event: EventShape = EVENT,
     path: str = typer.Option("/", "--path", help="Request path for the HTTP event shapes."),
     layer: Path | None = LAYER,
     timeout: float = TIMEOUT,
@@ -144,7 +158,9 @@ def invoke(
         try:
             json.loads(body)
         except ValueError as exc:
-            raise SlpackError(f"--data is not valid JSON ({exc}); pass a JSON document or @file.") from None
+            raise SlpackError(
+                f"--data is not valid JSON ({exc}); pass a JSON document or @file."
+            ) from None
     request = HttpRequest(
         method="POST",
         path=path,
@@ -160,7 +176,9 @@ def invoke(
     # The pool is closed here, so every line the worker wrote has been shown before the answer.
     if not result.ok:
         print(result.body.decode("utf-8", "replace"))
-        raise SlpackError(f"the invocation failed ({result.outcome.value}): {result.error_message()}")
+        raise SlpackError(
+            f"the invocation failed ({result.outcome.value}): {result.error_message()}"
+        )
     response = json.loads(result.body)
     print(json.dumps(response, indent=2))
     status = _response_status(response)

@@ -38,9 +38,15 @@ class Outcome:
 
 
 def deploy(
-    bundle_dir: Path, options: DeployOptions, *, dry_run: bool = False, on_plan: OnPlan | None = None, on_step: OnStep | None = None
+    bundle_dir: Path,
+    options: DeployOptions,
+    *,
+    dry_run: bool = False,
+    on_plan: OnPlan | None = None,
+    on_step: OnStep | None = None,
 ) -> Outcome:
-    """Plan the deploy of the bundle in ``bundle_dir``, show it to ``on_plan``, then apply it (unless ``dry_run``)."""
+    """Plan the deploy of the bundle in ``bundle_dir``, show it to ``on_plan``, then apply it
+    (unless ``dry_run``)."""
     d = resolve_bundle(Path(bundle_dir), options)
     aws = connect(options.region, options.endpoint_url)
     with aws_errors():
@@ -49,13 +55,21 @@ def deploy(
 
 
 def rollback(
-    name: str, *, region: str | None = None, endpoint_url: str | None = None, to: str | None = None,
-    dry_run: bool = False, on_plan: OnPlan | None = None, on_step: OnStep | None = None,
-) -> Outcome:  # fmt: skip
+    name: str,
+    *,
+    region: str | None = None,
+    endpoint_url: str | None = None,
+    to: str | None = None,
+    dry_run: bool = False,
+    on_plan: OnPlan | None = None,
+    on_step: OnStep | None = None,
+) -> Outcome:
     """Move ``live`` of the function ``name`` back to the version before (or to version ``to``)."""
     aws = connect(region, endpoint_url)
     with aws_errors():
-        plan = plan_rollback(read_function(aws.client("lambda"), function_name_for(name)), aws.region, to)
+        plan = plan_rollback(
+            read_function(aws.client("lambda"), function_name_for(name)), aws.region, to
+        )
         return _run(plan, aws, dry_run, on_plan, on_step)
 
 
@@ -66,7 +80,9 @@ def status(name: str, *, region: str | None = None, endpoint_url: str | None = N
         return read_status(aws, function_name_for(name))
 
 
-def _run(plan: Plan, aws: Any, dry_run: bool, on_plan: OnPlan | None, on_step: OnStep | None) -> Outcome:
+def _run(
+    plan: Plan, aws: Any, dry_run: bool, on_plan: OnPlan | None, on_step: OnStep | None
+) -> Outcome:
     if on_plan is not None:
         on_plan(plan)
     if dry_run:

@@ -20,8 +20,11 @@ ROLE_RETRY_DELAY_S = 3.0
 WAITER = {"Delay": 1, "MaxAttempts": 300}
 
 
-def apply_plan(plan: Plan, aws: Aws, on_step: Callable[[Step], None] | None = None) -> dict[str, Any]:
-    """Run every change of ``plan``; return its outputs (version, url) with the new values filled in."""
+def apply_plan(
+    plan: Plan, aws: Aws, on_step: Callable[[Step], None] | None = None
+) -> dict[str, Any]:
+    """Run every change of ``plan``; return its outputs (version, url) with the new values filled
+    in."""
     values: dict[str, Any] = {}
     for step in plan.changes:
         if on_step is not None:
@@ -32,7 +35,8 @@ def apply_plan(plan: Plan, aws: Aws, on_step: Callable[[Step], None] | None = No
 
 
 def run_call(aws: Aws, call: Call, values: dict[str, Any]) -> dict[str, Any]:
-    """One call and its waiter; ``values`` fills the call's :class:`Ref` parameters and receives its outputs."""
+    """One call and its waiter; ``values`` fills the call's :class:`Ref` parameters and receives its
+    outputs."""
     client = aws.client(call.service)
     params = resolve_refs(call.params, values)
     operation = getattr(client, call.operation)
@@ -42,13 +46,19 @@ def run_call(aws: Aws, call: Call, values: dict[str, Any]) -> dict[str, Any]:
             response = operation(**params)
             break
         except Exception as exc:
-            if not (call.retry_while_role_propagates and _role_not_ready(exc) and time.monotonic() < deadline):
+            if not (
+                call.retry_while_role_propagates
+                and _role_not_ready(exc)
+                and time.monotonic() < deadline
+            ):
                 raise
             time.sleep(ROLE_RETRY_DELAY_S)
     response = response or {}  # upload_file answers None
     values.update({ref: response[key] for ref, key in call.outputs.items()})
     if call.wait:
-        client.get_waiter(call.wait).wait(**resolve_refs(call.wait_args, values), WaiterConfig=WAITER)
+        client.get_waiter(call.wait).wait(
+            **resolve_refs(call.wait_args, values), WaiterConfig=WAITER
+        )
     return response
 
 

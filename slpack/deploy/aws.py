@@ -22,22 +22,41 @@ T = TypeVar("T")
 MAX_ATTEMPTS = 5  # botocore standard mode: exponential backoff with jitter, throttling-aware
 PERMISSIONS_DOC = "docs/deploy.md"
 
-_DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError", "403"}
+_DENIED = {
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+    "AuthorizationError",
+    "403",
+}
 _BAD_CREDENTIALS = {
-    "InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch", "InvalidAccessKeyId",
-    "ExpiredToken", "ExpiredTokenException", "InvalidSignatureException",
-}  # fmt: skip
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "SignatureDoesNotMatch",
+    "InvalidAccessKeyId",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "InvalidSignatureException",
+}
 _THROTTLED = {
-    "Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded", "SlowDown",
-    "ProvisionedThroughputExceededException", "RequestThrottled", "RequestThrottledException",
-}  # fmt: skip
+    "Throttling",
+    "ThrottlingException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "SlowDown",
+    "ProvisionedThroughputExceededException",
+    "RequestThrottled",
+    "RequestThrottledException",
+}
 
 
 def _boto3() -> Any:
     try:
         import boto3
     except ImportError:
-        raise SlpackError("deploying needs boto3; install it with pip install 'slpack[deploy]'.") from None
+        raise SlpackError(
+            "deploying needs boto3; install it with pip install 'slpack[deploy]'."
+        ) from None
     return boto3
 
 
@@ -54,8 +73,13 @@ class Aws:
         if service not in self._clients:
             from botocore.config import Config
 
-            config = Config(retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS}, user_agent_extra="slpack")
-            self._clients[service] = self.session.client(service, endpoint_url=self.endpoint_url, config=config)
+            config = Config(
+                retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
+                user_agent_extra="slpack",
+            )
+            self._clients[service] = self.session.client(
+                service, endpoint_url=self.endpoint_url, config=config
+            )
         return self._clients[service]
 
     @cached_property
@@ -73,7 +97,8 @@ class Aws:
 
 
 def connect(region: str | None = None, endpoint_url: str | None = None) -> Aws:
-    """Clients for ``region`` (default: the AWS configuration's), talking to ``endpoint_url`` if given."""
+    """Clients for ``region`` (default: the AWS configuration's), talking to ``endpoint_url`` if
+    given."""
     boto3 = _boto3()
     session = boto3.session.Session(region_name=region)
     if not session.region_name:
@@ -89,7 +114,13 @@ def error_code(exc: Exception) -> str:
 
 def is_missing(exc: Exception) -> bool:
     """Whether a read failed because the thing does not exist (each service says it its own way)."""
-    return error_code(exc) in {"ResourceNotFoundException", "NoSuchEntity", "404", "NotFound", "NoSuchKey"}
+    return error_code(exc) in {
+        "ResourceNotFoundException",
+        "NoSuchEntity",
+        "404",
+        "NotFound",
+        "NoSuchKey",
+    }
 
 
 def unless_missing(read: Callable[[], T]) -> T | None:
@@ -112,7 +143,10 @@ def translate(exc: Exception) -> SlpackError | None:
             "or set AWS_PROFILE or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY."
         )
     if isinstance(exc, bx.EndpointConnectionError):
-        return SlpackError(f"cannot reach AWS at {exc.kwargs.get('endpoint_url', 'its endpoint')}; check the network or --endpoint-url.")
+        return SlpackError(
+            f"cannot reach AWS at {exc.kwargs.get('endpoint_url', 'its endpoint')}; check "
+            "the network or --endpoint-url."
+        )
     if isinstance(exc, bx.WaiterError):
         return _failed_function(exc)
     if not isinstance(exc, bx.ClientError):
@@ -121,20 +155,31 @@ def translate(exc: Exception) -> SlpackError | None:
     message = str(exc.response.get("Error", {}).get("Message") or "").rstrip(".")
     if code in _DENIED:
         return SlpackError(
-            f"AWS denied {operation}{f' ({message})' if message else ''}; give the identity you deploy with "
+            f"AWS denied {operation}{f' ({message})' if message else ''}; give the identity "
+            "you deploy with "
             f"the permissions listed in {PERMISSIONS_DOC}."
         )
     if code in _BAD_CREDENTIALS:
-        return SlpackError(f"AWS rejected the credentials ({message or code}); refresh them (aws sso login or aws configure) and try again.")
+        return SlpackError(
+            f"AWS rejected the credentials ({message or code}); refresh them (aws sso "
+            "login or aws configure) and try again."
+        )
     if code in _THROTTLED:
         return SlpackError(
-            f"AWS kept throttling {operation} after {MAX_ATTEMPTS} attempts; wait a minute and run the "
+            f"AWS kept throttling {operation} after {MAX_ATTEMPTS} attempts; wait a minute "
+            "and run the "
             "command again (it picks up where it stopped)."
         )
     if code == "NoSuchBucket":
-        return SlpackError(f"the S3 bucket does not exist ({operation}); create it or pass an existing one with --bucket.")
+        return SlpackError(
+            f"the S3 bucket does not exist ({operation}); create it or pass an existing "
+            "one with --bucket."
+        )
     if code == "ResourceConflictException":
-        return SlpackError(f"the function is busy with another change ({message}); wait for it to finish and run the command again.")
+        return SlpackError(
+            f"the function is busy with another change ({message}); wait for it to finish "
+            "and run the command again."
+        )
     return SlpackError(f"AWS refused {operation}: {code}: {message}.")
 
 
@@ -144,19 +189,27 @@ def _failed_function(exc: Exception) -> SlpackError:
     config = last.get("Configuration", last)
     name = config.get("FunctionName", "the function")
     if config.get("State") == "Failed" or config.get("LastUpdateStatus") == "Failed":
-        reason = config.get("StateReason") or config.get("LastUpdateStatusReason") or "no reason given"
+        reason = (
+            config.get("StateReason") or config.get("LastUpdateStatusReason") or "no reason given"
+        )
         return SlpackError(
             f"the function {name} is in a Failed state ({reason.rstrip('.')}); fix the cause "
             "(often the role, the layer or the code bucket's region) and run slpack deploy again."
         )
     if error := last.get("Error"):
-        return SlpackError(f"waiting for the function {name} failed: {error.get('Code')}: {error.get('Message')}.")
-    return SlpackError(f"the function {name} did not finish updating in time; check it with slpack status and deploy again.")
+        return SlpackError(
+            f"waiting for the function {name} failed: {error.get('Code')}: {error.get('Message')}."
+        )
+    return SlpackError(
+        f"the function {name} did not finish updating in time; check it with slpack "
+        "status and deploy again."
+    )
 
 
 @contextmanager
 def aws_errors() -> Iterator[None]:
-    """Turn every AWS failure a user can cause into a :class:`SlpackError` (one sentence, no traceback)."""
+    """Turn every AWS failure a user can cause into a :class:`SlpackError` (one sentence, no
+    traceback)."""
     try:
         yield
     except SlpackError:

@@ -12,19 +12,36 @@ import base64
 from typing import Any
 
 from slpack.deploy.options import UrlAuth
-from slpack.deploy.state import PUBLIC_URL_STATEMENTS, FunctionState, alias_weights, version_description
+from slpack.deploy.state import (
+    PUBLIC_URL_STATEMENTS,
+    FunctionState,
+    alias_weights,
+    version_description,
+)
 from slpack.deploy.steps import UNCHANGED, Call, Ref, Step, unchanged
 from slpack.render.context import ALIAS, HANDLER, Deployment
 
 # Lambda's waiters: State Active after a create, LastUpdateStatus Successful after an update,
 # and a published version Active before traffic moves to it.
-CREATED, UPDATED, PUBLISHED = "function_active_v2", "function_updated_v2", "published_version_active"
+CREATED, UPDATED, PUBLISHED = (
+    "function_active_v2",
+    "function_updated_v2",
+    "published_version_active",
+)
 _AUTH_TYPES = {"iam": "AWS_IAM", "public": "NONE"}
 _PUBLIC_STATEMENTS: dict[str, dict[str, Any]] = {
     # Anyone may call the URL without signing, and since October 2025 the URL also needs the
     # function's own invoke permission, granted only through the URL.
-    PUBLIC_URL_STATEMENTS[0]: {"Action": "lambda:InvokeFunctionUrl", "Principal": "*", "FunctionUrlAuthType": "NONE"},
-    PUBLIC_URL_STATEMENTS[1]: {"Action": "lambda:InvokeFunction", "Principal": "*", "InvokedViaFunctionUrl": True},
+    PUBLIC_URL_STATEMENTS[0]: {
+        "Action": "lambda:InvokeFunctionUrl",
+        "Principal": "*",
+        "FunctionUrlAuthType": "NONE",
+    },
+    PUBLIC_URL_STATEMENTS[1]: {
+        "Action": "lambda:InvokeFunction",
+        "Principal": "*",
+        "InvokedViaFunctionUrl": True,
+    },
 }
 
 
@@ -36,16 +53,21 @@ def code_sha256(d: Deployment) -> str:
 def configuration(d: Deployment, role_arn: str, layer_arn: str | Ref) -> dict[str, Any]:
     """The function configuration to deploy (``update_function_configuration`` arguments)."""
     return {
-        "Role": role_arn, "Handler": HANDLER, "Runtime": d.runtime,
+        "Role": role_arn,
+        "Handler": HANDLER,
+        "Runtime": d.runtime,
         "Description": version_description(d.name, d.version, d.model_sha256),
-        "Timeout": d.options.timeout_s, "MemorySize": d.options.memory_mb,
-        "Environment": {"Variables": d.environment()}, "Layers": [layer_arn],
+        "Timeout": d.options.timeout_s,
+        "MemorySize": d.options.memory_mb,
+        "Environment": {"Variables": d.environment()},
+        "Layers": [layer_arn],
         "TracingConfig": {"Mode": "Active" if d.options.tracing else "PassThrough"},
-    }  # fmt: skip
+    }
 
 
 def differences(wanted: dict[str, Any], config: dict[str, Any]) -> list[str]:
-    """The keys of ``wanted`` whose value ``config`` (a Lambda configuration response) does not have."""
+    """The keys of ``wanted`` whose value ``config`` (a Lambda configuration response) does not
+    have."""
     current = {
         "Environment": {"Variables": (config.get("Environment") or {}).get("Variables") or {}},
         "Layers": [layer["Arn"] for layer in config.get("Layers") or []],
@@ -56,7 +78,13 @@ def differences(wanted: dict[str, Any], config: dict[str, Any]) -> list[str]:
 
 
 def function_steps(
-    d: Deployment, state: FunctionState, config: dict[str, Any], code: dict[str, str], *, canary: float | None, url: UrlAuth
+    d: Deployment,
+    state: FunctionState,
+    config: dict[str, Any],
+    code: dict[str, str],
+    *,
+    canary: float | None,
+    url: UrlAuth,
 ) -> tuple[list[Step], dict[str, Any]]:
     """The steps for the function, its version, alias and URL; and the plan's outputs.
 
@@ -72,48 +100,121 @@ def function_steps(
     version: str | Ref
     if stale:
         version = Ref("version")
-        since = f"changed since version {newest['Version']}: {', '.join(stale)}" if newest else "the first version"
-        publish = Call("lambda", "publish_version", {
-            "FunctionName": fn, "Description": config["Description"], "CodeSha256": identity["CodeSha256"]},
-            outputs={"version": "Version"}, wait=PUBLISHED, wait_args={"FunctionName": fn, "Qualifier": Ref("version")})  # fmt: skip
-        steps.append(Step("version", fn, "publish", f"{config['Description']}; {since}", (publish,)))
+        since = (
+            f"changed since version {newest['Version']}: {', '.join(stale)}"
+            if newest
+            else "the first version"
+        )
+        publish = Call(
+            "lambda",
+            "publish_version",
+            {
+                "FunctionName": fn,
+                "Description": config["Description"],
+                "CodeSha256": identity["CodeSha256"],
+            },
+            outputs={"version": "Version"},
+            wait=PUBLISHED,
+            wait_args={"FunctionName": fn, "Qualifier": Ref("version")},
+        )
+        steps.append(
+            Step("version", fn, "publish", f"{config['Description']}; {since}", (publish,))
+        )
     else:
         assert newest is not None
         version = newest["Version"]
-        steps.append(unchanged("version", f"{fn}:{version}", f"version {version} has this code and configuration"))
+        steps.append(
+            unchanged(
+                "version", f"{fn}:{version}", f"version {version} has this code and configuration"
+            )
+        )
 
     # A canary keeps live on its version and sends the share to the new one; without one (or
     # with nothing older to share with) live moves, which also promotes an earlier canary.
-    shared = canary is not None and state.alias is not None and state.alias["FunctionVersion"] != version
+    shared = (
+        canary is not None and state.alias is not None and state.alias["FunctionVersion"] != version
+    )
     live = state.alias["FunctionVersion"] if shared and state.alias else version
-    steps.append(alias_step(state, live, {version: round(canary / 100, 4)} if shared and canary else {}))
+    steps.append(
+        alias_step(state, live, {version: round(canary / 100, 4)} if shared and canary else {})
+    )
     url_step, function_url = _url(state, url)
     steps += [url_step, _public_access(state, url)]
     return steps, {"version": version, "live": live, "url": function_url}
 
 
 def _code_and_configuration(
-    d: Deployment, state: FunctionState, config: dict[str, Any], code: dict[str, str], identity: dict[str, Any]
+    d: Deployment,
+    state: FunctionState,
+    config: dict[str, Any],
+    code: dict[str, str],
+    identity: dict[str, Any],
 ) -> list[Step]:
     fn, o = d.function_name, d.options
     if state.latest is None:
-        create = Call("lambda", "create_function", {
-            "FunctionName": fn, **config, "Code": code, "Architectures": identity["Architectures"], "PackageType": "Zip"},
-            wait=CREATED, wait_args={"FunctionName": fn}, retry_while_role_propagates=True)  # fmt: skip
-        return [Step("function", fn, "create", f"{d.runtime} on {d.arch}, {o.memory_mb} MB, {o.timeout_s} s timeout", (create,))]
+        create = Call(
+            "lambda",
+            "create_function",
+            {
+                "FunctionName": fn,
+                **config,
+                "Code": code,
+                "Architectures": identity["Architectures"],
+                "PackageType": "Zip",
+            },
+            wait=CREATED,
+            wait_args={"FunctionName": fn},
+            retry_while_role_propagates=True,
+        )
+        return [
+            Step(
+                "function",
+                fn,
+                "create",
+                f"{d.runtime} on {d.arch}, {o.memory_mb} MB, {o.timeout_s} s timeout",
+                (create,),
+            )
+        ]
     steps: list[Step] = []
     if changed := differences(identity, state.latest):
-        update = Call("lambda", "update_function_code", {"FunctionName": fn, **code, "Architectures": identity["Architectures"]},
-                      wait=UPDATED, wait_args={"FunctionName": fn})  # fmt: skip
-        steps.append(Step("function code", fn, "update", f"{', '.join(changed)}: function.zip sha256 {d.code_sha256[:12]}", (update,)))
+        update = Call(
+            "lambda",
+            "update_function_code",
+            {"FunctionName": fn, **code, "Architectures": identity["Architectures"]},
+            wait=UPDATED,
+            wait_args={"FunctionName": fn},
+        )
+        steps.append(
+            Step(
+                "function code",
+                fn,
+                "update",
+                f"{', '.join(changed)}: function.zip sha256 {d.code_sha256[:12]}",
+                (update,),
+            )
+        )
     else:
-        steps.append(unchanged("function code", fn, f"function.zip sha256 {d.code_sha256[:12]} is deployed"))
+        steps.append(
+            unchanged("function code", fn, f"function.zip sha256 {d.code_sha256[:12]} is deployed")
+        )
     if changed := differences(config, state.latest):
-        update = Call("lambda", "update_function_configuration", {"FunctionName": fn, **config},
-                      wait=UPDATED, wait_args={"FunctionName": fn}, retry_while_role_propagates=True)  # fmt: skip
+        update = Call(
+            "lambda",
+            "update_function_configuration",
+            {"FunctionName": fn, **config},
+            wait=UPDATED,
+            wait_args={"FunctionName": fn},
+            retry_while_role_propagates=True,
+        )
         steps.append(Step("function configuration", fn, "update", ", ".join(changed), (update,)))
     else:
-        steps.append(unchanged("function configuration", fn, f"{d.runtime} on {d.arch}, {o.memory_mb} MB, {o.timeout_s} s timeout"))
+        steps.append(
+            unchanged(
+                "function configuration",
+                fn,
+                f"{d.runtime} on {d.arch}, {o.memory_mb} MB, {o.timeout_s} s timeout",
+            )
+        )
     return steps
 
 
@@ -122,17 +223,40 @@ def alias_step(state: FunctionState, version: str | Ref, weights: dict[str | Ref
     fn, current = state.name, state.alias
     detail = _routing(version, weights)
     if current is None:
-        create = Call("lambda", "create_alias", {"FunctionName": fn, "Name": ALIAS, "FunctionVersion": version,
-                                                  "Description": "slpack: the version that serves traffic"})  # fmt: skip
+        create = Call(
+            "lambda",
+            "create_alias",
+            {
+                "FunctionName": fn,
+                "Name": ALIAS,
+                "FunctionVersion": version,
+                "Description": "slpack: the version that serves traffic",
+            },
+        )
         return Step("alias", f"{fn}:{ALIAS}", "create", detail, (create,))
     was_weights = alias_weights(current)
-    same_weights = was_weights.keys() == weights.keys() and all(abs(was_weights[v] - w) < 1e-6 for v, w in weights.items())
+    same_weights = was_weights.keys() == weights.keys() and all(
+        abs(was_weights[v] - w) < 1e-6 for v, w in weights.items()
+    )
     if current["FunctionVersion"] == version and same_weights:
         return unchanged("alias", f"{fn}:{ALIAS}", detail)
-    update = Call("lambda", "update_alias", {
-        "FunctionName": fn, "Name": ALIAS, "FunctionVersion": version,
-        "RoutingConfig": {"AdditionalVersionWeights": weights}})  # fmt: skip
-    return Step("alias", f"{fn}:{ALIAS}", "move", f"{_routing(current['FunctionVersion'], was_weights)} → {detail}", (update,))
+    update = Call(
+        "lambda",
+        "update_alias",
+        {
+            "FunctionName": fn,
+            "Name": ALIAS,
+            "FunctionVersion": version,
+            "RoutingConfig": {"AdditionalVersionWeights": weights},
+        },
+    )
+    return Step(
+        "alias",
+        f"{fn}:{ALIAS}",
+        "move",
+        f"{_routing(current['FunctionVersion'], was_weights)} → {detail}",
+        (update,),
+    )
 
 
 def _routing(version: str | Ref, weights: dict[Any, float]) -> str:
@@ -150,27 +274,52 @@ def _url(state: FunctionState, url: UrlAuth) -> tuple[Step, str | Ref | None]:
         delete = Call("lambda", "delete_function_url_config", where)
         return Step("url", current["FunctionUrl"], "delete", "--url none", (delete,)), None
     if current is None:
-        create = Call("lambda", "create_function_url_config", {**where, "AuthType": auth}, outputs={"url": "FunctionUrl"})
+        create = Call(
+            "lambda",
+            "create_function_url_config",
+            {**where, "AuthType": auth},
+            outputs={"url": "FunctionUrl"},
+        )
         return Step("url", f"{fn}:{ALIAS}", "create", f"auth {auth}", (create,)), Ref("url")
     if current["AuthType"] != auth:
         update = Call("lambda", "update_function_url_config", {**where, "AuthType": auth})
-        return Step("url", current["FunctionUrl"], "update", f"auth {current['AuthType']} → {auth}", (update,)), current["FunctionUrl"]
+        return Step(
+            "url",
+            current["FunctionUrl"],
+            "update",
+            f"auth {current['AuthType']} → {auth}",
+            (update,),
+        ), current["FunctionUrl"]
     return unchanged("url", current["FunctionUrl"], f"auth {auth}"), current["FunctionUrl"]
 
 
 def _public_access(state: FunctionState, url: UrlAuth) -> Step:
-    """The resource-policy statements that let anyone call a public URL: present only for ``--url public``."""
+    """The resource-policy statements that let anyone call a public URL: present only for ``--url
+    public``."""
     fn, have = state.name, state.statements
     if url == "public":
         calls = tuple(
-            Call("lambda", "add_permission", {"FunctionName": fn, "Qualifier": ALIAS, "StatementId": sid, **statement})
-            for sid, statement in _PUBLIC_STATEMENTS.items() if sid not in have
-        )  # fmt: skip
+            Call(
+                "lambda",
+                "add_permission",
+                {"FunctionName": fn, "Qualifier": ALIAS, "StatementId": sid, **statement},
+            )
+            for sid, statement in _PUBLIC_STATEMENTS.items()
+            if sid not in have
+        )
         action, detail = "grant", "anyone may invoke the live alias through its URL"
     else:
         calls = tuple(
-            Call("lambda", "remove_permission", {"FunctionName": fn, "Qualifier": ALIAS, "StatementId": sid})
-            for sid in _PUBLIC_STATEMENTS if sid in have
-        )  # fmt: skip
-        action, detail = "revoke", "only signed (IAM) callers" if url == "iam" else "no public access"
+            Call(
+                "lambda",
+                "remove_permission",
+                {"FunctionName": fn, "Qualifier": ALIAS, "StatementId": sid},
+            )
+            for sid in _PUBLIC_STATEMENTS
+            if sid in have
+        )
+        action, detail = (
+            "revoke",
+            "only signed (IAM) callers" if url == "iam" else "no public access",
+        )
     return Step("permission", f"{fn}:{ALIAS}", action if calls else UNCHANGED, detail, calls)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from slpack.build.bundle import read_manifest
+from slpack.bundler.bundle import read_manifest
 from slpack.errors import SlpackError
 from slpack.render.context import Deployment, resolve
 from slpack.render.options import RenderOptions
@@ -26,13 +26,16 @@ _ROLE_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 
 @dataclass(frozen=True)
 class DeployOptions:
-    """The ``slpack deploy`` options; the defaults are the safe choices (a private URL, all at once)."""
+    """The ``slpack deploy`` options; the defaults are the safe choices (a private URL, all at
+    once)."""
 
     bucket: str
     region: str | None = None
     endpoint_url: str | None = None  # another AWS endpoint (moto, LocalStack)
     function_name: str | None = None  # default: the bundle's name
-    layer: str | None = None  # layer zip from slpack layer or layer version ARN; default: the manifest's
+    layer: str | None = (
+        None  # layer zip from slpack layer or layer version ARN; default: the manifest's
+    )
     python: str | None = None  # default: the layer's, else 3.12
     arch: str | None = None  # default: the layer's, else x86_64
     memory_mb: int = 1024
@@ -45,22 +48,37 @@ class DeployOptions:
     def validate(self) -> None:
         """Raise :class:`SlpackError` naming the first option that cannot work."""
         checks: list[tuple[bool, str]] = [
-            (bool(_BUCKET.match(self.bucket)), f"--bucket {self.bucket!r} is not an S3 bucket name."),
+            (
+                bool(_BUCKET.match(self.bucket)),
+                f"--bucket {self.bucket!r} is not an S3 bucket name.",
+            ),
             (self.url in URL_AUTHS, f"--url must be one of {', '.join(URL_AUTHS)}."),
-            (self.canary is None or 0 < self.canary < 100,
-             "--canary is the percent of traffic for the new version: more than 0 and less than 100."),
-            (self.role is None or bool(_ROLE_ARN.match(self.role)), "--role must be an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)."),
-        ]  # fmt: skip
+            (
+                self.canary is None or 0 < self.canary < 100,
+                "--canary is the percent of traffic for the new version: more than 0 and "
+                "less than 100.",
+            ),
+            (
+                self.role is None or bool(_ROLE_ARN.match(self.role)),
+                "--role must be an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME).",
+            ),
+        ]
         for ok, message in checks:
             if not ok:
                 raise SlpackError(message)
 
     def render_options(self, layer: str) -> RenderOptions:
         return RenderOptions(
-            function_name=self.function_name, layer=layer, python=self.python, arch=self.arch,
-            memory_mb=self.memory_mb, timeout_s=self.timeout_s, endpoint="none" if self.url == "none" else "url",
-            public=self.url == "public", alarm_topic_arn=self.alarm_topic_arn,
-        )  # fmt: skip
+            function_name=self.function_name,
+            layer=layer,
+            python=self.python,
+            arch=self.arch,
+            memory_mb=self.memory_mb,
+            timeout_s=self.timeout_s,
+            endpoint="none" if self.url == "none" else "url",
+            public=self.url == "public",
+            alarm_topic_arn=self.alarm_topic_arn,
+        )
 
 
 def resolve_bundle(bundle_dir: Path, options: DeployOptions) -> Deployment:
@@ -85,10 +103,12 @@ def layer_for(bundle_dir: Path, given: str | None) -> str:
         if candidate.is_file() and sha256_file(candidate) == sha:
             return str(candidate)
         raise SlpackError(
-            f"the bundle was built for the layer {name}, which is not in {candidate.parent} with the same hash; "
+            f"the bundle was built for the layer {name}, which is not in {candidate.parent} "
+            "with the same hash; "
             "pass --layer with that zip (slpack layer) or a layer version ARN."
         )
     raise SlpackError(
-        "the function needs the numpy + onnxruntime layer; pass --layer with a zip built by slpack layer "
+        "the function needs the numpy + onnxruntime layer; pass --layer with a zip "
+        "built by slpack layer "
         "or an existing layer version ARN."
     )

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from slpack.alarms import alarm_properties
-from slpack.build.bundle import FUNCTION_ZIP
+from slpack.bundler.bundle import FUNCTION_ZIP
 from slpack.deploy.aws import PERMISSIONS_DOC, Aws, error_code, unless_missing
 from slpack.deploy.function import configuration, function_steps
 from slpack.deploy.options import DeployOptions
@@ -25,11 +25,20 @@ from slpack.render.context import Deployment
 from slpack.ziputil import sha256_file
 
 ROLE_POLICY_NAME = "slpack-function"
-XRAY_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")  # what Lambda's active tracing writes
+XRAY_ACTIONS = (
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+)  # what Lambda's active tracing writes
 _ROLE_DETAIL = "Lambda execution role: its own log group and traces"
 _TRUST = {
     "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
 }
 
 
@@ -45,33 +54,42 @@ def plan_deploy(d: Deployment, options: DeployOptions, aws: Aws) -> Plan:
     state = read_function(aws.client("lambda"), d.function_name)
     config = configuration(d, role_arn, layer_arn)
     function, outputs = function_steps(
-        d, state, config, {"S3Bucket": bucket, "S3Key": code_key}, canary=options.canary, url=options.url
+        d,
+        state,
+        config,
+        {"S3Bucket": bucket, "S3Key": code_key},
+        canary=options.canary,
+        url=options.url,
     )
     steps += [*function, *_alarms(aws, d)]
     return Plan(d.function_name, aws.region, tuple(steps), outputs)
 
 
 def check_bucket(aws: Aws, bucket: str) -> None:
-    """The code bucket must exist, be writable, and be in the function's region (Lambda requires it)."""
+    """The code bucket must exist, be writable, and be in the function's region (Lambda requires
+    it)."""
     try:
         head = aws.client("s3").head_bucket(Bucket=bucket)
     except Exception as exc:
         code = error_code(exc)
         if code in {"404", "NoSuchBucket", "NotFound"}:
             raise SlpackError(
-                f"the S3 bucket {bucket} does not exist; create it (aws s3 mb s3://{bucket} --region {aws.region}) "
+                f"the S3 bucket {bucket} does not exist; create it (aws s3 mb s3://{bucket} "
+                f"--region {aws.region}) "
                 "or pass an existing bucket with --bucket."
             ) from None
         if code in {"403", "AccessDenied"}:
             raise SlpackError(
-                f"access to the S3 bucket {bucket} is denied; pass a bucket you can write to, or see {PERMISSIONS_DOC} "
+                f"access to the S3 bucket {bucket} is denied; pass a bucket you can write "
+                f"to, or see {PERMISSIONS_DOC} "
                 "for the permissions deploy needs."
             ) from None
         raise
     region = head.get("BucketRegion")
     if region and region != aws.region:
         raise SlpackError(
-            f"the S3 bucket {bucket} is in {region} but the function goes to {aws.region}, and Lambda reads code only "
+            f"the S3 bucket {bucket} is in {region} but the function goes to {aws.region}, "
+            "and Lambda reads code only "
             f"from its own region; pass --region {region} or a bucket in {aws.region}."
         )
 
@@ -100,15 +118,27 @@ def _layer(aws: Aws, d: Deployment, bucket: str) -> tuple[list[Step], str | Ref]
         for version in page["LayerVersions"]:
             if sha in (version.get("Description") or ""):
                 detail = f"version {version['Version']} holds {layer.path.name} (sha256 {sha[:12]})"
-                return [unchanged("layer", version["LayerVersionArn"], detail)], version["LayerVersionArn"]
+                return [unchanged("layer", version["LayerVersionArn"], detail)], version[
+                    "LayerVersionArn"
+                ]
     key = f"slpack/layers/{sha}/{layer.path.name}"
-    publish = Call("lambda", "publish_layer_version", {
-        "LayerName": name, "Description": f"slpack layer sha256 {sha}",
-        "Content": {"S3Bucket": bucket, "S3Key": key},
-        "CompatibleRuntimes": [d.runtime], "CompatibleArchitectures": [d.arch]},
-        outputs={"layer": "LayerVersionArn"})  # fmt: skip
+    publish = Call(
+        "lambda",
+        "publish_layer_version",
+        {
+            "LayerName": name,
+            "Description": f"slpack layer sha256 {sha}",
+            "Content": {"S3Bucket": bucket, "S3Key": key},
+            "CompatibleRuntimes": [d.runtime],
+            "CompatibleArchitectures": [d.arch],
+        },
+        outputs={"layer": "LayerVersionArn"},
+    )
     detail = f"numpy + onnxruntime for {d.runtime} on {d.arch} (sha256 {sha[:12]})"
-    return [upload_step(aws, bucket, key, layer.path), Step("layer", name, "publish", detail, (publish,))], Ref("layer")
+    return [
+        upload_step(aws, bucket, key, layer.path),
+        Step("layer", name, "publish", detail, (publish,)),
+    ], Ref("layer")
 
 
 def role_name_for(function_name: str) -> str:
@@ -117,7 +147,8 @@ def role_name_for(function_name: str) -> str:
 
 
 def _role(aws: Aws, d: Deployment, given: str | None) -> tuple[Step, str]:
-    """The execution role: the one given, or ``slpack-<function>-role`` (created or brought up to date).
+    """The execution role: the one given, or ``slpack-<function>-role`` (created or brought up to
+    date).
 
     Like the templates' role it may write its own log group and nothing else (plus X-Ray traces
     when tracing is on): the log group is created by the deploy, not by the function.
@@ -126,39 +157,80 @@ def _role(aws: Aws, d: Deployment, given: str | None) -> tuple[Step, str]:
         return unchanged("role", given, "given with --role"), given
     iam, name = aws.client("iam"), role_name_for(d.function_name)
     arn = f"arn:{aws.partition}:iam::{aws.account}:role/{name}"
-    statements = [{
-        "Sid": "WriteOwnLogs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-        "Resource": f"arn:{aws.partition}:logs:{aws.region}:{aws.account}:log-group:{d.log_group_name}:*"}]  # fmt: skip
+    statements = [
+        {
+            "Sid": "WriteOwnLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": (
+                f"arn:{aws.partition}:logs:{aws.region}:{aws.account}"
+                f":log-group:{d.log_group_name}:*"
+            ),
+        }
+    ]
     if d.options.tracing:  # X-Ray's write actions take no resource-level permissions
-        statements.append({"Sid": "WriteTraces", "Effect": "Allow", "Action": list(XRAY_ACTIONS), "Resource": "*"})
+        statements.append(
+            {"Sid": "WriteTraces", "Effect": "Allow", "Action": list(XRAY_ACTIONS), "Resource": "*"}
+        )
     policy = {"Version": "2012-10-17", "Statement": statements}
-    put_policy = Call("iam", "put_role_policy", {"RoleName": name, "PolicyName": ROLE_POLICY_NAME, "PolicyDocument": json.dumps(policy)})
+    put_policy = Call(
+        "iam",
+        "put_role_policy",
+        {"RoleName": name, "PolicyName": ROLE_POLICY_NAME, "PolicyDocument": json.dumps(policy)},
+    )
     if unless_missing(lambda: iam.get_role(RoleName=name)) is None:
-        create = Call("iam", "create_role", {
-            "RoleName": name, "AssumeRolePolicyDocument": json.dumps(_TRUST),
-            "Description": f"slpack function {d.function_name}: its own logs and traces, nothing else"})  # fmt: skip
+        create = Call(
+            "iam",
+            "create_role",
+            {
+                "RoleName": name,
+                "AssumeRolePolicyDocument": json.dumps(_TRUST),
+                "Description": f"slpack function {d.function_name}: its own logs and traces, "
+                "nothing else",
+            },
+        )
         return Step("role", name, "create", _ROLE_DETAIL, (create, put_policy)), arn
-    current = unless_missing(lambda: iam.get_role_policy(RoleName=name, PolicyName=ROLE_POLICY_NAME))
+    current = unless_missing(
+        lambda: iam.get_role_policy(RoleName=name, PolicyName=ROLE_POLICY_NAME)
+    )
     if current is not None and current["PolicyDocument"] == policy:
         return unchanged("role", name, _ROLE_DETAIL), arn
-    return Step("role", name, "update", f"restore its policy {ROLE_POLICY_NAME}", (put_policy,)), arn
+    return Step(
+        "role", name, "update", f"restore its policy {ROLE_POLICY_NAME}", (put_policy,)
+    ), arn
 
 
 def _log_group(aws: Aws, d: Deployment) -> Step:
-    """The function's log group, created ahead of the function so it has a retention (not forever)."""
+    """The function's log group, created ahead of the function so it has a retention (not
+    forever)."""
     name, days = d.log_group_name, d.options.log_retention_days
     groups = aws.client("logs").describe_log_groups(logGroupNamePrefix=name)["logGroups"]
     found = next((g for g in groups if g["logGroupName"] == name), None)
-    retention = Call("logs", "put_retention_policy", {"logGroupName": name, "retentionInDays": days})
+    retention = Call(
+        "logs", "put_retention_policy", {"logGroupName": name, "retentionInDays": days}
+    )
     if found is None:
-        return Step("log group", name, "create", f"{days} days retention", (Call("logs", "create_log_group", {"logGroupName": name}), retention))
+        return Step(
+            "log group",
+            name,
+            "create",
+            f"{days} days retention",
+            (Call("logs", "create_log_group", {"logGroupName": name}), retention),
+        )
     if found.get("retentionInDays") != days:
-        return Step("log group", name, "update", f"retention {found.get('retentionInDays') or 'forever'} → {days} days", (retention,))
+        return Step(
+            "log group",
+            name,
+            "update",
+            f"retention {found.get('retentionInDays') or 'forever'} → {days} days",
+            (retention,),
+        )
     return unchanged("log group", name, f"{days} days retention")
 
 
 def _alarms(aws: Aws, d: Deployment) -> list[Step]:
-    """The alarms of :mod:`slpack.alarms` (the templates' alarms), put where missing or different."""
+    """The alarms of :mod:`slpack.alarms` (the templates' alarms), put where missing or
+    different."""
     target = d.alarm_target()
     actions = [d.options.alarm_topic_arn] if d.options.alarm_topic_arn else []
     wanted = [alarm_properties(spec, target, actions=actions) for spec in d.alarms()]
@@ -169,17 +241,30 @@ def _alarms(aws: Aws, d: Deployment) -> list[Step]:
     steps = []
     for props in wanted:
         name, current = props["AlarmName"], existing.get(props["AlarmName"])
-        full = {"AlarmActions": [], "OKActions": [], **props}  # so removed actions count as a difference
+        full = {
+            "AlarmActions": [],
+            "OKActions": [],
+            **props,
+        }  # so removed actions count as a difference
         if current is not None and _project(current, full) == full:
             steps.append(unchanged("alarm", name, props["AlarmDescription"]))
         else:
             action = "create" if current is None else "update"
-            steps.append(Step("alarm", name, action, props["AlarmDescription"], (Call("cloudwatch", "put_metric_alarm", props),)))
+            steps.append(
+                Step(
+                    "alarm",
+                    name,
+                    action,
+                    props["AlarmDescription"],
+                    (Call("cloudwatch", "put_metric_alarm", props),),
+                )
+            )
     return steps
 
 
 def _project(have: Any, shape: Any) -> Any:
-    """``have`` cut down to the keys ``shape`` has (AWS adds its own keys, such as ARNs and state)."""
+    """``have`` cut down to the keys ``shape`` has (AWS adds its own keys, such as ARNs and
+    state)."""
     if isinstance(shape, dict) and isinstance(have, dict):
         return {k: _project(have.get(k), v) for k, v in shape.items()}
     if isinstance(shape, list) and isinstance(have, list) and len(shape) == len(have):

@@ -19,13 +19,17 @@ def plan_table(plan: Plan, title: str = "deploy") -> Table:
     """One row per step; steps with nothing to do are dimmed."""
     changes = len(plan.changes)
     summary = f"{changes} change{'s' if changes != 1 else ''}" if changes else "nothing to change"
-    table = Table(title=f"{title} {plan.function_name} in {plan.region}: {summary}", title_justify="left")
+    table = Table(
+        title=f"{title} {plan.function_name} in {plan.region}: {summary}", title_justify="left"
+    )
     for column in ("#", "resource", "name", "action", "detail"):
         table.add_column(column, overflow="fold")
     for i, step in enumerate(plan.steps, 1):
         style = "dim" if step.noop else None
         action = Text(step.action, style="dim" if step.noop else "bold yellow")
-        table.add_row(str(i), step.resource, Text(step.name), action, Text(step.detail), style=style)
+        table.add_row(
+            str(i), step.resource, Text(step.name), action, Text(step.detail), style=style
+        )
     return table
 
 
@@ -43,21 +47,36 @@ def status_report(status: Status) -> RenderableType:
         share = traffic.get(number)
         table.add_row(
             number,
-            Text(f"{model['name']} {model['version']} (sha256 {model['sha']})" if model else (version.get("Description") or "-")),
+            Text(
+                f"{model['name']} {model['version']} (sha256 {model['sha']})"
+                if model
+                else (version.get("Description") or "-")
+            ),
             _hex(version.get("CodeSha256", ""))[:12],
             str(version.get("LastModified", ""))[:19],
-            Text(f"{share:.0%}" + (" (canary)" if number != primary else ""), style="bold green") if share else "",
-        )  # fmt: skip
+            Text(f"{share:.0%}" + (" (canary)" if number != primary else ""), style="bold green")
+            if share
+            else "",
+        )
     latest = state.latest or {}
     lines = [
-        f"url: {state.url['FunctionUrl']} (auth {state.url['AuthType']})" if state.url else "url: none",
+        f"url: {state.url['FunctionUrl']} (auth {state.url['AuthType']})"
+        if state.url
+        else "url: none",
         f"$LATEST: {latest.get('State', '?')}, last update {latest.get('LastUpdateStatus', '?')}"
-        + (f" ({reason})" if (reason := latest.get("StateReason") or latest.get("LastUpdateStatusReason")) else ""),
-        "alarms: " + (", ".join(f"{n} {s}" for s, n in sorted(status.alarm_counts().items())) or "none"),
+        + (
+            f" ({reason})"
+            if (reason := latest.get("StateReason") or latest.get("LastUpdateStatusReason"))
+            else ""
+        ),
+        "alarms: "
+        + (", ".join(f"{n} {s}" for s, n in sorted(status.alarm_counts().items())) or "none"),
     ]
     if len(state.versions) > SHOWN_VERSIONS:
         lines.insert(0, f"({len(state.versions) - SHOWN_VERSIONS} older versions not shown)")
-    return Group(table, *(Text(line, no_wrap=True, overflow="ignore") for line in lines))  # URLs stay whole
+    return Group(
+        table, *(Text(line, no_wrap=True, overflow="ignore") for line in lines)
+    )  # URLs stay whole
 
 
 def _hex(code_sha256: str) -> str:

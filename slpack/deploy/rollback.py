@@ -21,18 +21,25 @@ def plan_rollback(state: FunctionState, region: str, to: str | None = None) -> P
     if not state.exists:
         raise SlpackError(f"there is no function {name} in {region}; check the name and --region.")
     if state.alias is None:
-        raise SlpackError(f"the function {name} has no {ALIAS} alias; deploy it with slpack deploy first.")
+        raise SlpackError(
+            f"the function {name} has no {ALIAS} alias; deploy it with slpack deploy first."
+        )
     current = state.alias["FunctionVersion"]
     if to is not None:
         if state.version(to) is None:
             known = ", ".join(v["Version"] for v in state.versions) or "none"
-            raise SlpackError(f"{name} has no version {to} (published: {known}); pass one of those to --to.")
+            raise SlpackError(
+                f"{name} has no version {to} (published: {known}); pass one of those to --to."
+            )
         target = to
     elif alias_weights(state.alias):
         target = current  # end the canary: the stable version takes all traffic again
     else:
         earlier = [v["Version"] for v in state.versions if int(v["Version"]) < int(current)]
         if not earlier:
-            raise SlpackError(f"{ALIAS} is on version {current}, the oldest version of {name}; there is nothing to roll back to.")
+            raise SlpackError(
+                f"{ALIAS} is on version {current}, the oldest version of {name}; there is "
+                "nothing to roll back to."
+            )
         target = earlier[-1]
     return Plan(name, region, (alias_step(state, target, {}),), {"version": target})

@@ -20,12 +20,14 @@ PUBLIC_URL_STATEMENTS = ("slpack-public-url", "slpack-public-url-invoke")
 
 
 def version_description(name: str, version: str, model_sha256: str) -> str:
-    """The function and version description deploy writes: ``slpack NAME VERSION model sha256 SHA12``."""
+    """The function and version description deploy writes: ``slpack NAME VERSION model sha256
+    SHA12``."""
     return f"slpack {name} {version} model sha256 {model_sha256[:12]}"
 
 
 def parse_description(text: str | None) -> dict[str, str] | None:
-    """``{"name", "version", "sha"}`` from a description :func:`version_description` wrote, else None."""
+    """``{"name", "version", "sha"}`` from a description :func:`version_description` wrote, else
+    None."""
     match = _DESCRIPTION.match(text or "")
     return match.groupdict() if match else None
 
@@ -74,12 +76,24 @@ def read_function(lam: Any, name: str) -> FunctionState:
     pages = lam.get_paginator("list_versions_by_function").paginate(FunctionName=name)
     published = [v for page in pages for v in page["Versions"] if v["Version"] != "$LATEST"]
     alias = unless_missing(lambda: lam.get_alias(FunctionName=name, Name=ALIAS))
-    url = unless_missing(lambda: lam.get_function_url_config(FunctionName=name, Qualifier=ALIAS)) if alias else None
-    policy = unless_missing(lambda: lam.get_policy(FunctionName=name, Qualifier=ALIAS)) if alias else None
+    url = (
+        unless_missing(lambda: lam.get_function_url_config(FunctionName=name, Qualifier=ALIAS))
+        if alias
+        else None
+    )
+    policy = (
+        unless_missing(lambda: lam.get_policy(FunctionName=name, Qualifier=ALIAS))
+        if alias
+        else None
+    )
     return FunctionState(
-        name=name, latest=latest, versions=tuple(sorted(published, key=lambda v: int(v["Version"]))),
-        alias=alias, url=url, statements=_statement_ids(policy),
-    )  # fmt: skip
+        name=name,
+        latest=latest,
+        versions=tuple(sorted(published, key=lambda v: int(v["Version"]))),
+        alias=alias,
+        url=url,
+        statements=_statement_ids(policy),
+    )
 
 
 def _statement_ids(policy: dict[str, Any] | None) -> frozenset[str]:

@@ -33,7 +33,11 @@ class Status:
 def read_status(aws: Aws, function_name: str) -> Status:
     state = read_function(aws.client("lambda"), function_name)
     if not state.exists:
-        raise SlpackError(f"there is no function {function_name} in {aws.region}; check the name and --region.")
-    names = [spec.alarm_name(function_name) for spec in alarm_specs()]  # every alarm slpack can create
+        raise SlpackError(
+            f"there is no function {function_name} in {aws.region}; check the name and --region."
+        )
+    names = [
+        spec.alarm_name(function_name) for spec in alarm_specs()
+    ]  # every alarm slpack can create
     alarms = tuple(aws.client("cloudwatch").describe_alarms(AlarmNames=names)["MetricAlarms"])
     return Status(state, aws.region, alarms)

@@ -35,17 +35,27 @@ class Call:
     service: Service
     operation: str
     params: dict[str, Any]
-    outputs: dict[str, str] = field(default_factory=dict)  # Ref name -> key of the response that holds it
-    wait: str | None = None  # Lambda waiter to run afterwards (Lambda applies changes asynchronously)
-    wait_args: dict[str, Any] = field(default_factory=dict)  # its arguments (Refs to this call's outputs allowed)
-    retry_while_role_propagates: bool = False  # a role created moments ago is not yet assumable by Lambda
+    outputs: dict[str, str] = field(
+        default_factory=dict
+    )  # Ref name -> key of the response that holds it
+    wait: str | None = (
+        None  # Lambda waiter to run afterwards (Lambda applies changes asynchronously)
+    )
+    wait_args: dict[str, Any] = field(
+        default_factory=dict
+    )  # its arguments (Refs to this call's outputs allowed)
+    retry_while_role_propagates: bool = (
+        False  # a role created moments ago is not yet assumable by Lambda
+    )
 
 
 @dataclass(frozen=True)
 class Step:
     """One change to one resource (or the finding that it is already right: no calls)."""
 
-    resource: str  # s3 object, layer, role, log group, function, version, alias, url, permission, alarm
+    resource: (
+        str  # s3 object, layer, role, log group, function, version, alias, url, permission, alarm
+    )
     name: str
     action: str  # create, update, upload, publish, move, delete, ... or UNCHANGED
     detail: str
@@ -67,7 +77,9 @@ class Plan:
     function_name: str
     region: str
     steps: tuple[Step, ...]
-    outputs: dict[str, Any] = field(default_factory=dict)  # what the plan already knows: url, version, alias arn
+    outputs: dict[str, Any] = field(
+        default_factory=dict
+    )  # what the plan already knows: url, version, alias arn
 
     @property
     def changes(self) -> list[Step]:
@@ -75,7 +87,8 @@ class Plan:
 
 
 def resolve_refs(value: Any, values: dict[str, Any]) -> Any:
-    """``value`` with every :class:`Ref` (also as a dict key) replaced by what ``values`` holds for it."""
+    """``value`` with every :class:`Ref` (also as a dict key) replaced by what ``values`` holds for
+    it."""
     if isinstance(value, Ref):
         return values[value.name]
     if isinstance(value, dict):

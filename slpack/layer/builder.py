@@ -22,10 +22,10 @@ from typing import Any
 import slpack
 from slpack.errors import SlpackError
 from slpack.layer import install
+from slpack.layer.bytecode import compile_layer
 from slpack.layer.install import Installed
 from slpack.layer.resolve import Finder, resolve_wheels
 from slpack.layer.sizes import check_limits, package_sizes, tree_sizes
-from slpack.layer.bytecode import compile_layer
 from slpack.layer.smoke import interpreter_for, smoke_test
 from slpack.layer.spec import DEFAULT_SPEC, LayerSpec, load_spec
 from slpack.layer.target import DEFAULT_ARCH, DEFAULT_PYTHON, Target, host_target, lambda_target
@@ -70,7 +70,8 @@ def default_cache_dir() -> Path:
 
 
 def choose_target(python: str | None, arch: str | None, from_env: bool) -> Target:
-    """``--from-env`` with no --python/--arch means this machine; anything else is a Lambda runtime."""
+    """``--from-env`` with no --python/--arch means this machine; anything else is a Lambda
+    runtime."""
     if from_env and python is None and arch is None:
         return host_target()
     return lambda_target(python or DEFAULT_PYTHON, arch or DEFAULT_ARCH)
@@ -102,7 +103,9 @@ def build_layer(
     """
     step = on_step or (lambda _message: None)
     if from_env and wheelhouse is not None:
-        raise SlpackError("--from-env and --wheelhouse are two different sources; pass one of them.")
+        raise SlpackError(
+            "--from-env and --wheelhouse are two different sources; pass one of them."
+        )
     if target is not None and (python or arch):
         raise SlpackError("pass either a target or --python/--arch, not both.")
     layer_spec = load_spec(spec)
@@ -114,7 +117,9 @@ def build_layer(
     if from_env:
         sources = _environment_sources(layer_spec, target)
     else:
-        wheels = resolve_wheels(layer_spec, target, Finder(wheelhouse), cache / "wheels" / _target_key(target))
+        wheels = resolve_wheels(
+            layer_spec, target, Finder(wheelhouse), cache / "wheels" / _target_key(target)
+        )
         sources = [(install.describe_wheel(w), w) for w in wheels]
     dists = [d for d, _src in sources]
     key = _cache_key(layer_spec, target, dists)
@@ -124,7 +129,9 @@ def build_layer(
     if not cached:
         _build_entry(entry, layer_spec, target, sources, python, step)
     lock = json.loads((entry / "lock.json").read_text(encoding="utf-8"))
-    if cached and python and not lock["smoke"]["ran"]:  # built where no interpreter was found; one is here now
+    if (
+        cached and python and not lock["smoke"]["ran"]
+    ):  # built where no interpreter was found; one is here now
         step("smoke-testing the layer in an isolated interpreter")
         lock["smoke"] = smoke_test(entry / lock["file"], target, python).to_json()
         _write_lock(entry / "lock.json", lock)
@@ -135,21 +142,30 @@ def build_layer(
     warnings = check_limits(lock["sizes"]["unzipped"], lock["sizes"]["zipped"], function_unzipped)
     if not lock.get("bytecode"):
         warnings.append(
-            f"no python{target.python} here to precompile bytecode, so every cold start compiles numpy and "
-            f"onnxruntime (a few hundred ms); build the layer where python{target.python} is on PATH"
+            f"no python{target.python} here to precompile bytecode, so every cold start "
+            "compiles numpy and "
+            f"onnxruntime (a few hundred ms); build the layer where python{target.python} "
+            "is on PATH"
         )
     if target.local:
         warnings += _lambda_fit(target, dists)
-    return LayerResult(zip_path=zip_path, lock_path=lock_path, lock=lock, cached=cached, warnings=warnings)
+    return LayerResult(
+        zip_path=zip_path, lock_path=lock_path, lock=lock, cached=cached, warnings=warnings
+    )
 
 
-def _environment_sources(spec: LayerSpec, target: Target) -> list[tuple[Installed, metadata.Distribution]]:
+def _environment_sources(
+    spec: LayerSpec, target: Target
+) -> list[tuple[Installed, metadata.Distribution]]:
     sources = []
     for name, requirements in spec.requirements_for(target).items():
         dist = install.installed_distribution(name)
         for req in requirements:
             if not req.specifier.contains(dist.version, prereleases=True):
-                raise SlpackError(f"the installed {name} {dist.version} does not satisfy {req}; upgrade it or drop --from-env.")
+                raise SlpackError(
+                    f"the installed {name} {dist.version} does not satisfy {req}; upgrade it or "
+                    "drop --from-env."
+                )
         sources.append((install.describe_installed(dist), dist))
     check_tags([d for d, _src in sources], target)
     return sources
@@ -161,17 +177,25 @@ def _target_key(target: Target) -> str:
 
 def _cache_key(spec: LayerSpec, target: Target, dists: list[Installed]) -> str:
     plan = {
-        "lock_format": LOCK_FORMAT, "slpack": slpack.__version__, "spec": spec.sha256, "target": target.to_json(),
+        "lock_format": LOCK_FORMAT,
+        "slpack": slpack.__version__,
+        "spec": spec.sha256,
+        "target": target.to_json(),
         "packages": sorted((d.name, d.version, d.hashed, d.sha256) for d in dists),
-    }  # fmt: skip
+    }
     return hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()[:32]
 
 
 def _build_entry(
-    entry: Path, spec: LayerSpec, target: Target, sources: list[tuple[Installed, Any]], python: str | None,
+    entry: Path,
+    spec: LayerSpec,
+    target: Target,
+    sources: list[tuple[Installed, Any]],
+    python: str | None,
     step: Callable[[str], None],
 ) -> None:
-    """Build into a temp folder beside ``entry`` and move it into place, so readers never see half an entry."""
+    """Build into a temp folder beside ``entry`` and move it into place, so readers never see half
+    an entry."""
     work = Path(tempfile.mkdtemp(prefix=".build-", dir=entry.parent))
     try:
         root = work / "stage" / "python"
@@ -188,10 +212,14 @@ def _build_entry(
         trimmed = trim(root, spec)
         problems = check_tree(root, spec.packages, target)
         if problems:
-            raise SlpackError(f"the layer does not fit {target.describe()}: {'; '.join(problems[:3])}.")
+            raise SlpackError(
+                f"the layer does not fit {target.describe()}: {'; '.join(problems[:3])}."
+            )
         versions = {d.name: d.version for d in dists}
         zip_path = work / "out" / spec.file_name(versions, target)
-        if target.local:  # never mistaken for a layer built for the Lambda runtime of the same Python
+        if (
+            target.local
+        ):  # never mistaken for a layer built for the Lambda runtime of the same Python
             zip_path = zip_path.with_name(f"{zip_path.stem}-local.zip")
         step("precompiling the modules a request imports")
         bytecode = compile_layer(root, target)
@@ -201,26 +229,44 @@ def _build_entry(
         smoke = smoke_test(zip_path, target, python)
         sizes = package_sizes(zip_path, dists, untrimmed)
         lock = {
-            "format": LOCK_FORMAT, "file": zip_path.name, "sha256": sha,
-            "python": target.python, "arch": target.arch, "runtime": target.runtime, "target": target.to_json(),
+            "format": LOCK_FORMAT,
+            "file": zip_path.name,
+            "sha256": sha,
+            "python": target.python,
+            "arch": target.arch,
+            "runtime": target.runtime,
+            "target": target.to_json(),
             "spec": {"name": spec.name, "sha256": spec.sha256},
             "source": "environment" if dists[0].hashed == "RECORD" else "wheels",
             "packages": [
-                {"name": d.name, "version": d.version, "wheel": d.wheel, "sha256": d.sha256, "hash_of": d.hashed,
-                 "tags": list(d.tags)}
+                {
+                    "name": d.name,
+                    "version": d.version,
+                    "wheel": d.wheel,
+                    "sha256": d.sha256,
+                    "hash_of": d.hashed,
+                    "tags": list(d.tags),
+                }
                 for d in dists
             ],
             "sizes": {
-                "unzipped": sum(s.unzipped for s in sizes.values()), "zipped": zip_path.stat().st_size,
+                "unzipped": sum(s.unzipped for s in sizes.values()),
+                "zipped": zip_path.stat().st_size,
                 "untrimmed": sum(untrimmed.values()),
-                "packages": {n: {"installed": s.untrimmed, "unzipped": s.unzipped, "zipped": s.zipped} for n, s in sizes.items()},
+                "packages": {
+                    n: {"installed": s.untrimmed, "unzipped": s.unzipped, "zipped": s.zipped}
+                    for n, s in sizes.items()
+                },
             },
-            "trim": [{"name": r.name, "why": r.why, "files": r.files, "bytes": r.bytes} for r in trimmed.rules],
+            "trim": [
+                {"name": r.name, "why": r.why, "files": r.files, "bytes": r.bytes}
+                for r in trimmed.rules
+            ],
             "removed": trimmed.removed,
             "smoke": smoke.to_json(),
             "bytecode": bytecode,
             "slpack": slpack.__version__,
-        }  # fmt: skip
+        }
         _write_lock(work / "out" / "lock.json", lock)
         shutil.rmtree(work / "stage")
         try:
@@ -233,7 +279,8 @@ def _build_entry(
 
 
 def _publish(zip_path: Path, lock: dict[str, Any], out: Path) -> tuple[Path, Path]:
-    """Copy the zip and its lock to ``out`` (``NAME.zip`` and ``NAME.lock.json``), skipping identical files."""
+    """Copy the zip and its lock to ``out`` (``NAME.zip`` and ``NAME.lock.json``), skipping
+    identical files."""
     dest = out / zip_path.name
     if not dest.is_file() or sha256_file(dest) != lock["sha256"]:
         tmp = dest.with_suffix(".zip.tmp")

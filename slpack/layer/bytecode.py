@@ -53,42 +53,70 @@ def compiler_for(python_version: str) -> str | None:
     """
     pyenv = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
     installed = sorted(pyenv.glob(f"{python_version}.*/bin/python{python_version}"), reverse=True)
-    for candidate in (sys.executable, shutil.which(f"python{python_version}"), *map(str, installed)):
+    for candidate in (
+        sys.executable,
+        shutil.which(f"python{python_version}"),
+        *map(str, installed),
+    ):
         if candidate and _version(candidate) == python_version:
             return candidate
     return None
 
 
 def compile_files(python: str, root: Path, names: list[str]) -> None:
-    """Write unchecked-hash ``.pyc`` files for ``names`` (paths relative to ``root``) with ``python``.
+    """Write unchecked-hash ``.pyc`` files for ``names`` (paths relative to ``root``) with
+    ``python``.
 
     The code objects record each file by its path relative to ``root``, the folder that is on
     sys.path at run time: the bytes do not depend on where the build ran (reproducible), and
     tracebacks still show source lines, since linecache looks relative names up on sys.path.
     """
-    subprocess.run([python, "-I", "-S", "-c", _COMPILE], input=json.dumps([str(root), names]), text=True,
-                   capture_output=True, timeout=600, check=True)  # fmt: skip
+    subprocess.run(
+        [python, "-I", "-S", "-c", _COMPILE],
+        input=json.dumps([str(root), names]),
+        text=True,
+        capture_output=True,
+        timeout=600,
+        check=True,
+    )
 
 
 def _version(python: str) -> str | None:
     try:
-        out = subprocess.run([python, "-I", "-S", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                             capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
+        out = subprocess.run(
+            [python, "-I", "-S", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip()
 
 
 def compile_layer(root: Path, target: Target) -> str | None:
-    """Write ``.pyc`` files into the layer folder ``root``; return how, or None if no interpreter fits."""
+    """Write ``.pyc`` files into the layer folder ``root``; return how, or None if no interpreter
+    fits."""
     python = compiler_for(target.python)
     if python is None:
         return None
     if host_can_run(target):
         probe = subprocess.run(
-            [python, "-I", "-S", "-c", _IMPORTED, str(root), str(data_dir("layers") / "smoke.onnx")],
-            capture_output=True, text=True, timeout=300, check=False,
-        )  # fmt: skip
+            [
+                python,
+                "-I",
+                "-S",
+                "-c",
+                _IMPORTED,
+                str(root),
+                str(data_dir("layers") / "smoke.onnx"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
         if probe.returncode != 0:
             raise smoke_failure(target, probe)
         imported = json.loads(probe.stdout.strip().splitlines()[-1])

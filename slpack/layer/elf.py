@@ -20,11 +20,21 @@ _DT_NEEDED, _DT_SONAME = 1, 14
 _GLIBC = re.compile(r"^GLIBC_(\d+)\.(\d+)")
 
 # What every Lambda OS image provides: glibc's libraries and GCC's C++ runtime.
-SYSTEM_LIBRARIES = frozenset({
-    "libc.so.6", "libm.so.6", "libdl.so.2", "libpthread.so.0", "librt.so.1", "libutil.so.1",
-    "ld-linux-x86-64.so.2", "ld-linux-aarch64.so.1", "libstdc++.so.6", "libgcc_s.so.1",
-    "libz.so.1",  # every Python runtime has zlib: its own zlib module links it
-})  # fmt: skip
+SYSTEM_LIBRARIES = frozenset(
+    {
+        "libc.so.6",
+        "libm.so.6",
+        "libdl.so.2",
+        "libpthread.so.0",
+        "librt.so.1",
+        "libutil.so.1",
+        "ld-linux-x86-64.so.2",
+        "ld-linux-aarch64.so.1",
+        "libstdc++.so.6",
+        "libgcc_s.so.1",
+        "libz.so.1",  # every Python runtime has zlib: its own zlib module links it
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -47,14 +57,17 @@ def is_elf(path: Path) -> bool:
 
 
 def read_elf(path: Path) -> ElfInfo:
-    """Read machine, DT_NEEDED, DT_SONAME and required symbol versions of a 64-bit little-endian ELF."""
+    """Read machine, DT_NEEDED, DT_SONAME and required symbol versions of a 64-bit little-endian
+    ELF."""
     data = path.read_bytes()
     if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
         raise ValueError(f"{path} is not a 64-bit little-endian ELF file")
     (e_machine,) = struct.unpack_from("<H", data, 18)
     (e_shoff,) = struct.unpack_from("<Q", data, 40)
     e_shentsize, e_shnum = struct.unpack_from("<HH", data, 58)
-    sections = [struct.unpack_from("<IIQQQQIIQQ", data, e_shoff + i * e_shentsize) for i in range(e_shnum)]
+    sections = [
+        struct.unpack_from("<IIQQQQIIQQ", data, e_shoff + i * e_shentsize) for i in range(e_shnum)
+    ]
 
     def string(table: int, offset: int) -> str:
         start = sections[table][4] + offset

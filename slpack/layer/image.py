@@ -31,17 +31,34 @@ def render_dockerfile(
     """
     if lock.get("runtime") == "local":
         raise SlpackError(
-            f"the layer {lock.get('file')} was built for this machine only; build one for a Lambda runtime "
-            f"(slpack layer --python {lock.get('python')} --arch {lock.get('arch')}) and use its lock for the image."
+            f"the layer {lock.get('file')} was built for this machine only; build one "
+            "for a Lambda runtime "
+            f"(slpack layer --python {lock.get('python')} --arch {lock.get('arch')}) and "
+            "use its lock for the image."
         )
     if not re.fullmatch(r"[A-Za-z0-9_.]+", handler) or any(c in function_zip for c in " \n\"'"):
-        raise SlpackError("the image handler must be module.function and the function zip a plain path; fix them.")
+        raise SlpackError(
+            "the image handler must be module.function and the function zip a plain path; fix them."
+        )
     from slpack.render.templating import environment
 
     packages = lock["packages"]
-    return environment().get_template("image/Dockerfile.j2").render(
-        layer_file=lock["file"], python=lock["python"], arch=lock["arch"], runtime=lock["runtime"],
-        docker_arch=_DOCKER_ARCH[lock["arch"]], spec=lock["spec"]["name"], packages=packages,
-        hashes=all(p["hash_of"] == "wheel" for p in packages), removed=lock["removed"],
-        handler=handler, function_zip=function_zip, dockerfile=dockerfile, image_name=image_name,
-    )  # fmt: skip
+    return (
+        environment()
+        .get_template("image/Dockerfile.j2")
+        .render(
+            layer_file=lock["file"],
+            python=lock["python"],
+            arch=lock["arch"],
+            runtime=lock["runtime"],
+            docker_arch=_DOCKER_ARCH[lock["arch"]],
+            spec=lock["spec"]["name"],
+            packages=packages,
+            hashes=all(p["hash_of"] == "wheel" for p in packages),
+            removed=lock["removed"],
+            handler=handler,
+            function_zip=function_zip,
+            dockerfile=dockerfile,
+            image_name=image_name,
+        )
+    )

@@ -33,7 +33,9 @@ class Installed:
     sha256: str  # of the wheel file; for an installed distribution, of its RECORD file
     hashed: str  # "wheel" | "RECORD": what sha256 is the hash of
     tags: tuple[str, ...]
-    top_level: tuple[str, ...]  # top-level names it put in the layer (numpy, numpy.libs, numpy-2.4.6.dist-info)
+    top_level: tuple[
+        str, ...
+    ]  # top-level names it put in the layer (numpy, numpy.libs, numpy-2.4.6.dist-info)
 
     def tag_objects(self) -> frozenset[Tag]:
         return frozenset(t for text in self.tags for t in parse_tag(text))
@@ -45,9 +47,14 @@ def describe_wheel(wheel: Path) -> Installed:
     with zipfile.ZipFile(wheel) as zf:
         tops = {path.parts[0] for n in zf.namelist() if (path := _layer_path(wheel, n)) is not None}
     return Installed(
-        name=str(name), version=str(version), wheel=wheel.name, sha256=sha256_file(wheel), hashed="wheel",
-        tags=tuple(sorted(str(t) for t in tags)), top_level=tuple(sorted(tops)),
-    )  # fmt: skip
+        name=str(name),
+        version=str(version),
+        wheel=wheel.name,
+        sha256=sha256_file(wheel),
+        hashed="wheel",
+        tags=tuple(sorted(str(t) for t in tags)),
+        top_level=tuple(sorted(tops)),
+    )
 
 
 def unpack_wheel(wheel: Path, dest: Path) -> None:
@@ -83,16 +90,20 @@ def installed_distribution(name: str) -> metadata.Distribution:
     try:
         return metadata.distribution(name)
     except metadata.PackageNotFoundError:
-        raise SlpackError(f"{name} is not installed in this environment; pip install {name} or drop --from-env.") from None
+        raise SlpackError(
+            f"{name} is not installed in this environment; pip install {name} or drop --from-env."
+        ) from None
 
 
 def _installed_files(dist: metadata.Distribution) -> list[tuple[PurePosixPath, Path]]:
-    """(path in the layer, path on disk) for each file the distribution's RECORD lists under site-packages."""
+    """(path in the layer, path on disk) for each file the distribution's RECORD lists under
+    site-packages."""
     out = []
     for entry in dist.files or ():
         rel = PurePosixPath(entry.as_posix())
         if rel.is_absolute() or ".." in rel.parts or "__pycache__" in rel.parts:
-            continue  # console scripts live outside site-packages; bytecode is rebuilt by the runtime
+            # console scripts live outside site-packages; bytecode is rebuilt by the runtime
+            continue
         source = Path(str(entry.locate()))
         if source.is_file():
             out.append((rel, source))
@@ -100,19 +111,33 @@ def _installed_files(dist: metadata.Distribution) -> list[tuple[PurePosixPath, P
 
 
 def describe_installed(dist: metadata.Distribution) -> Installed:
-    """An installed distribution as the lock records it: its WHEEL tags and the hash of its RECORD."""
+    """An installed distribution as the lock records it: its WHEEL tags and the hash of its
+    RECORD."""
     files = _installed_files(dist)
-    record = next((src for rel, src in files if rel.name == "RECORD" and rel.parent.name.endswith(".dist-info")), None)
+    record = next(
+        (
+            src
+            for rel, src in files
+            if rel.name == "RECORD" and rel.parent.name.endswith(".dist-info")
+        ),
+        None,
+    )
     if record is None:
-        raise SlpackError(f"{dist.metadata['Name']} has no RECORD file; reinstall it with pip and try again.")
+        raise SlpackError(
+            f"{dist.metadata['Name']} has no RECORD file; reinstall it with pip and try again."
+        )
     wheel_meta = BytesParser().parsebytes((record.parent / "WHEEL").read_bytes())
     tags = sorted(wheel_meta.get_all("Tag") or [])
     name = str(canonicalize_name(dist.metadata["Name"]))
     return Installed(
-        name=name, version=dist.version, wheel=f"{name.replace('-', '_')}-{dist.version}-{_compress_tags(tags)}.whl",
-        sha256=hashlib.sha256(record.read_bytes()).hexdigest(), hashed="RECORD",
-        tags=tuple(tags), top_level=tuple(sorted({rel.parts[0] for rel, _src in files})),
-    )  # fmt: skip
+        name=name,
+        version=dist.version,
+        wheel=f"{name.replace('-', '_')}-{dist.version}-{_compress_tags(tags)}.whl",
+        sha256=hashlib.sha256(record.read_bytes()).hexdigest(),
+        hashed="RECORD",
+        tags=tuple(tags),
+        top_level=tuple(sorted({rel.parts[0] for rel, _src in files})),
+    )
 
 
 def copy_installed(dist: metadata.Distribution, dest: Path) -> None:
@@ -124,7 +149,8 @@ def copy_installed(dist: metadata.Distribution, dest: Path) -> None:
 
 
 def _compress_tags(tags: list[str]) -> str:
-    """``cp311-cp311-manylinux_2_27_x86_64.manylinux_2_28_x86_64`` from the WHEEL file's Tag lines."""
+    """``cp311-cp311-manylinux_2_27_x86_64.manylinux_2_28_x86_64`` from the WHEEL file's Tag
+    lines."""
     parts = [t.split("-") for t in tags]
     if not parts:
         return "py3-none-any"

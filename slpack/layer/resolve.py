@@ -58,16 +58,25 @@ class Finder:
             return []
         return sorted((Version(v.strip()) for v in found[1].split(",") if v.strip()), reverse=True)
 
-    def download(self, requirements: Sequence[str], target: Target, dest: Path) -> subprocess.CompletedProcess[str]:
+    def download(
+        self, requirements: Sequence[str], target: Target, dest: Path
+    ) -> subprocess.CompletedProcess[str]:
         dest.mkdir(parents=True, exist_ok=True)
-        return _pip(["download", "--no-deps", "--dest", str(dest), *self.options(target), *requirements])
+        return _pip(
+            ["download", "--no-deps", "--dest", str(dest), *self.options(target), *requirements]
+        )
 
 
 def _pip(args: list[str]) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1"}
     return subprocess.run(
-        [sys.executable, "-m", "pip", *args], capture_output=True, text=True, env=env, timeout=1800, check=False,
-    )  # fmt: skip
+        [sys.executable, "-m", "pip", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1800,
+        check=False,
+    )
 
 
 def combined(requirements: Sequence[Requirement]) -> str:
@@ -79,16 +88,21 @@ def combined(requirements: Sequence[Requirement]) -> str:
 
 
 def resolve_wheels(spec: LayerSpec, target: Target, finder: Finder, dest: Path) -> list[Path]:
-    """Download (or copy from the wheelhouse) one wheel per spec package for ``target`` into ``dest``."""
+    """Download (or copy from the wheelhouse) one wheel per spec package for ``target`` into
+    ``dest``."""
     wheels = []
     for name, reqs in spec.requirements_for(target).items():
         proc = finder.download([combined(reqs)], target, dest)
         if proc.returncode != 0:
-            if "No matching distribution" in proc.stderr or "Could not find a version" in proc.stderr:
+            if (
+                "No matching distribution" in proc.stderr
+                or "Could not find a version" in proc.stderr
+            ):
                 raise SlpackError(explain_missing(spec, name, target, finder))
             tail = proc.stderr.strip().splitlines()[-1:] or ["no output"]
             raise SlpackError(
-                f"pip could not download {name} from {finder.where} ({tail[0]}); check the network or use --wheelhouse."
+                f"pip could not download {name} from {finder.where} ({tail[0]}); check the "
+                "network or use --wheelhouse."
             )
         wheels.append(_chosen_wheel(proc.stdout, name, dest))
     return wheels
@@ -98,7 +112,10 @@ def _chosen_wheel(pip_output: str, name: str, dest: Path) -> Path:
     """The wheel pip picked in this run (``dest`` may hold others from earlier runs)."""
     for match in _SAVED.finditer(pip_output):
         wheel = dest / Path(match[1].strip()).name
-        if canonicalize_name(parse_wheel_filename(wheel.name)[0]) == canonicalize_name(name) and wheel.is_file():
+        if (
+            canonicalize_name(parse_wheel_filename(wheel.name)[0]) == canonicalize_name(name)
+            and wheel.is_file()
+        ):
             return wheel
     raise SlpackError(f"pip reported no {name} wheel in {dest}; delete that folder and try again.")
 
@@ -116,17 +133,23 @@ def explain_missing(spec: LayerSpec, package: str, target: Target, finder: Finde
     else:
         usable = f"{finder.where} has no {package} wheel for it at all"
     working: dict[str, list[str]] = {}
-    for arch in sorted(ARCHES, key=lambda a: a != target.arch):  # the target's own architecture first
+    for arch in sorted(
+        ARCHES, key=lambda a: a != target.arch
+    ):  # the target's own architecture first
         for python in LAMBDA_RUNTIMES:
             other = lambda_target(python, arch)
             if other == target:
                 continue
-            ok = SpecifierSet(",".join(str(r.specifier) for r in spec.requirements_for(other)[package]))
+            ok = SpecifierSet(
+                ",".join(str(r.specifier) for r in spec.requirements_for(other)[package])
+            )
             best = next((v for v in finder.versions(package, other) if v in ok), None)
             if best is not None:
                 working.setdefault(f"{arch} (newest {package} {best})", []).append(other.runtime)
     if working:
-        alternatives = "it works on " + "; ".join(f"{', '.join(runtimes)} on {where}" for where, runtimes in working.items())
+        alternatives = "it works on " + "; ".join(
+            f"{', '.join(runtimes)} on {where}" for where, runtimes in working.items()
+        )
     else:
         alternatives = f"no Lambda runtime has a wheel of {package} in {finder.where}"
     return f"no {package} wheel fits {target.describe()}: {usable}; {alternatives}."

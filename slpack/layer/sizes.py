@@ -41,7 +41,9 @@ def tree_sizes(root: Path, dists: Iterable[Installed]) -> dict[str, int]:
     return out
 
 
-def package_sizes(zip_path: Path, dists: Iterable[Installed], untrimmed: dict[str, int]) -> dict[str, PackageSize]:
+def package_sizes(
+    zip_path: Path, dists: Iterable[Installed], untrimmed: dict[str, int]
+) -> dict[str, PackageSize]:
     """Unzipped and zipped bytes per distribution, read from the zip itself."""
     dists = list(dists)
     owner = {top: d.name for d in dists for top in d.top_level}
@@ -54,7 +56,9 @@ def package_sizes(zip_path: Path, dists: Iterable[Installed], untrimmed: dict[st
             unzipped[name] = unzipped.get(name, 0) + info.file_size
             zipped[name] = zipped.get(name, 0) + info.compress_size
     names = [d.name for d in dists] + (["other"] if "other" in unzipped else [])
-    return {n: PackageSize(untrimmed.get(n, 0), unzipped.get(n, 0), zipped.get(n, 0)) for n in names}
+    return {
+        n: PackageSize(untrimmed.get(n, 0), unzipped.get(n, 0), zipped.get(n, 0)) for n in names
+    }
 
 
 def check_limits(layer_unzipped: int, layer_zipped: int, function_unzipped: int = 0) -> list[str]:
@@ -62,14 +66,18 @@ def check_limits(layer_unzipped: int, layer_zipped: int, function_unzipped: int 
     total = layer_unzipped + function_unzipped
     if total > UNZIPPED_LIMIT:
         raise SlpackError(
-            f"the layer ({mib(layer_unzipped)}) and the function ({mib(function_unzipped)}) unzip to {mib(total)}, "
-            f"over Lambda's {mib(UNZIPPED_LIMIT)} limit; trim the layer spec or ship a container image (--target image)."
+            f"the layer ({mib(layer_unzipped)}) and the function ({mib(function_unzipped)}) "
+            f"unzip to {mib(total)}, "
+            f"over Lambda's {mib(UNZIPPED_LIMIT)} limit; trim the layer spec or ship a "
+            "container image (--target image)."
         )
     warnings = []
     if layer_zipped > DIRECT_UPLOAD_LIMIT:
         warnings.append(
-            f"the layer zip is {mib(layer_zipped)}, over the {mib(DIRECT_UPLOAD_LIMIT)} direct-upload limit: "
-            "upload it to S3 and publish it from there (aws lambda publish-layer-version --content S3Bucket=...,S3Key=...)."
+            f"the layer zip is {mib(layer_zipped)}, over the {mib(DIRECT_UPLOAD_LIMIT)} "
+            "direct-upload limit: "
+            "upload it to S3 and publish it from there (aws lambda publish-layer-version "
+            "--content S3Bucket=...,S3Key=...)."
         )
     return warnings
 
@@ -88,8 +96,17 @@ def size_table(title: str, sizes: dict[str, PackageSize], trimmed: TrimResult) -
     table.add_column("zipped", justify="right")
     for name, size in sizes.items():
         table.add_row(name, mib(size.untrimmed), mib(size.unzipped), mib(size.zipped))
-    total = PackageSize(*(sum(getattr(s, f) for s in sizes.values()) for f in ("untrimmed", "unzipped", "zipped")))
-    table.add_row("total", mib(total.untrimmed), mib(total.unzipped), mib(total.zipped), style="bold", end_section=True)
+    total = PackageSize(
+        *(sum(getattr(s, f) for s in sizes.values()) for f in ("untrimmed", "unzipped", "zipped"))
+    )
+    table.add_row(
+        "total",
+        mib(total.untrimmed),
+        mib(total.unzipped),
+        mib(total.zipped),
+        style="bold",
+        end_section=True,
+    )
     for rule in sorted(trimmed.rules, key=lambda r: -r.bytes):
         if rule.files:
             cells = (f"trimmed: {rule.name}", f"-{mib(rule.bytes)}", f"{rule.files} files", "")

@@ -40,7 +40,8 @@ z = ((x - np.array([1.0, 2.0])) * np.array([0.5, 2.0])) @ w
 e = np.exp(z - z.max(axis=1, keepdims=True))
 want = e / e.sum(axis=1, keepdims=True)
 assert np.allclose(got, want, atol=1e-6), (got, want)
-loaded = sorted({m.split(".")[0] for m in sys.modules} - set(sys.stdlib_module_names) - {"__main__"})
+loaded = sorted({m.split(".")[0] for m in sys.modules} - set(sys.stdlib_module_names) -
+{"__main__"})
 print(json.dumps({
     "python": sys.version.split()[0], "numpy": np.__version__, "onnxruntime": ort.__version__,
     "metadata": {d: importlib.metadata.version(d) for d in ("numpy", "onnxruntime")},
@@ -66,14 +67,21 @@ def interpreter_for(target: Target, explicit: str | None = None) -> str | None:
     """
     if not host_can_run(target):
         if explicit:
-            raise SlpackError(f"this machine cannot load binaries for {target.describe()}; drop --smoke-python.")
+            raise SlpackError(
+                f"this machine cannot load binaries for {target.describe()}; drop --smoke-python."
+            )
         return None
-    candidates = [explicit] if explicit else [sys.executable, shutil.which(f"python{target.python}")]
+    candidates = (
+        [explicit] if explicit else [sys.executable, shutil.which(f"python{target.python}")]
+    )
     for candidate in candidates:
         if candidate and _python_version(candidate) == target.python:
             return candidate
     if explicit:
-        raise SlpackError(f"--smoke-python {explicit} does not run Python {target.python}; pass an interpreter of that version.")
+        raise SlpackError(
+            f"--smoke-python {explicit} does not run Python {target.python}; pass an interpreter "
+            "of that version."
+        )
     return None
 
 
@@ -81,20 +89,27 @@ def _python_version(python: str) -> str | None:
     try:
         proc = subprocess.run(
             [python, "-I", "-S", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-            capture_output=True, text=True, timeout=60, check=False,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
     except OSError:
         return None
     return proc.stdout.strip() if proc.returncode == 0 else None
 
 
 def smoke_test(zip_path: Path, target: Target, python: str | None) -> SmokeResult:
-    """Unpack ``zip_path`` to a temp folder and run the smoke script with ``python``; raise when it fails.
+    """Unpack ``zip_path`` to a temp folder and run the smoke script with ``python``; raise when it
+    fails.
 
     Without an interpreter (a foreign target) the result says the test could not run here.
     """
     if python is None:
-        reason = f"no Python {target.python} for {target.arch} on this machine; checked platform tags and layout only"
+        reason = (
+            f"no Python {target.python} for {target.arch} on this machine; checked platform "
+            "tags and layout only"
+        )
         return SmokeResult(False, {"reason": reason})
     with tempfile.TemporaryDirectory(prefix="slpack-layer-smoke-") as tmp:
         with zipfile.ZipFile(zip_path) as zf:
@@ -103,8 +118,12 @@ def smoke_test(zip_path: Path, target: Target, python: str | None) -> SmokeResul
         model = str(data_dir("layers") / "smoke.onnx")
         proc = subprocess.run(
             [python, "-I", "-S", "-c", _SCRIPT, layer, model],
-            capture_output=True, text=True, timeout=300, cwd=tmp, check=False,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=tmp,
+            check=False,
+        )
     if proc.returncode != 0:
         raise smoke_failure(target, proc)
     return SmokeResult(True, json.loads(proc.stdout.strip().splitlines()[-1]))

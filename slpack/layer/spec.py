@@ -1,4 +1,5 @@
-"""Layer specs: the declarative list of what a layer holds and what is trimmed from it (``layers/*.yaml``).
+"""Layer specs: the declarative list of what a layer holds and what is trimmed from it
+(``layers/*.yaml``).
 
 Trimming is data, not code paths: each drop rule carries the reason it is safe, the size report
 shows what each rule saved, and the spec's hash is part of the cache key and the lock file, so a
@@ -26,7 +27,8 @@ DEFAULT_SPEC = "onnxruntime-numpy"
 
 @lru_cache(maxsize=256)
 def glob_regex(pattern: str) -> re.Pattern[str]:
-    """Compile a path glob: ``*`` and ``?`` stay within one folder, ``**/`` spans any number of them."""
+    """Compile a path glob: ``*`` and ``?`` stay within one folder, ``**/`` spans any number of
+    them."""
     out, i = [], 0
     while i < len(pattern):
         if pattern.startswith("**/", i):
@@ -85,7 +87,8 @@ class LayerSpec:
     sha256: str  # of the spec file's bytes
 
     def requirements_for(self, target: Target) -> dict[str, list[Requirement]]:
-        """Each package's requirements for ``target``: the spec's own plus the constraints that apply."""
+        """Each package's requirements for ``target``: the spec's own plus the constraints that
+        apply."""
         out = {name: [req] for name, req in self.packages.items()}
         for constraint in self.constraints:
             if constraint.applies_to(target) and constraint.requirement.name in out:
@@ -105,7 +108,9 @@ def spec_path(name_or_path: str | Path = DEFAULT_SPEC) -> Path:
     candidate = Path(name_or_path)
     if candidate.suffix in (".yaml", ".yml"):
         if not candidate.is_file():
-            raise SlpackError(f"layer spec {candidate} does not exist; pass a YAML file or a name from layers/.")
+            raise SlpackError(
+                f"layer spec {candidate} does not exist; pass a YAML file or a name from layers/."
+            )
         return candidate
     shipped = data_dir("layers") / f"{name_or_path}.yaml"
     if not shipped.is_file():
@@ -122,7 +127,9 @@ def load_spec(name_or_path: str | Path = DEFAULT_SPEC) -> LayerSpec:
         data = yaml.safe_load(raw)
         return _parse(data, hashlib.sha256(raw).hexdigest())
     except (yaml.YAMLError, KeyError, TypeError, ValueError, InvalidRequirement) as exc:
-        raise SlpackError(f"layer spec {path} is malformed ({exc}); fix it or use the shipped one.") from None
+        raise SlpackError(
+            f"layer spec {path} is malformed ({exc}); fix it or use the shipped one."
+        ) from None
 
 
 def _parse(data: dict[str, Any], sha256: str) -> LayerSpec:
@@ -136,12 +143,22 @@ def _parse(data: dict[str, Any], sha256: str) -> LayerSpec:
         name=str(data["name"]),
         file=str(data["file"]),
         packages=packages,
-        skip_dependencies={str(k): str(v) for k, v in (data.get("skip_dependencies") or {}).items()},
+        skip_dependencies={
+            str(k): str(v) for k, v in (data.get("skip_dependencies") or {}).items()
+        },
         constraints=tuple(
-            Constraint(Requirement(c["requirement"]), " ".join(str(c["reason"]).split()), c.get("arch"), c.get("python"))
+            Constraint(
+                Requirement(c["requirement"]),
+                " ".join(str(c["reason"]).split()),
+                c.get("arch"),
+                c.get("python"),
+            )
             for c in data.get("constraints") or ()
         ),
-        drop=tuple(DropRule(str(r["name"]), str(r["why"]), tuple(str(p) for p in r["paths"])) for r in data.get("drop") or ()),
+        drop=tuple(
+            DropRule(str(r["name"]), str(r["why"]), tuple(str(p) for p in r["paths"]))
+            for r in data.get("drop") or ()
+        ),
         drop_unlinked=tuple(str(p) for p in data.get("drop_unlinked") or ()),
         keep=tuple(str(p) for p in data.get("keep") or ()),
         sha256=sha256,

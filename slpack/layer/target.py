@@ -46,7 +46,11 @@ DEFAULT_ARCH = "x86_64"
 # The legacy manylinux names stand for glibc versions; pip matches names, not versions, so a
 # target that accepts glibc 2.17 must list manylinux2014 as well as manylinux_2_17.
 _LEGACY_MANYLINUX = {(2, 17): "manylinux2014", (2, 12): "manylinux2010", (2, 5): "manylinux1"}
-_LEGACY_ARCHES = {"manylinux2014": ("x86_64", "aarch64"), "manylinux2010": ("x86_64",), "manylinux1": ("x86_64",)}
+_LEGACY_ARCHES = {
+    "manylinux2014": ("x86_64", "aarch64"),
+    "manylinux2010": ("x86_64",),
+    "manylinux1": ("x86_64",),
+}
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,8 @@ class Target:
         return f"{self.glibc[0]}.{self.glibc[1]}"
 
     def platform_tags(self) -> list[str]:
-        """Every manylinux platform tag this target can load, newest first (for ``pip --platform``)."""
+        """Every manylinux platform tag this target can load, newest first (for ``pip
+        --platform``)."""
         tags: list[str] = []
         for minor in range(self.glibc[1], 4, -1):
             tags.append(f"manylinux_2_{minor}_{self.machine}")
@@ -93,23 +98,35 @@ class Target:
 
     def describe(self) -> str:
         """``python3.12 on x86_64 (Amazon Linux 2023, glibc 2.34)``: what error messages name."""
-        return f"{self.runtime} on {self.arch} ({self.os_name}, glibc {self.glibc_text}, Python {self.python})"
+        return (
+            f"{self.runtime} on {self.arch} ({self.os_name}, glibc {self.glibc_text}, "
+            f"Python {self.python})"
+        )
 
     def to_json(self) -> dict[str, object]:
         return {
-            "runtime": self.runtime, "python": self.python, "arch": self.arch,
-            "glibc": self.glibc_text, "os": self.os_name, "platforms": self.platform_tags(),
-        }  # fmt: skip
+            "runtime": self.runtime,
+            "python": self.python,
+            "arch": self.arch,
+            "glibc": self.glibc_text,
+            "os": self.os_name,
+            "platforms": self.platform_tags(),
+        }
 
 
 def lambda_target(python: str, arch: str) -> Target:
-    """The target for Lambda's ``python<python>`` runtime on ``arch``; a clear error when there is none."""
+    """The target for Lambda's ``python<python>`` runtime on ``arch``; a clear error when there is
+    none."""
     if arch not in ARCHES:
-        raise SlpackError(f"--arch {arch} is not a Lambda architecture; use one of {', '.join(ARCHES)}.")
+        raise SlpackError(
+            f"--arch {arch} is not a Lambda architecture; use one of {', '.join(ARCHES)}."
+        )
     runtime = LAMBDA_RUNTIMES.get(python)
     if runtime is None:
         known = ", ".join(LAMBDA_RUNTIMES)
-        raise SlpackError(f"Lambda has no python{python} runtime; use --python with one of {known}.")
+        raise SlpackError(
+            f"Lambda has no python{python} runtime; use --python with one of {known}."
+        )
     return Target(python=python, arch=arch, glibc=runtime.glibc, os_name=runtime.os_name)
 
 
@@ -124,7 +141,9 @@ def host_target() -> Target:
         )
     major, minor = (int(p) for p in version.split(".")[:2])
     python = f"{sys.version_info.major}.{sys.version_info.minor}"
-    return Target(python=python, arch=arch, glibc=(major, minor), os_name="this machine", local=True)
+    return Target(
+        python=python, arch=arch, glibc=(major, minor), os_name="this machine", local=True
+    )
 
 
 def host_can_run(target: Target) -> bool:

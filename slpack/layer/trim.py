@@ -25,7 +25,9 @@ class RuleResult:
 @dataclass
 class TrimResult:
     rules: list[RuleResult] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)  # posix paths under python/, collapsed to whole folders
+    removed: list[str] = field(
+        default_factory=list
+    )  # posix paths under python/, collapsed to whole folders
 
     @property
     def bytes(self) -> int:
@@ -34,7 +36,11 @@ class TrimResult:
 
 def trim(root: Path, spec: LayerSpec) -> TrimResult:
     """Remove from ``root`` (the ``python/`` folder) what ``spec`` drops; keep what it keeps."""
-    files = {p.relative_to(root).as_posix(): p for p in sorted(root.rglob("*")) if p.is_file() or p.is_symlink()}
+    files = {
+        p.relative_to(root).as_posix(): p
+        for p in sorted(root.rglob("*"))
+        if p.is_file() or p.is_symlink()
+    }
     result = TrimResult()
     gone: set[str] = set()
     for rule in spec.drop:
@@ -47,7 +53,11 @@ def trim(root: Path, spec: LayerSpec) -> TrimResult:
         result.rules.append(outcome)
     unlinked = _unlinked(files, gone, spec)
     if unlinked.files:
-        gone.update(rel for rel in files if rel not in gone and matches(rel, spec.drop_unlinked) and not matches(rel, spec.keep))
+        gone.update(
+            rel
+            for rel in files
+            if rel not in gone and matches(rel, spec.drop_unlinked) and not matches(rel, spec.keep)
+        )
     result.rules.append(unlinked)
     for rel in gone:
         files[rel].unlink()
@@ -59,8 +69,14 @@ def trim(root: Path, spec: LayerSpec) -> TrimResult:
 
 def _unlinked(files: dict[str, Path], gone: set[str], spec: LayerSpec) -> RuleResult:
     """Candidates of ``drop_unlinked`` that no remaining ELF file names in DT_NEEDED."""
-    outcome = RuleResult("unlinked shared libraries", "no ELF file left in the layer lists them in DT_NEEDED")
-    candidates = [rel for rel in files if rel not in gone and matches(rel, spec.drop_unlinked) and not matches(rel, spec.keep)]
+    outcome = RuleResult(
+        "unlinked shared libraries", "no ELF file left in the layer lists them in DT_NEEDED"
+    )
+    candidates = [
+        rel
+        for rel in files
+        if rel not in gone and matches(rel, spec.drop_unlinked) and not matches(rel, spec.keep)
+    ]
     if not candidates:
         return outcome
     needed: set[str] = set()
@@ -81,7 +97,9 @@ def _unlinked(files: dict[str, Path], gone: set[str], spec: LayerSpec) -> RuleRe
 
 
 def _remove_empty_dirs(root: Path) -> None:
-    for folder in sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+    for folder in sorted(
+        (p for p in root.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True
+    ):
         if not any(folder.iterdir()):
             folder.rmdir()
 
@@ -112,4 +130,3 @@ def _rewrite_records(root: Path, gone: set[str]) -> None:
         kept = [line for line in lines if line.split(",", 1)[0] not in gone]
         if len(kept) != len(lines):
             record.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
-

@@ -20,7 +20,8 @@ from slpack.layer.target import Target
 
 
 def accepted_tags(target: Target) -> frozenset[Tag]:
-    """The wheel tags a CPython of the target loads: cpXY or abi3 builds for its platforms, and pure wheels.
+    """The wheel tags a CPython of the target loads: cpXY or abi3 builds for its platforms, and pure
+    wheels.
 
     A local target also loads ``linux_<machine>`` wheels built on this machine.
     """
@@ -39,8 +40,10 @@ def check_tags(dists: Iterable[Installed], target: Target) -> None:
     for dist in dists:
         if not dist.tag_objects() & ok:
             raise SlpackError(
-                f"{dist.name} {dist.version} ({', '.join(dist.tags)}) cannot load on {target.describe()}; "
-                "resolve wheels for that target without --from-env, or pick a runtime that matches them."
+                f"{dist.name} {dist.version} ({', '.join(dist.tags)}) cannot load on "
+                f"{target.describe()}; "
+                "resolve wheels for that target without --from-env, or pick a runtime that "
+                "matches them."
             )
 
 
@@ -51,7 +54,9 @@ def check_tree(root: Path, spec_packages: Iterable[str], target: Target) -> list
         if not (root / package / "__init__.py").is_file():
             problems.append(f"python/{package}/__init__.py is missing")
         if not any(root.glob(f"{package}-*.dist-info/METADATA")):
-            problems.append(f"the {package} dist-info metadata is missing (importlib.metadata would fail)")
+            problems.append(
+                f"the {package} dist-info metadata is missing (importlib.metadata would fail)"
+            )
     files = [p for p in sorted(root.rglob("*")) if p.is_file() and not p.is_symlink()]
     names = {p.name for p in files}
     elves = [(p, read_elf(p)) for p in files if is_elf(p)]
@@ -62,10 +67,18 @@ def check_tree(root: Path, spec_packages: Iterable[str], target: Target) -> list
         if info.machine != target.machine:
             problems.append(f"{rel} is built for {info.machine}, not {target.machine}")
         if info.glibc > target.glibc:
-            problems.append(f"{rel} needs GLIBC_{info.glibc[0]}.{info.glibc[1]}, {target.os_name} has {target.glibc_text}")
+            problems.append(
+                f"{rel} needs GLIBC_{info.glibc[0]}.{info.glibc[1]}, {target.os_name} has "
+                f"{target.glibc_text}"
+            )
         missing = [n for n in info.needed if n not in names and n not in SYSTEM_LIBRARIES]
         if missing:
-            problems.append(f"{rel} links {', '.join(missing)}, found neither in the layer nor in {target.os_name}")
+            problems.append(
+                f"{rel} links {', '.join(missing)}, found neither in the layer nor in "
+                f"{target.os_name}"
+            )
         if ".cpython-" in path.name and not path.name.endswith(suffix):
-            problems.append(f"{rel} is an extension module for another Python or machine (expected *{suffix})")
+            problems.append(
+                f"{rel} is an extension module for another Python or machine (expected *{suffix})"
+            )
     return problems

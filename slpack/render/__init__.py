@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 # the folder. Modules load when their target renders, so listing the targets (the CLI's help)
 # imports none of them.
 TARGETS: dict[str, str] = {
-    name: f"slpack.render.{name}" for name in ("sam", "serverless", "terraform", "edge", "image", "gcp", "azure")
+    name: f"slpack.render.{name}"
+    for name in ("sam", "serverless", "terraform", "edge", "image", "gcp", "azure")
 }
 
 
@@ -32,7 +33,9 @@ class RenderWarning(UserWarning):
     """Something deployable but worth a second look (a public endpoint, no layer)."""
 
 
-def render(bundle_dir: Path, targets: list[str], options: RenderOptions | None = None) -> list[Path]:
+def render(
+    bundle_dir: Path, targets: list[str], options: RenderOptions | None = None
+) -> list[Path]:
     """Render ``targets`` for the bundle in ``bundle_dir``; return the files written.
 
     A target folder is replaced as a whole, so no file of an earlier render lingers.
@@ -64,10 +67,15 @@ def _warnings(d: Deployment, targets: list[str]) -> list[str]:
     if not any(t in AWS_TARGETS for t in targets):
         return out
     if d.options.public:
-        out.append(f"the {d.options.endpoint} endpoint is public: anyone with the URL can call the model and run up your bill.")
+        out.append(
+            f"the {d.options.endpoint} endpoint is public: anyone with the URL can call "
+            "the model and run up your bill."
+        )
     if d.layer is None:
-        out.append("no layer given: the templates take the numpy + onnxruntime layer ARN at deploy time "
-                   "(build one with slpack layer and pass --layer to bundle it).")
+        out.append(
+            "no layer given: the templates take the numpy + onnxruntime layer ARN at deploy time "
+            "(build one with slpack layer and pass --layer to bundle it)."
+        )
     return out
 
 

@@ -22,16 +22,26 @@ from slpack.render.suppressions import Skip, skips
 from slpack.render.templating import write
 
 LOCATION = "westeurope"  # the example location in README.md and Terraform's default
-HTTP_TIMEOUT_S = 230  # Azure's front end ends any HTTP request after 230 s, whatever functionTimeout says
+HTTP_TIMEOUT_S = (
+    230  # Azure's front end ends any HTTP request after 230 s, whatever functionTimeout says
+)
 ROUTES = {"predict": ("POST",), "metadata": ("GET", "HEAD"), "health": ("GET", "HEAD")}
-APP_FILES = ("function_app.py", "host.json", "requirements.txt")  # beside slpack_handler/ and model/
-LOG_RETENTION_DAYS = (30, 730)  # what a Log Analytics workspace accepts (beyond the free 31 days is billed)
+APP_FILES = (
+    "function_app.py",
+    "host.json",
+    "requirements.txt",
+)  # beside slpack_handler/ and model/
+LOG_RETENTION_DAYS = (
+    30,
+    730,
+)  # what a Log Analytics workspace accepts (beyond the free 31 days is billed)
 
 
 def render(d: Deployment, out_dir: Path) -> list[Path]:
     if d.options.timeout_s > HTTP_TIMEOUT_S:
         raise SlpackError(
-            f"--timeout must be at most {HTTP_TIMEOUT_S} seconds for Azure Functions: its front end ends HTTP requests then."
+            f"--timeout must be at most {HTTP_TIMEOUT_S} seconds for Azure Functions: "
+            "its front end ends HTTP requests then."
         )
     source.warn_unsupported(d, "azure")
     name = source.resource_name(d.function_name, 60)
@@ -39,7 +49,15 @@ def render(d: Deployment, out_dir: Path) -> list[Path]:
     entries = source.source_entries(d)
     written = source.copy_entries(entries, out_dir)
     auth_level = "ANONYMOUS" if d.options.public else "FUNCTION"
-    written.append(write("azure/function_app.py.j2", out_dir / "function_app.py", d=d, auth_level=auth_level, routes=ROUTES))
+    written.append(
+        write(
+            "azure/function_app.py.j2",
+            out_dir / "function_app.py",
+            d=d,
+            auth_level=auth_level,
+            routes=ROUTES,
+        )
+    )
     texts = {
         "host.json": _json(host_json(d)),
         "requirements.txt": source.requirements(d, "azure-functions>=1.18"),
@@ -54,21 +72,43 @@ def render(d: Deployment, out_dir: Path) -> list[Path]:
     tf_dir.mkdir()
     staging = tf_dir / "app.zip"
     sha = ziputil.write_zip(staging, files={**entries, **{f: out_dir / f for f in APP_FILES}})
-    archive = staging.rename(tf_dir / f"app-{sha[:16]}.zip")  # a new name per content: Terraform redeploys on change
+    archive = staging.rename(
+        tf_dir / f"app-{sha[:16]}.zip"
+    )  # a new name per content: Terraform redeploys on change
     low, high = LOG_RETENTION_DAYS
     context: dict[str, Any] = {
-        "d": d, "o": d.options, "name": name, "location": LOCATION, "environment": env, "archive": archive.name,
-        "retention_days": min(max(d.options.log_retention_days, low), high), "skips": _skips(),
-    }  # fmt: skip
-    written += [write(f"azure/terraform/{f}.j2", tf_dir / f, **context) for f in ("main.tf", "function.tf", "outputs.tf")]
+        "d": d,
+        "o": d.options,
+        "name": name,
+        "location": LOCATION,
+        "environment": env,
+        "archive": archive.name,
+        "retention_days": min(max(d.options.log_retention_days, low), high),
+        "skips": _skips(),
+    }
+    written += [
+        write(f"azure/terraform/{f}.j2", tf_dir / f, **context)
+        for f in ("main.tf", "function.tf", "outputs.tf")
+    ]
     written.append(archive)
-    written.append(write("azure/README.md.j2", out_dir / "README.md", d=d, name=name, command=publish_command(name),
-                         location=LOCATION, environment=env, routes=ROUTES))  # fmt: skip
+    written.append(
+        write(
+            "azure/README.md.j2",
+            out_dir / "README.md",
+            d=d,
+            name=name,
+            command=publish_command(name),
+            location=LOCATION,
+            environment=env,
+            routes=ROUTES,
+        )
+    )
     return written
 
 
 def publish_command(name: str) -> str:
-    """Core Tools' deploy command, run from deploy/azure (a remote build installs requirements.txt)."""
+    """Core Tools' deploy command, run from deploy/azure (a remote build installs
+    requirements.txt)."""
     return f"func azure functionapp publish {name} --python"
 
 
@@ -83,18 +123,26 @@ def host_json(d: Deployment) -> dict[str, Any]:
     return {
         "version": "2.0",
         "functionTimeout": _duration(d.options.timeout_s),
-        "extensionBundle": {"id": "Microsoft.Azure.Functions.ExtensionBundle", "version": "[4.*, 5.0.0)"},
+        "extensionBundle": {
+            "id": "Microsoft.Azure.Functions.ExtensionBundle",
+            "version": "[4.*, 5.0.0)",
+        },
         "extensions": {"http": {"routePrefix": "api"}},
         "logging": {
             "logLevel": {"default": "Information", "Function": "Warning", **user},
-            "applicationInsights": {"samplingSettings": {"isEnabled": True, "excludedTypes": "Request;Trace"}},
+            "applicationInsights": {
+                "samplingSettings": {"isEnabled": True, "excludedTypes": "Request;Trace"}
+            },
         },
     }
 
 
 def local_settings(env: dict[str, str]) -> dict[str, Any]:
     """local.settings.json for ``func start`` (HTTP triggers need no storage locally)."""
-    return {"IsEncrypted": False, "Values": {"FUNCTIONS_WORKER_RUNTIME": "python", "AzureWebJobsStorage": "", **env}}
+    return {
+        "IsEncrypted": False,
+        "Values": {"FUNCTIONS_WORKER_RUNTIME": "python", "AzureWebJobsStorage": "", **env},
+    }
 
 
 def _duration(seconds: int) -> str:
@@ -112,6 +160,12 @@ def _skips() -> dict[str, tuple[Skip, ...]]:
         "app": skips("CKV_AZURE_221"),
         "plan": skips("CKV_AZURE_212", "CKV_AZURE_225"),
         "storage": skips(
-            "CKV_AZURE_43", "CKV_AZURE_59", "CKV2_AZURE_33", "CKV2_AZURE_40", "CKV_AZURE_206", "CKV_AZURE_33", "CKV2_AZURE_1"
+            "CKV_AZURE_43",
+            "CKV_AZURE_59",
+            "CKV2_AZURE_33",
+            "CKV2_AZURE_40",
+            "CKV_AZURE_206",
+            "CKV_AZURE_33",
+            "CKV2_AZURE_1",
         ),
     }

@@ -20,8 +20,11 @@ from slpack.render.dashboard import ACCOUNT_MARK, PARTITION_MARK, REGION_MARK, d
 from slpack.render.suppressions import Skip, log_group_skips, model_bucket_skips, skips
 
 PARTITION, REGION, ACCOUNT, URL_SUFFIX = (
-    {"Ref": "AWS::Partition"}, {"Ref": "AWS::Region"}, {"Ref": "AWS::AccountId"}, {"Ref": "AWS::URLSuffix"},
-)  # fmt: skip
+    {"Ref": "AWS::Partition"},
+    {"Ref": "AWS::Region"},
+    {"Ref": "AWS::AccountId"},
+    {"Ref": "AWS::URLSuffix"},
+)
 XRAY_POLICY = "AWSXRayDaemonWriteAccess"  # X-Ray's write actions take no resource-level permissions
 ACCESS_LOG_FORMAT = (
     '{"requestId":"$context.requestId","ip":"$context.identity.sourceIp","method":"$context.httpMethod",'
@@ -61,24 +64,35 @@ class Resource:
     type: str
     properties: dict[str, Any]
     skips: tuple[Skip, ...] = ()
-    attributes: dict[str, Any] = field(default_factory=dict)  # DependsOn, UpdatePolicy, DeletionPolicy...
+    attributes: dict[str, Any] = field(
+        default_factory=dict
+    )  # DependsOn, UpdatePolicy, DeletionPolicy...
 
     def body(self) -> dict[str, Any]:
         return {"Type": self.type, **self.attributes, "Properties": self.properties}
 
 
 class _Dumper(yaml.SafeDumper):
-    """Plain YAML: no anchors or aliases (shared dicts are written out each time), no line folding."""
+    """Plain YAML: no anchors or aliases (shared dicts are written out each time), no line
+    folding."""
 
     def ignore_aliases(self, data: Any) -> bool:
         return True
 
 
 def yaml_block(value: Any, indent: int = 0) -> str:
-    """``value`` as block YAML indented by ``indent`` spaces (no trailing newline); scalars inline."""
+    """``value`` as block YAML indented by ``indent`` spaces (no trailing newline); scalars
+    inline."""
     if not isinstance(value, (dict, list)):
         return json.dumps(value, ensure_ascii=False)  # JSON scalars are YAML scalars
-    text = yaml.dump(value, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=1 << 30, allow_unicode=True)
+    text = yaml.dump(
+        value,
+        Dumper=_Dumper,
+        sort_keys=False,
+        default_flow_style=False,
+        width=1 << 30,
+        allow_unicode=True,
+    )
     pad = " " * indent
     return "\n".join(pad + line if line else line for line in text.rstrip("\n").split("\n"))
 
@@ -105,7 +119,10 @@ def resources_yaml(resources: list[Resource], indent: int) -> str:
 def log_group(d: Deployment, logical_id: str, name: Any) -> Resource:
     retention = d.options.log_retention_days
     return Resource(
-        logical_id, "AWS::Logs::LogGroup", {"LogGroupName": name, "RetentionInDays": retention}, log_group_skips(retention)
+        logical_id,
+        "AWS::Logs::LogGroup",
+        {"LogGroupName": name, "RetentionInDays": retention},
+        log_group_skips(retention),
     )
 
 
@@ -121,44 +138,102 @@ def model_bucket(d: Deployment) -> list[Resource]:
     """A private, versioned, TLS-only bucket for the model (when the template creates it)."""
     bucket_arn = getatt("ModelBucket", "Arn")
     return [
-        Resource("ModelBucket", "AWS::S3::Bucket", {
-            "VersioningConfiguration": {"Status": "Enabled"},
-            "BucketEncryption": {"ServerSideEncryptionConfiguration": [
-                {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}]},
-            "PublicAccessBlockConfiguration": {
-                "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True},
-            "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
-            "LifecycleConfiguration": {"Rules": [{
-                "Id": "abort-incomplete-uploads", "Status": "Enabled",
-                "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7}}]},
-        }, model_bucket_skips(), {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}),
-        Resource("ModelBucketPolicy", "AWS::S3::BucketPolicy", {
-            "Bucket": ref("ModelBucket"),
-            "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
-                "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-                "Resource": [bucket_arn, join(bucket_arn, "/*")],
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]},
-        }),
-    ]  # fmt: skip
+        Resource(
+            "ModelBucket",
+            "AWS::S3::Bucket",
+            {
+                "VersioningConfiguration": {"Status": "Enabled"},
+                "BucketEncryption": {
+                    "ServerSideEncryptionConfiguration": [
+                        {
+                            "ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
+                            "BucketKeyEnabled": True,
+                        }
+                    ]
+                },
+                "PublicAccessBlockConfiguration": {
+                    "BlockPublicAcls": True,
+                    "BlockPublicPolicy": True,
+                    "IgnorePublicAcls": True,
+                    "RestrictPublicBuckets": True,
+                },
+                "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+                "LifecycleConfiguration": {
+                    "Rules": [
+                        {
+                            "Id": "abort-incomplete-uploads",
+                            "Status": "Enabled",
+                            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
+                        }
+                    ]
+                },
+            },
+            model_bucket_skips(),
+            {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"},
+        ),
+        Resource(
+            "ModelBucketPolicy",
+            "AWS::S3::BucketPolicy",
+            {
+                "Bucket": ref("ModelBucket"),
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "DenyInsecureTransport",
+                            "Effect": "Deny",
+                            "Principal": "*",
+                            "Action": "s3:*",
+                            "Resource": [bucket_arn, join(bucket_arn, "/*")],
+                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                        }
+                    ],
+                },
+            },
+        ),
+    ]
 
 
 def function_role(d: Deployment, log_group_arn: Any) -> Resource:
     """The function's role: write its own log group, read its own model object, nothing else."""
-    statements: list[dict[str, Any]] = [{
-        "Sid": "WriteOwnLogs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-        "Resource": log_group_arn,
-    }]  # fmt: skip
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "WriteOwnLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": log_group_arn,
+        }
+    ]
     if d.options.uses_s3_model:
-        statements.append({
-            "Sid": "ReadModel", "Effect": "Allow", "Action": "s3:GetObject",
-            "Resource": join("arn:", PARTITION, ":s3:::", model_bucket_name(d), "/", d.model_key),
-        })  # fmt: skip
+        statements.append(
+            {
+                "Sid": "ReadModel",
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": join(
+                    "arn:", PARTITION, ":s3:::", model_bucket_name(d), "/", d.model_key
+                ),
+            }
+        )
     props: dict[str, Any] = {
         "Description": f"slpack function {d.function_name}: its logs and its model, nothing else",
-        "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
-            "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
-        "Policies": [{"PolicyName": "function", "PolicyDocument": {"Version": "2012-10-17", "Statement": statements}}],
-    }  # fmt: skip
+        "AssumeRolePolicyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "lambda.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        },
+        "Policies": [
+            {
+                "PolicyName": "function",
+                "PolicyDocument": {"Version": "2012-10-17", "Statement": statements},
+            }
+        ],
+    }
     if d.options.tracing:
         props["ManagedPolicyArns"] = [managed_policy(XRAY_POLICY)]
     return Resource("FunctionRole", "AWS::IAM::Role", props)
@@ -176,17 +251,24 @@ def alarm_topic(d: Deployment) -> list[Resource]:
     topic = {"DisplayName": f"slpack alarms: {d.function_name}"}
     resources = [Resource("AlarmTopic", "AWS::SNS::Topic", topic, skips("CKV_AWS_26"))]
     for i, email in enumerate(d.options.alarm_emails):
-        resources.append(Resource(
-            f"AlarmEmail{i + 1}", "AWS::SNS::Subscription",
-            {"TopicArn": ref("AlarmTopic"), "Protocol": "email", "Endpoint": email},
-        ))  # fmt: skip
+        resources.append(
+            Resource(
+                f"AlarmEmail{i + 1}",
+                "AWS::SNS::Subscription",
+                {"TopicArn": ref("AlarmTopic"), "Protocol": "email", "Endpoint": email},
+            )
+        )
     return resources
 
 
 def alarms(d: Deployment) -> list[Resource]:
     target, actions = d.alarm_target(), alarm_actions(d)
     return [
-        Resource(spec.logical_id, "AWS::CloudWatch::Alarm", alarm_properties(spec, target, actions=actions))
+        Resource(
+            spec.logical_id,
+            "AWS::CloudWatch::Alarm",
+            alarm_properties(spec, target, actions=actions),
+        )
         for spec in d.alarms()
     ]
 
@@ -203,7 +285,11 @@ def _join_marked(text: str) -> dict[str, Any]:
     """``Fn::Join`` of ``text`` with the dashboard marks replaced by pseudo-parameter refs."""
     parts: list[Any] = [text]
     for mark, value in _MARKS.items():
-        parts = [piece for part in parts for piece in (_split(part, mark, value) if isinstance(part, str) else [part])]
+        parts = [
+            piece
+            for part in parts
+            for piece in (_split(part, mark, value) if isinstance(part, str) else [part])
+        ]
     return join(*parts)
 
 
@@ -216,47 +302,105 @@ def _split(text: str, mark: str, value: Any) -> list[Any]:
 
 
 def dashboard(d: Deployment) -> Resource:
-    return Resource("Dashboard", "AWS::CloudWatch::Dashboard", {
-        "DashboardName": d.function_name,
-        "DashboardBody": _join_marked(dashboard_json(d)),
-    })  # fmt: skip
+    return Resource(
+        "Dashboard",
+        "AWS::CloudWatch::Dashboard",
+        {
+            "DashboardName": d.function_name,
+            "DashboardBody": _join_marked(dashboard_json(d)),
+        },
+    )
 
 
 def dashboard_url(d: Deployment) -> dict[str, Any]:
-    return join("https://", REGION, ".console.aws.amazon.com/cloudwatch/home?region=", REGION,
-                f"#dashboards:name={d.function_name}")  # fmt: skip
+    return join(
+        "https://",
+        REGION,
+        ".console.aws.amazon.com/cloudwatch/home?region=",
+        REGION,
+        f"#dashboards:name={d.function_name}",
+    )
 
 
 def public_url_invoke_permission(logical_id: str, alias_arn: Any) -> Resource:
     """Since October 2025 a public Function URL also needs ``lambda:InvokeFunction`` via the URL."""
-    return Resource(logical_id, "AWS::Lambda::Permission", {
-        "Action": "lambda:InvokeFunction", "FunctionName": alias_arn, "Principal": "*",
-        "InvokedViaFunctionUrl": True,
-    })  # fmt: skip
+    return Resource(
+        logical_id,
+        "AWS::Lambda::Permission",
+        {
+            "Action": "lambda:InvokeFunction",
+            "FunctionName": alias_arn,
+            "Principal": "*",
+            "InvokedViaFunctionUrl": True,
+        },
+    )
 
 
 def http_api(d: Deployment, alias_arn: Any) -> list[Resource]:
-    """An HTTP API whose ``$default`` route sends every request to the alias (IAM-authenticated unless public)."""
+    """An HTTP API whose ``$default`` route sends every request to the alias (IAM-authenticated
+    unless public)."""
     public = d.options.public
     api: dict[str, Any] = {"Name": d.function_name, "ProtocolType": "HTTP"}
     if cors_config := d.cors():
         api["CorsConfiguration"] = cors_config
     return [
         Resource("HttpApi", "AWS::ApiGatewayV2::Api", api),
-        Resource("HttpApiIntegration", "AWS::ApiGatewayV2::Integration", {
-            "ApiId": ref("HttpApi"), "IntegrationType": "AWS_PROXY", "IntegrationUri": alias_arn,
-            "PayloadFormatVersion": "2.0"}),
-        Resource("HttpApiRoute", "AWS::ApiGatewayV2::Route", {
-            "ApiId": ref("HttpApi"), "RouteKey": "$default", "AuthorizationType": "NONE" if public else "AWS_IAM",
-            "Target": join("integrations/", ref("HttpApiIntegration"))}, skips("CKV_AWS_309") if public else ()),
+        Resource(
+            "HttpApiIntegration",
+            "AWS::ApiGatewayV2::Integration",
+            {
+                "ApiId": ref("HttpApi"),
+                "IntegrationType": "AWS_PROXY",
+                "IntegrationUri": alias_arn,
+                "PayloadFormatVersion": "2.0",
+            },
+        ),
+        Resource(
+            "HttpApiRoute",
+            "AWS::ApiGatewayV2::Route",
+            {
+                "ApiId": ref("HttpApi"),
+                "RouteKey": "$default",
+                "AuthorizationType": "NONE" if public else "AWS_IAM",
+                "Target": join("integrations/", ref("HttpApiIntegration")),
+            },
+            skips("CKV_AWS_309") if public else (),
+        ),
         log_group(d, "ApiLogGroup", f"/aws/vendedlogs/slpack/{d.function_name}/api"),
-        Resource("HttpApiStage", "AWS::ApiGatewayV2::Stage", {
-            "ApiId": ref("HttpApi"), "StageName": "$default", "AutoDeploy": True,
-            "AccessLogSettings": {"DestinationArn": getatt("ApiLogGroup", "Arn"), "Format": ACCESS_LOG_FORMAT}}),
-        Resource("HttpApiInvokePermission", "AWS::Lambda::Permission", {
-            "Action": "lambda:InvokeFunction", "FunctionName": alias_arn, "Principal": "apigateway.amazonaws.com",
-            "SourceArn": join("arn:", PARTITION, ":execute-api:", REGION, ":", ACCOUNT, ":", ref("HttpApi"), "/*")}),
-    ]  # fmt: skip
+        Resource(
+            "HttpApiStage",
+            "AWS::ApiGatewayV2::Stage",
+            {
+                "ApiId": ref("HttpApi"),
+                "StageName": "$default",
+                "AutoDeploy": True,
+                "AccessLogSettings": {
+                    "DestinationArn": getatt("ApiLogGroup", "Arn"),
+                    "Format": ACCESS_LOG_FORMAT,
+                },
+            },
+        ),
+        Resource(
+            "HttpApiInvokePermission",
+            "AWS::Lambda::Permission",
+            {
+                "Action": "lambda:InvokeFunction",
+                "FunctionName": alias_arn,
+                "Principal": "apigateway.amazonaws.com",
+                "SourceArn": join(
+                    "arn:",
+                    PARTITION,
+                    ":execute-api:",
+                    REGION,
+                    ":",
+                    ACCOUNT,
+                    ":",
+                    ref("HttpApi"),
+                    "/*",
+                ),
+            },
+        ),
+    ]
 
 
 def outputs(d: Deployment, *, url: Any, function_arn: Any, alias_arn: Any) -> dict[str, Any]:
@@ -265,10 +409,19 @@ def outputs(d: Deployment, *, url: Any, function_arn: Any, alias_arn: Any) -> di
     if d.options.endpoint == "url":
         out["EndpointUrl"] = {"Description": "Function URL of the live alias", "Value": url}
     elif d.options.endpoint == "http-api":
-        out["EndpointUrl"] = {"Description": "HTTP API endpoint (routes to the live alias)", "Value": getatt("HttpApi", "ApiEndpoint")}
+        out["EndpointUrl"] = {
+            "Description": "HTTP API endpoint (routes to the live alias)",
+            "Value": getatt("HttpApi", "ApiEndpoint"),
+        }
     out["FunctionArn"] = {"Description": "The function (unqualified)", "Value": function_arn}
-    out["AliasArn"] = {"Description": "The live alias, which every deploy moves", "Value": alias_arn}
+    out["AliasArn"] = {
+        "Description": "The live alias, which every deploy moves",
+        "Value": alias_arn,
+    }
     out["DashboardUrl"] = {"Description": "CloudWatch dashboard", "Value": dashboard_url(d)}
     if d.options.uses_s3_model:
-        out["ModelUri"] = {"Description": "Where the function fetches its model", "Value": model_uri(d)}
+        out["ModelUri"] = {
+            "Description": "Where the function fetches its model",
+            "Value": model_uri(d),
+        }
     return out

@@ -16,14 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from slpack.alarms import AlarmSpec, AlarmTarget, alarm_specs
-from slpack.build.bundle import FUNCTION_ZIP, MODEL, read_manifest
+from slpack.bundler.bundle import FUNCTION_ZIP, MODEL, read_manifest
 from slpack.errors import SlpackError
 from slpack.render.options import DEFAULT_ARCH, DEFAULT_PYTHON, RenderOptions
 from slpack.ziputil import sha256_file
 
 HANDLER = "slpack_handler.handler"
 ALIAS = "live"
-_LAYER_NAME = re.compile(r"^ort-(?P<ort>[^-]+)-np(?P<np>[^-]+)-py(?P<major>\d)(?P<minor>\d+)-(?P<arch>x86_64|arm64)$")
+_LAYER_NAME = re.compile(
+    r"^ort-(?P<ort>[^-]+)-np(?P<np>[^-]+)-py(?P<major>\d)(?P<minor>\d+)-(?P<arch>x86_64|arm64)$"
+)
 LAYER_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]+:\d+$")
 
 
@@ -51,11 +53,16 @@ def resolve_layer(ref: str) -> Layer:
     """
     if ref.startswith("arn:"):
         if not LAYER_ARN.match(ref):
-            raise SlpackError(f"{ref} is not a Lambda layer version ARN (arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION).")
+            raise SlpackError(
+                f"{ref} is not a Lambda layer version ARN "
+                "(arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION)."
+            )
         return Layer(arn=ref)
     path = Path(ref).expanduser().resolve()
     if not path.is_file() or path.suffix != ".zip":
-        raise SlpackError(f"layer {ref} is not a zip file; build one with slpack layer or pass a layer ARN.")
+        raise SlpackError(
+            f"layer {ref} is not a zip file; build one with slpack layer or pass a layer ARN."
+        )
     python, arch = _layer_lock(path)
     named = _LAYER_NAME.match(path.stem)
     if named:
@@ -127,18 +134,27 @@ class Deployment:
         return f"{self.function_name}:{ALIAS}"
 
     def relative(self, path: Path, target_dir: Path) -> str:
-        """``path`` relative to a rendered target folder, with forward slashes (all tools accept them)."""
+        """``path`` relative to a rendered target folder, with forward slashes (all tools accept
+        them)."""
         return Path(os.path.relpath(path, target_dir)).as_posix()
 
     def cors(self) -> dict[str, Any] | None:
-        """CORS for the endpoint, in the AWS API's keys (Function URL and HTTP API take the same)."""
+        """CORS for the endpoint, in the AWS API's keys (Function URL and HTTP API take the
+        same)."""
         if not self.options.cors_origins:
             return None
         return {
-            "AllowOrigins": list(self.options.cors_origins), "AllowMethods": ["GET", "POST"],
-            "AllowHeaders": ["content-type", "authorization", "x-amz-date", "x-amz-security-token", "x-amz-content-sha256"],
+            "AllowOrigins": list(self.options.cors_origins),
+            "AllowMethods": ["GET", "POST"],
+            "AllowHeaders": [
+                "content-type",
+                "authorization",
+                "x-amz-date",
+                "x-amz-security-token",
+                "x-amz-content-sha256",
+            ],
             "MaxAge": 3600,
-        }  # fmt: skip
+        }
 
     def environment(self) -> dict[str, str]:
         """The handler's environment (docs/handler.md), without ``SLPACK_MODEL_URI``.
@@ -168,16 +184,22 @@ class Deployment:
     def alarm_target(self) -> AlarmTarget:
         """Where the alarms point: every name is known at render time, so plain strings do."""
         return AlarmTarget(
-            function_name=self.function_name, model_name=self.name, model_version=self.version,
-            alias_resource=self.alias_resource, namespace=self.options.metrics_namespace,
-        )  # fmt: skip
+            function_name=self.function_name,
+            model_name=self.name,
+            model_version=self.version,
+            alias_resource=self.alias_resource,
+            namespace=self.options.metrics_namespace,
+        )
 
     def version_fingerprint(self) -> str:
         """Changes whenever a deploy must publish a new function version (code or configuration)."""
         facts = {
-            "code": self.code_sha256, "layer": str(self.layer.arn or self.layer.path.name) if self.layer else None,
-            "options": asdict(self.options), "runtime": self.runtime, "arch": self.arch,
-        }  # fmt: skip
+            "code": self.code_sha256,
+            "layer": str(self.layer.arn or self.layer.path.name) if self.layer else None,
+            "options": asdict(self.options),
+            "runtime": self.runtime,
+            "arch": self.arch,
+        }
         return hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -186,21 +208,42 @@ def resolve(bundle_dir: Path, options: RenderOptions) -> Deployment:
     options.validate()
     manifest = read_manifest(bundle_dir)
     if not (bundle_dir / FUNCTION_ZIP).is_file():
-        raise SlpackError(f"{bundle_dir} has no {FUNCTION_ZIP}; rebuild the bundle with slpack build.")
+        raise SlpackError(
+            f"{bundle_dir} has no {FUNCTION_ZIP}; rebuild the bundle with slpack build."
+        )
     try:
-        name, version, sha = str(manifest["name"]), str(manifest["version"]), str(manifest["model"]["sha256"])
+        name, version, sha = (
+            str(manifest["name"]),
+            str(manifest["version"]),
+            str(manifest["model"]["sha256"]),
+        )
     except (KeyError, TypeError):
-        raise SlpackError(f"{bundle_dir}/slpack.json lacks name, version or model.sha256; rebuild the bundle.") from None
-    if options.uses_s3_model and options.model_bucket is None and not (bundle_dir / MODEL).is_file():
-        raise SlpackError(f"{bundle_dir} has no {MODEL} to upload to the model bucket; rebuild the bundle.")
+        raise SlpackError(
+            f"{bundle_dir}/slpack.json lacks name, version or model.sha256; rebuild the bundle."
+        ) from None
+    if (
+        options.uses_s3_model
+        and options.model_bucket is None
+        and not (bundle_dir / MODEL).is_file()
+    ):
+        raise SlpackError(
+            f"{bundle_dir} has no {MODEL} to upload to the model bucket; rebuild the bundle."
+        )
     layer = resolve_layer(options.layer) if options.layer else None
     python = _agree("python", options.python, layer.python if layer else None, DEFAULT_PYTHON)
     arch = _agree("arch", options.arch, layer.arch if layer else None, DEFAULT_ARCH)
     return Deployment(
-        bundle_dir=bundle_dir.resolve(), name=name, version=version, model_sha256=sha,
-        function_name=function_name_for(options.function_name or name), python=python, arch=arch,
-        layer=layer, options=options, code_sha256=sha256_file(bundle_dir / FUNCTION_ZIP),
-    )  # fmt: skip
+        bundle_dir=bundle_dir.resolve(),
+        name=name,
+        version=version,
+        model_sha256=sha,
+        function_name=function_name_for(options.function_name or name),
+        python=python,
+        arch=arch,
+        layer=layer,
+        options=options,
+        code_sha256=sha256_file(bundle_dir / FUNCTION_ZIP),
+    )
 
 
 def _agree(what: str, asked: str | None, layer_value: str | None, default: str) -> str:

@@ -1,6 +1,7 @@
 """The edge target: the bundle as a self-contained folder and a single runnable zip.
 
-``deploy/edge/app/`` holds ``__main__.py``, ``slpack_handler/`` and ``model/``; ``deploy/edge/edge.zip``
+``deploy/edge/app/`` holds ``__main__.py``, ``slpack_handler/`` and ``model/``;
+``deploy/edge/edge.zip``
 holds the same and runs with ``python edge.zip``. Both need only numpy and onnxruntime, for
 devices and containers that are not function platforms.
 """

@@ -1,4 +1,5 @@
-"""The Google Cloud Run functions target: ``deploy/gcp/``, the source folder ``gcloud functions deploy`` takes.
+"""The Google Cloud Run functions target: ``deploy/gcp/``, the source folder ``gcloud functions
+deploy`` takes.
 
 ``main.py`` (entry point ``predict``), ``slpack_handler/``, ``model/``, ``requirements.txt`` and
 ``env.yaml`` (the handler's settings, metrics as Cloud Logging structured entries);
@@ -21,9 +22,13 @@ from slpack.render.suppressions import skips
 from slpack.render.templating import write
 
 ENTRY_POINT = "predict"
-REGION = "us-central1"  # the example region in README.md and Terraform's default; any Cloud Run functions region works
+# the example region in README.md and Terraform's default; any Cloud Run functions region works
+REGION = "us-central1"
 FUNCTIONS_FRAMEWORK = "functions-framework>=3.5"
-SOURCE_FILES = ("main.py", "requirements.txt")  # beside slpack_handler/ and model/: all the platform builds
+SOURCE_FILES = (
+    "main.py",
+    "requirements.txt",
+)  # beside slpack_handler/ and model/: all the platform builds
 
 
 def render(d: Deployment, out_dir: Path) -> list[Path]:
@@ -36,7 +41,9 @@ def render(d: Deployment, out_dir: Path) -> list[Path]:
     requirements_txt = out_dir / "requirements.txt"
     requirements_txt.write_text(source.requirements(d, FUNCTIONS_FRAMEWORK), encoding="utf-8")
     env_file = out_dir / "env.yaml"
-    env_file.write_text(yaml.safe_dump(env, sort_keys=True, default_flow_style=False), encoding="utf-8")
+    env_file.write_text(
+        yaml.safe_dump(env, sort_keys=True, default_flow_style=False), encoding="utf-8"
+    )
     written += [requirements_txt, env_file, write("gcp/gcloudignore.j2", out_dir / ".gcloudignore")]
 
     tf_dir = out_dir / "terraform"
@@ -44,15 +51,35 @@ def render(d: Deployment, out_dir: Path) -> list[Path]:
     archive = tf_dir / "source.zip"
     sha = ziputil.write_zip(archive, files={**entries, **{f: out_dir / f for f in SOURCE_FILES}})
     context: dict[str, Any] = {
-        "d": d, "o": d.options, "name": name, "region": REGION, "entry_point": ENTRY_POINT,
-        "runtime": runtime(d), "environment": env, "source_object": f"{name}/source-{sha[:16]}.zip",
-        "skips": _skips(d), "metrics": log_metrics(name),
-    }  # fmt: skip
-    written += [write(f"gcp/terraform/{f}.j2", tf_dir / f, **context) for f in ("main.tf", "function.tf", "monitoring.tf", "outputs.tf")]
+        "d": d,
+        "o": d.options,
+        "name": name,
+        "region": REGION,
+        "entry_point": ENTRY_POINT,
+        "runtime": runtime(d),
+        "environment": env,
+        "source_object": f"{name}/source-{sha[:16]}.zip",
+        "skips": _skips(d),
+        "metrics": log_metrics(name),
+    }
+    written += [
+        write(f"gcp/terraform/{f}.j2", tf_dir / f, **context)
+        for f in ("main.tf", "function.tf", "monitoring.tf", "outputs.tf")
+    ]
     written.append(archive)
     command = shlex.join(deploy_command(d, name))
-    written.append(write("gcp/README.md.j2", out_dir / "README.md", d=d, name=name, command=command, region=REGION,
-                         metrics=log_metrics(name), environment=env))  # fmt: skip
+    written.append(
+        write(
+            "gcp/README.md.j2",
+            out_dir / "README.md",
+            d=d,
+            name=name,
+            command=command,
+            region=REGION,
+            metrics=log_metrics(name),
+            environment=env,
+        )
+    )
     return written
 
 
@@ -62,14 +89,25 @@ def runtime(d: Deployment) -> str:
 
 
 def deploy_command(d: Deployment, name: str) -> list[str]:
-    """``gcloud functions deploy`` with every setting the rendered options fix, run from deploy/gcp."""
+    """``gcloud functions deploy`` with every setting the rendered options fix, run from
+    deploy/gcp."""
     o = d.options
     args = [
-        "gcloud", "functions", "deploy", name, "--gen2", f"--runtime={runtime(d)}", f"--region={REGION}",
-        "--source=.", f"--entry-point={ENTRY_POINT}", "--trigger-http",
+        "gcloud",
+        "functions",
+        "deploy",
+        name,
+        "--gen2",
+        f"--runtime={runtime(d)}",
+        f"--region={REGION}",
+        "--source=.",
+        f"--entry-point={ENTRY_POINT}",
+        "--trigger-http",
         "--allow-unauthenticated" if o.public else "--no-allow-unauthenticated",
-        f"--memory={o.memory_mb}Mi", f"--timeout={o.timeout_s}s", "--env-vars-file=env.yaml",
-    ]  # fmt: skip
+        f"--memory={o.memory_mb}Mi",
+        f"--timeout={o.timeout_s}s",
+        "--env-vars-file=env.yaml",
+    ]
     if o.provisioned_concurrency:
         args.append(f"--min-instances={o.provisioned_concurrency}")
     if o.reserved_concurrency:
@@ -80,19 +118,52 @@ def deploy_command(d: Deployment, name: str) -> list[str]:
 def log_metrics(name: str) -> list[dict[str, Any]]:
     """Log-based metrics over the handler's Cloud Logging entries: the Cloud Monitoring view of the
     same record CloudWatch reads from EMF, labelled by model version."""
-    base = f'resource.type="cloud_run_revision" AND resource.labels.service_name="{name}" AND jsonPayload.message="slpack metrics"'
+    base = (
+        f'resource.type="cloud_run_revision" AND resource.labels.service_name="{name}" '
+        'AND jsonPayload.message="slpack metrics"'
+    )
     return [
-        {"key": "latency", "field": "TotalMs", "kind": "DISTRIBUTION", "unit": "ms", "filter": base,
-         "description": "Time the handler spent on each request (TotalMs)"},
-        {"key": "inference", "field": "InferenceMs", "kind": "DISTRIBUTION", "unit": "ms",
-         "filter": base + " AND jsonPayload.metrics.InferenceMs>=0", "description": "onnxruntime time per answered batch (InferenceMs)"},
-        {"key": "errors", "field": None, "kind": "DELTA", "unit": "1", "filter": base + " AND jsonPayload.metrics.Errors=1",
-         "description": "Requests answered 5xx (Errors)"},
-        {"key": "validation_errors", "field": None, "kind": "DELTA", "unit": "1",
-         "filter": base + " AND jsonPayload.metrics.ValidationErrors=1", "description": "Requests answered 4xx (ValidationErrors)"},
-        {"key": "cold_starts", "field": None, "kind": "DELTA", "unit": "1", "filter": base + " AND jsonPayload.metrics.ColdStart=1",
-         "description": "Instances that started (ColdStart)"},
-    ]  # fmt: skip
+        {
+            "key": "latency",
+            "field": "TotalMs",
+            "kind": "DISTRIBUTION",
+            "unit": "ms",
+            "filter": base,
+            "description": "Time the handler spent on each request (TotalMs)",
+        },
+        {
+            "key": "inference",
+            "field": "InferenceMs",
+            "kind": "DISTRIBUTION",
+            "unit": "ms",
+            "filter": base + " AND jsonPayload.metrics.InferenceMs>=0",
+            "description": "onnxruntime time per answered batch (InferenceMs)",
+        },
+        {
+            "key": "errors",
+            "field": None,
+            "kind": "DELTA",
+            "unit": "1",
+            "filter": base + " AND jsonPayload.metrics.Errors=1",
+            "description": "Requests answered 5xx (Errors)",
+        },
+        {
+            "key": "validation_errors",
+            "field": None,
+            "kind": "DELTA",
+            "unit": "1",
+            "filter": base + " AND jsonPayload.metrics.ValidationErrors=1",
+            "description": "Requests answered 4xx (ValidationErrors)",
+        },
+        {
+            "key": "cold_starts",
+            "field": None,
+            "kind": "DELTA",
+            "unit": "1",
+            "filter": base + " AND jsonPayload.metrics.ColdStart=1",
+            "description": "Instances that started (ColdStart)",
+        },
+    ]
 
 
 def _skips(d: Deployment) -> dict[str, Any]:
@@ -101,4 +172,3 @@ def _skips(d: Deployment) -> dict[str, Any]:
         "function": skips("CKV_GCP_124"),
         "public": skips("CKV_GCP_102") if d.options.public else (),
     }
-

@@ -25,7 +25,8 @@ def quote(text: str) -> str:
 
 
 def template(*parts: str) -> Expr:
-    """An HCL string template: plain strings are literal text, :class:`Expr` parts are interpolated."""
+    """An HCL string template: plain strings are literal text, :class:`Expr` parts are
+    interpolated."""
     text = "".join("${" + p + "}" if isinstance(p, Expr) else quote(p)[1:-1] for p in parts)
     return Expr(f'"{text}"')
 
@@ -44,7 +45,9 @@ def value(v: Any, indent: int = 0) -> str:
         return quote(v)
     if isinstance(v, (list, tuple)):
         items = [value(x, indent + 2) for x in v]
-        if len(items) > 1 and any("\n" in item for item in items):  # one per line, as terraform fmt keeps them
+        if len(items) > 1 and any(
+            "\n" in item for item in items
+        ):  # one per line, as terraform fmt keeps them
             inner = " " * (indent + 2)
             return "[\n" + "".join(f"{inner}{item},\n" for item in items) + " " * indent + "]"
         return "[" + ", ".join(value(x, indent) for x in v) + "]"

@@ -19,14 +19,17 @@ from slpack.render.templating import write
 def render(d: Deployment, out_dir: Path) -> list[Path]:
     if d.layer is None or d.layer.path is None:
         raise SlpackError(
-            "the image target installs the layer's exact packages, so it needs --layer with a layer zip "
+            "the image target installs the layer's exact packages, so it needs --layer "
+            "with a layer zip "
             "from slpack layer (built for the Lambda runtime you target)."
         )
     lock = lock_of(d.layer.path)
     name = d.function_name
     dockerfile = out_dir / "Dockerfile"
     dockerfile.write_text(
-        render_dockerfile(lock, function_zip="function.zip", dockerfile="deploy/image/Dockerfile", image_name=name),
+        render_dockerfile(
+            lock, function_zip="function.zip", dockerfile="deploy/image/Dockerfile", image_name=name
+        ),
         encoding="utf-8",
     )
     readme = write("image/README.md.j2", out_dir / "README.md", d=d, image=name)

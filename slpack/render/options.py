@@ -22,13 +22,42 @@ DEFAULT_ARCH = "x86_64"
 
 # SAM's DeploymentPreference types; serverless maps them onto CodeDeployDefault.Lambda<Type>.
 DEPLOYMENT_TYPES = (
-    "Canary10Percent5Minutes", "Canary10Percent10Minutes", "Canary10Percent15Minutes",
-    "Canary10Percent30Minutes", "Linear10PercentEvery1Minute", "Linear10PercentEvery2Minutes",
-    "Linear10PercentEvery3Minutes", "Linear10PercentEvery10Minutes", "AllAtOnce",
-)  # fmt: skip
+    "Canary10Percent5Minutes",
+    "Canary10Percent10Minutes",
+    "Canary10Percent15Minutes",
+    "Canary10Percent30Minutes",
+    "Linear10PercentEvery1Minute",
+    "Linear10PercentEvery2Minutes",
+    "Linear10PercentEvery3Minutes",
+    "Linear10PercentEvery10Minutes",
+    "AllAtOnce",
+)
 
 # The values CloudWatch Logs accepts for RetentionInDays.
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
 
 LAMBDA_PAYLOAD_LIMIT = 6 * 1024 * 1024  # synchronous invocations (URL, HTTP API) carry at most 6 MB
 HTTP_API_TIMEOUT_S = 30  # API Gateway HTTP APIs give up on an integration after 30 s
@@ -61,7 +90,9 @@ class RenderOptions:
     thresholds: AlarmThresholds = field(default_factory=AlarmThresholds)
     alarm_topic: bool = False  # create an SNS topic for alarm notifications
     alarm_topic_arn: str | None = None  # or notify an existing topic
-    alarm_emails: tuple[str, ...] = ()  # e-mail subscriptions to the created topic (implies alarm_topic)
+    alarm_emails: tuple[
+        str, ...
+    ] = ()  # e-mail subscriptions to the created topic (implies alarm_topic)
 
     # Handler environment (docs/handler.md); None keeps the handler's default.
     metrics: str = "emf"
@@ -84,34 +115,87 @@ class RenderOptions:
     def validate(self) -> None:
         """Raise :class:`SlpackError` naming the first option that cannot be deployed."""
         checks: list[tuple[bool, str]] = [
-            (self.python is None or self.python in PYTHONS, f"--python must be one of {', '.join(PYTHONS)}."),
-            (self.arch is None or self.arch in ARCHES, f"--arch must be one of {', '.join(ARCHES)}."),
+            (
+                self.python is None or self.python in PYTHONS,
+                f"--python must be one of {', '.join(PYTHONS)}.",
+            ),
+            (
+                self.arch is None or self.arch in ARCHES,
+                f"--arch must be one of {', '.join(ARCHES)}.",
+            ),
             (128 <= self.memory_mb <= 10240, "--memory must be between 128 and 10240 MB."),
             (1 <= self.timeout_s <= 900, "--timeout must be between 1 and 900 seconds."),
-            (self.endpoint != "http-api" or self.timeout_s <= HTTP_API_TIMEOUT_S,
-             f"--timeout must be at most {HTTP_API_TIMEOUT_S} seconds behind an HTTP API (its integration limit)."),
-            (self.reserved_concurrency is None or self.reserved_concurrency >= 1, "--reserved-concurrency must be at least 1."),
-            (self.provisioned_concurrency >= 0, "--provisioned-concurrency must be 0 (off) or more."),
-            (self.reserved_concurrency is None or self.provisioned_concurrency <= self.reserved_concurrency,
-             "--provisioned-concurrency cannot exceed --reserved-concurrency."),
-            (self.log_retention_days in LOG_RETENTION_DAYS,
-             f"--log-retention-days must be one of CloudWatch's values: {', '.join(map(str, LOG_RETENTION_DAYS))}."),
-            (self.endpoint in ("url", "http-api", "none"), "--endpoint must be url, http-api or none."),
-            (not self.public or self.endpoint != "none", "--public needs an endpoint (--endpoint url or http-api)."),
-            (not self.cors_origins or self.endpoint != "none", "--cors-origin needs an endpoint (--endpoint url or http-api)."),
-            (self.deployment in DEPLOYMENT_TYPES, f"--deployment must be one of {', '.join(DEPLOYMENT_TYPES)}."),
-            (not (self.alarm_topic_arn and self.creates_topic),
-             "give either --alarm-topic-arn (an existing topic) or --alarm-topic/--alarm-email (a new one), not both."),
-            (self.alarm_topic_arn is None or self.alarm_topic_arn.startswith("arn:"), "--alarm-topic-arn must be an SNS topic ARN."),
+            (
+                self.endpoint != "http-api" or self.timeout_s <= HTTP_API_TIMEOUT_S,
+                f"--timeout must be at most {HTTP_API_TIMEOUT_S} seconds behind an HTTP API "
+                "(its integration limit).",
+            ),
+            (
+                self.reserved_concurrency is None or self.reserved_concurrency >= 1,
+                "--reserved-concurrency must be at least 1.",
+            ),
+            (
+                self.provisioned_concurrency >= 0,
+                "--provisioned-concurrency must be 0 (off) or more.",
+            ),
+            (
+                self.reserved_concurrency is None
+                or self.provisioned_concurrency <= self.reserved_concurrency,
+                "--provisioned-concurrency cannot exceed --reserved-concurrency.",
+            ),
+            (
+                self.log_retention_days in LOG_RETENTION_DAYS,
+                "--log-retention-days must be one of CloudWatch's values: "
+                f"{', '.join(map(str, LOG_RETENTION_DAYS))}.",
+            ),
+            (
+                self.endpoint in ("url", "http-api", "none"),
+                "--endpoint must be url, http-api or none.",
+            ),
+            (
+                not self.public or self.endpoint != "none",
+                "--public needs an endpoint (--endpoint url or http-api).",
+            ),
+            (
+                not self.cors_origins or self.endpoint != "none",
+                "--cors-origin needs an endpoint (--endpoint url or http-api).",
+            ),
+            (
+                self.deployment in DEPLOYMENT_TYPES,
+                f"--deployment must be one of {', '.join(DEPLOYMENT_TYPES)}.",
+            ),
+            (
+                not (self.alarm_topic_arn and self.creates_topic),
+                "give either --alarm-topic-arn (an existing topic) or --alarm-topic/--alarm-email "
+                "(a new one), not both.",
+            ),
+            (
+                self.alarm_topic_arn is None or self.alarm_topic_arn.startswith("arn:"),
+                "--alarm-topic-arn must be an SNS topic ARN.",
+            ),
             (self.metrics in ("emf", "log", "none"), "--metrics must be emf, log or none."),
-            (self.max_body_bytes is None or 1 <= self.max_body_bytes <= LAMBDA_PAYLOAD_LIMIT,
-             f"--max-body-bytes must be between 1 and {LAMBDA_PAYLOAD_LIMIT} (Lambda's synchronous payload limit)."),
-            (all(v is None or v >= 0 for v in (self.cache_size, self.cache_ttl_s)), "--cache-size and --cache-ttl cannot be negative."),
-            (all(v is None or v >= 1 for v in (self.max_batch, self.max_string_length)),
-             "--max-batch and --max-string-length must be at least 1."),
-            (self.model_key is None or self.uses_s3_model, "--model-key needs --model-s3 or --model-bucket."),
-            (self.model_key is None or not self.model_key.startswith("/"), "--model-key is an S3 key: drop the leading '/'."),
-        ]  # fmt: skip
+            (
+                self.max_body_bytes is None or 1 <= self.max_body_bytes <= LAMBDA_PAYLOAD_LIMIT,
+                f"--max-body-bytes must be between 1 and {LAMBDA_PAYLOAD_LIMIT} (Lambda's "
+                "synchronous payload limit).",
+            ),
+            (
+                all(v is None or v >= 0 for v in (self.cache_size, self.cache_ttl_s)),
+                "--cache-size and --cache-ttl cannot be negative.",
+            ),
+            (
+                all(v is None or v >= 1 for v in (self.max_batch, self.max_string_length)),
+                "--max-batch and --max-string-length must be at least 1.",
+            ),
+            (
+                self.model_key is None or self.uses_s3_model,
+                "--model-key needs --model-s3 or --model-bucket.",
+            ),
+            (
+                self.model_key is None or not self.model_key.startswith("/"),
+                "--model-key is an S3 key: drop the leading '/'.",
+            ),
+        ]
         for ok, message in checks:
             if not ok:
                 raise SlpackError(message)

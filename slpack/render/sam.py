@@ -1,4 +1,5 @@
-"""The AWS SAM target: ``deploy/sam/template.yaml`` + ``samconfig.toml``, deployed with ``sam deploy``.
+"""The AWS SAM target: ``deploy/sam/template.yaml`` + ``samconfig.toml``, deployed with ``sam
+deploy``.
 
 SAM does the alias work itself: ``AutoPublishAlias`` publishes a version on every change and
 ``DeploymentPreference`` shifts traffic through CodeDeploy, rolling back on the rollback alarms.
@@ -18,7 +19,10 @@ from slpack.render.templating import write
 
 def render(d: Deployment, out_dir: Path) -> list[Path]:
     resources, parameters, layers = _layer(d, out_dir)
-    resources += [cfn.log_group(d, "LogGroup", d.log_group_name), cfn.function_role(d, getatt("LogGroup", "Arn"))]
+    resources += [
+        cfn.log_group(d, "LogGroup", d.log_group_name),
+        cfn.function_role(d, getatt("LogGroup", "Arn")),
+    ]
     if d.options.uses_s3_model and d.options.model_bucket is None:
         resources += cfn.model_bucket(d)
     function = _function(d, out_dir, layers)
@@ -26,9 +30,13 @@ def render(d: Deployment, out_dir: Path) -> list[Path]:
     resources += _endpoint(d)
     resources += cfn.alarm_topic(d) + cfn.alarms(d) + [cfn.dashboard(d)]
     context = {
-        "d": d, "parameters": parameters, "resources": resources, "outputs": _outputs(d),
-        "stack_name": f"slpack-{d.function_name}", "model_path": d.relative(d.model_file, out_dir),
-    }  # fmt: skip
+        "d": d,
+        "parameters": parameters,
+        "resources": resources,
+        "outputs": _outputs(d),
+        "stack_name": f"slpack-{d.function_name}",
+        "model_path": d.relative(d.model_file, out_dir),
+    }
     return [
         write("sam/template.yaml.j2", out_dir / "template.yaml", **context),
         write("sam/samconfig.toml.j2", out_dir / "samconfig.toml", **context),
@@ -39,17 +47,28 @@ def render(d: Deployment, out_dir: Path) -> list[Path]:
 def _layer(d: Deployment, out_dir: Path) -> tuple[list[Resource], dict[str, Any], list[Any]]:
     """The layer resource (a local zip), a ``LayerArn`` parameter (none given), or the given ARN."""
     if d.layer is None:
-        param = {"Type": "String", "AllowedPattern": LAYER_ARN.pattern,
-                 "Description": f"numpy + onnxruntime layer for {d.runtime} on {d.arch} (from slpack layer)"}  # fmt: skip
+        param = {
+            "Type": "String",
+            "AllowedPattern": LAYER_ARN.pattern,
+            "Description": f"numpy + onnxruntime layer for {d.runtime} on {d.arch} (from "
+            "slpack layer)",
+        }
         return [], {"LayerArn": param}, [ref("LayerArn")]
     if d.layer.arn:
         return [], {}, [d.layer.arn]
     assert d.layer.path is not None
-    layer = Resource("DependencyLayer", "AWS::Serverless::LayerVersion", {
-        "LayerName": d.layer.name, "Description": f"numpy + onnxruntime for {d.runtime} on {d.arch} (slpack layer)",
-        "ContentUri": d.relative(d.layer.path, out_dir), "CompatibleRuntimes": [d.runtime],
-        "CompatibleArchitectures": [d.arch], "RetentionPolicy": "Retain",  # old versions keep working after rollback
-    })  # fmt: skip
+    layer = Resource(
+        "DependencyLayer",
+        "AWS::Serverless::LayerVersion",
+        {
+            "LayerName": d.layer.name,
+            "Description": f"numpy + onnxruntime for {d.runtime} on {d.arch} (slpack layer)",
+            "ContentUri": d.relative(d.layer.path, out_dir),
+            "CompatibleRuntimes": [d.runtime],
+            "CompatibleArchitectures": [d.arch],
+            "RetentionPolicy": "Retain",  # old versions keep working after rollback
+        },
+    )
     return [layer], {}, [ref("DependencyLayer")]
 
 
@@ -62,30 +81,42 @@ def _function(d: Deployment, out_dir: Path, layers: list[Any]) -> Resource:
         "FunctionName": d.function_name,
         "Description": f"slpack {d.name} {d.version}",
         "CodeUri": d.relative(d.function_zip, out_dir),
-        "Handler": HANDLER, "Runtime": d.runtime, "Architectures": [d.arch],
-        "MemorySize": o.memory_mb, "Timeout": o.timeout_s,
-        "Role": getatt("FunctionRole", "Arn"), "Layers": layers,
+        "Handler": HANDLER,
+        "Runtime": d.runtime,
+        "Architectures": [d.arch],
+        "MemorySize": o.memory_mb,
+        "Timeout": o.timeout_s,
+        "Role": getatt("FunctionRole", "Arn"),
+        "Layers": layers,
         "Environment": {"Variables": env},
         "Tracing": "Active" if o.tracing else "PassThrough",
         "LoggingConfig": {"LogGroup": ref("LogGroup"), "LogFormat": "Text"},
         "AutoPublishAlias": ALIAS,
         "DeploymentPreference": {"Type": o.deployment, "Alarms": cfn.rollback_alarm_refs(d)},
-    }  # fmt: skip
+    }
     if o.reserved_concurrency is not None:
         props["ReservedConcurrentExecutions"] = o.reserved_concurrency
     if o.provisioned_concurrency:
-        props["ProvisionedConcurrencyConfig"] = {"ProvisionedConcurrentExecutions": o.provisioned_concurrency}
+        props["ProvisionedConcurrencyConfig"] = {
+            "ProvisionedConcurrentExecutions": o.provisioned_concurrency
+        }
     if o.endpoint == "url":
         props["FunctionUrlConfig"] = {"AuthType": "NONE" if o.public else "AWS_IAM"}
         if cors := d.cors():
             props["FunctionUrlConfig"]["Cors"] = cors
-    return Resource("Function", "AWS::Serverless::Function", props, function_skips(o.reserved_concurrency))
+    return Resource(
+        "Function", "AWS::Serverless::Function", props, function_skips(o.reserved_concurrency)
+    )
 
 
 def _endpoint(d: Deployment) -> list[Resource]:
     o = d.options
     if o.endpoint == "url":
-        return [cfn.public_url_invoke_permission("FunctionUrlInvokePermission", ref("Function.Alias"))] if o.public else []
+        return (
+            [cfn.public_url_invoke_permission("FunctionUrlInvokePermission", ref("Function.Alias"))]
+            if o.public
+            else []
+        )
     return cfn.http_api(d, ref("Function.Alias")) if o.endpoint == "http-api" else []
 
 

@@ -1,4 +1,5 @@
-"""The Serverless Framework target: ``deploy/serverless/serverless.yml``, deployed with ``serverless deploy``.
+"""The Serverless Framework target: ``deploy/serverless/serverless.yml``, deployed with ``serverless
+deploy``.
 
 The framework packages and creates the function, its log group and the layer; the rest is plain
 CloudFormation under ``resources`` so no plugin is needed. Serverless's own versioning is off:
@@ -33,10 +34,15 @@ def render(d: Deployment, out_dir: Path) -> list[Path]:
     resources += _endpoint(d)
     resources += cfn.alarm_topic(d) + cfn.alarms(d) + [cfn.dashboard(d)]
     context = {
-        "d": d, "service": _service_name(d.function_name), "provider": _provider(d),
-        "layers": _layers(d, out_dir), "functions": {FUNCTION_KEY: _function(d, out_dir)},
-        "resources": resources, "outputs": _outputs(d), "model_path": d.relative(d.model_file, out_dir),
-    }  # fmt: skip
+        "d": d,
+        "service": _service_name(d.function_name),
+        "provider": _provider(d),
+        "layers": _layers(d, out_dir),
+        "functions": {FUNCTION_KEY: _function(d, out_dir)},
+        "resources": resources,
+        "outputs": _outputs(d),
+        "model_path": d.relative(d.model_file, out_dir),
+    }
     return [
         write("serverless/serverless.yml.j2", out_dir / "serverless.yml", **context),
         write("serverless/README.md.j2", out_dir / "README.md", **context),
@@ -52,24 +58,32 @@ def _service_name(function_name: str) -> str:
 def _provider(d: Deployment) -> dict[str, Any]:
     o = d.options
     return {
-        "name": "aws", "runtime": d.runtime, "architecture": d.arch,
-        "memorySize": o.memory_mb, "timeout": o.timeout_s,
+        "name": "aws",
+        "runtime": d.runtime,
+        "architecture": d.arch,
+        "memorySize": o.memory_mb,
+        "timeout": o.timeout_s,
         "logRetentionInDays": o.log_retention_days,
-        "versionFunctions": False,  # the PredictVersion resource publishes, see the module docstring
+        # the PredictVersion resource publishes, see the module docstring
+        "versionFunctions": False,
         "tracing": {"lambda": o.tracing},
         "deploymentBucket": {"blockPublicAccess": True, "serverSideEncryption": "AES256"},
-    }  # fmt: skip
+    }
 
 
 def _layers(d: Deployment, out_dir: Path) -> dict[str, Any]:
     if d.layer is None or d.layer.path is None:
         return {}
-    return {"dependencies": {
-        "name": d.layer.name, "description": f"numpy + onnxruntime for {d.runtime} on {d.arch} (slpack layer)",
-        "package": {"artifact": d.relative(d.layer.path, out_dir)},
-        "compatibleRuntimes": [d.runtime], "compatibleArchitectures": [d.arch],
-        "retain": True,  # old versions keep working after a rollback
-    }}  # fmt: skip
+    return {
+        "dependencies": {
+            "name": d.layer.name,
+            "description": f"numpy + onnxruntime for {d.runtime} on {d.arch} (slpack layer)",
+            "package": {"artifact": d.relative(d.layer.path, out_dir)},
+            "compatibleRuntimes": [d.runtime],
+            "compatibleArchitectures": [d.arch],
+            "retain": True,  # old versions keep working after a rollback
+        }
+    }
 
 
 def _function(d: Deployment, out_dir: Path) -> dict[str, Any]:
@@ -82,64 +96,136 @@ def _function(d: Deployment, out_dir: Path) -> dict[str, Any]:
     else:
         layer = d.layer.arn or ref(LAYER)
     function: dict[str, Any] = {
-        "name": d.function_name, "description": f"slpack {d.name} {d.version}", "handler": HANDLER,
+        "name": d.function_name,
+        "description": f"slpack {d.name} {d.version}",
+        "handler": HANDLER,
         "package": {"artifact": d.relative(d.function_zip, out_dir)},
-        "role": "FunctionRole", "layers": [layer], "environment": env,
-    }  # fmt: skip
+        "role": "FunctionRole",
+        "layers": [layer],
+        "environment": env,
+    }
     if o.reserved_concurrency is not None:
         function["reservedConcurrency"] = o.reserved_concurrency
     return function
 
 
 def _version(d: Deployment, logical_id: str) -> Resource:
-    return Resource(logical_id, "AWS::Lambda::Version", {
-        "FunctionName": ref(FUNCTION), "Description": f"slpack {d.name} {d.version}",
-    }, attributes={"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"})  # fmt: skip
+    return Resource(
+        logical_id,
+        "AWS::Lambda::Version",
+        {
+            "FunctionName": ref(FUNCTION),
+            "Description": f"slpack {d.name} {d.version}",
+        },
+        attributes={"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"},
+    )
 
 
 def _codedeploy(d: Deployment) -> list[Resource]:
     """The CodeDeploy application, role and group that shift the alias and roll it back on alarm."""
     return [
-        Resource("CodeDeployApplication", "AWS::CodeDeploy::Application", {"ComputePlatform": "Lambda"}),
-        Resource("CodeDeployServiceRole", "AWS::IAM::Role", {
-            "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow", "Principal": {"Service": "codedeploy.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
-            "ManagedPolicyArns": [managed_policy(CODEDEPLOY_POLICY)],
-        }),
-        Resource("CodeDeployDeploymentGroup", "AWS::CodeDeploy::DeploymentGroup", {
-            "ApplicationName": ref("CodeDeployApplication"),
-            "ServiceRoleArn": getatt("CodeDeployServiceRole", "Arn"),
-            "DeploymentConfigName": f"CodeDeployDefault.Lambda{d.options.deployment}",
-            "DeploymentStyle": {"DeploymentType": "BLUE_GREEN", "DeploymentOption": "WITH_TRAFFIC_CONTROL"},
-            "AutoRollbackConfiguration": {"Enabled": True, "Events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"]},
-            "AlarmConfiguration": {"Enabled": True, "Alarms": [{"Name": a} for a in cfn.rollback_alarm_refs(d)]},
-        }),
-    ]  # fmt: skip
+        Resource(
+            "CodeDeployApplication", "AWS::CodeDeploy::Application", {"ComputePlatform": "Lambda"}
+        ),
+        Resource(
+            "CodeDeployServiceRole",
+            "AWS::IAM::Role",
+            {
+                "AssumeRolePolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "codedeploy.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                },
+                "ManagedPolicyArns": [managed_policy(CODEDEPLOY_POLICY)],
+            },
+        ),
+        Resource(
+            "CodeDeployDeploymentGroup",
+            "AWS::CodeDeploy::DeploymentGroup",
+            {
+                "ApplicationName": ref("CodeDeployApplication"),
+                "ServiceRoleArn": getatt("CodeDeployServiceRole", "Arn"),
+                "DeploymentConfigName": f"CodeDeployDefault.Lambda{d.options.deployment}",
+                "DeploymentStyle": {
+                    "DeploymentType": "BLUE_GREEN",
+                    "DeploymentOption": "WITH_TRAFFIC_CONTROL",
+                },
+                "AutoRollbackConfiguration": {
+                    "Enabled": True,
+                    "Events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"],
+                },
+                "AlarmConfiguration": {
+                    "Enabled": True,
+                    "Alarms": [{"Name": a} for a in cfn.rollback_alarm_refs(d)],
+                },
+            },
+        ),
+    ]
 
 
 def _alias(d: Deployment, version_id: str) -> Resource:
-    props: dict[str, Any] = {"Name": ALIAS, "FunctionName": ref(FUNCTION), "FunctionVersion": getatt(version_id, "Version")}
+    props: dict[str, Any] = {
+        "Name": ALIAS,
+        "FunctionName": ref(FUNCTION),
+        "FunctionVersion": getatt(version_id, "Version"),
+    }
     if d.options.provisioned_concurrency:
-        props["ProvisionedConcurrencyConfig"] = {"ProvisionedConcurrentExecutions": d.options.provisioned_concurrency}
-    return Resource("LiveAlias", "AWS::Lambda::Alias", props, attributes={"UpdatePolicy": {"CodeDeployLambdaAliasUpdate": {
-        "ApplicationName": ref("CodeDeployApplication"), "DeploymentGroupName": ref("CodeDeployDeploymentGroup")}}})  # fmt: skip
+        props["ProvisionedConcurrencyConfig"] = {
+            "ProvisionedConcurrentExecutions": d.options.provisioned_concurrency
+        }
+    return Resource(
+        "LiveAlias",
+        "AWS::Lambda::Alias",
+        props,
+        attributes={
+            "UpdatePolicy": {
+                "CodeDeployLambdaAliasUpdate": {
+                    "ApplicationName": ref("CodeDeployApplication"),
+                    "DeploymentGroupName": ref("CodeDeployDeploymentGroup"),
+                }
+            }
+        },
+    )
 
 
 def _endpoint(d: Deployment) -> list[Resource]:
     o = d.options
     if o.endpoint == "url":
-        url: dict[str, Any] = {"TargetFunctionArn": ref(FUNCTION), "Qualifier": ALIAS, "AuthType": "NONE" if o.public else "AWS_IAM"}
+        url: dict[str, Any] = {
+            "TargetFunctionArn": ref(FUNCTION),
+            "Qualifier": ALIAS,
+            "AuthType": "NONE" if o.public else "AWS_IAM",
+        }
         if cors := d.cors():
             url["Cors"] = cors
-        resources = [Resource("FunctionUrl", "AWS::Lambda::Url", url, skips("CKV_AWS_258") if o.public else (),
-                              attributes={"DependsOn": "LiveAlias"})]
+        resources = [
+            Resource(
+                "FunctionUrl",
+                "AWS::Lambda::Url",
+                url,
+                skips("CKV_AWS_258") if o.public else (),
+                attributes={"DependsOn": "LiveAlias"},
+            )
+        ]
         if o.public:
             resources += [
-                Resource("FunctionUrlPublicPermission", "AWS::Lambda::Permission", {
-                    "Action": "lambda:InvokeFunctionUrl", "FunctionName": ref("LiveAlias"), "Principal": "*",
-                    "FunctionUrlAuthType": "NONE"}),
+                Resource(
+                    "FunctionUrlPublicPermission",
+                    "AWS::Lambda::Permission",
+                    {
+                        "Action": "lambda:InvokeFunctionUrl",
+                        "FunctionName": ref("LiveAlias"),
+                        "Principal": "*",
+                        "FunctionUrlAuthType": "NONE",
+                    },
+                ),
                 cfn.public_url_invoke_permission("FunctionUrlInvokePermission", ref("LiveAlias")),
-            ]  # fmt: skip
+            ]
         return resources
     return cfn.http_api(d, ref("LiveAlias")) if o.endpoint == "http-api" else []
 

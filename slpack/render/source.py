@@ -18,7 +18,7 @@ from pathlib import Path
 from packaging.version import InvalidVersion, Version
 
 from slpack import ziputil
-from slpack.build.bundle import MANIFEST, MODEL, read_manifest
+from slpack.bundler.bundle import MANIFEST, MODEL, read_manifest
 from slpack.errors import SlpackError
 from slpack.render.context import Deployment
 from slpack.resources import handler_package
@@ -57,11 +57,17 @@ def requirement_floors(d: Deployment) -> dict[str, str]:
         found = find_lock(d.layer.path)
         locks.append(read_lock(found) if found else {})
     records = [manifest.get("versions") or {}]
-    records += [{p.get("name"): p.get("version") for p in lock.get("packages") or []} for lock in locks]
+    records += [
+        {p.get("name"): p.get("version") for p in lock.get("packages") or []} for lock in locks
+    ]
     floors = {}
     for name in RUNTIME_PACKAGES:
         versions = [str(r[name]) for r in records if r.get(name)]
-        if not versions and name == "onnxruntime" and (manifest.get("model") or {}).get("min_onnxruntime"):
+        if (
+            not versions
+            and name == "onnxruntime"
+            and (manifest.get("model") or {}).get("min_onnxruntime")
+        ):
             versions = [str(manifest["model"]["min_onnxruntime"])]
         if versions:
             floors[name] = max(versions, key=_version)
@@ -72,14 +78,23 @@ def _version(text: str) -> Version:
     try:
         return Version(text)
     except InvalidVersion:
-        raise SlpackError(f"the bundle records an unreadable version {text!r}; rebuild it with slpack build.") from None
+        raise SlpackError(
+            f"the bundle records an unreadable version {text!r}; rebuild it with slpack build."
+        ) from None
 
 
 def requirements(d: Deployment, *platform: str) -> str:
     """``requirements.txt``: the platform's own packages, then numpy and onnxruntime with floors."""
     floors = requirement_floors(d)
-    lines = [*platform, *(f"{name}>={floors[name]}" if name in floors else name for name in RUNTIME_PACKAGES)]
-    return "# Rendered by slpack: lower bounds only (the versions this bundle was verified with).\n" + "\n".join(lines) + "\n"
+    lines = [
+        *platform,
+        *(f"{name}>={floors[name]}" if name in floors else name for name in RUNTIME_PACKAGES),
+    ]
+    return (
+        "# Rendered by slpack: lower bounds only (the versions this bundle was verified with).\n"
+        + "\n".join(lines)
+        + "\n"
+    )
 
 
 def platform_environment(d: Deployment, sink: str) -> dict[str, str]:
@@ -97,7 +112,8 @@ def platform_environment(d: Deployment, sink: str) -> dict[str, str]:
 
 
 def resource_name(name: str, limit: int) -> str:
-    """A lower-case DNS-style name (letters, digits, hyphens; starts with a letter), at most ``limit``
+    """A lower-case DNS-style name (letters, digits, hyphens; starts with a letter), at most
+    ``limit``
     characters: what Cloud Run services and Azure function apps accept."""
     cleaned = re.sub(r"[^a-z0-9-]+", "-", name.lower())
     cleaned = re.sub(r"-{2,}", "-", cleaned).lstrip("-0123456789")[:limit].rstrip("-")
@@ -107,7 +123,8 @@ def resource_name(name: str, limit: int) -> str:
 
 
 def warn_unsupported(d: Deployment, platform: str) -> None:
-    """Say which AWS-only options this platform's files do not carry, instead of dropping them silently."""
+    """Say which AWS-only options this platform's files do not carry, instead of dropping them
+    silently."""
     from slpack.render import RenderWarning
 
     ignored = []
@@ -116,4 +133,8 @@ def warn_unsupported(d: Deployment, platform: str) -> None:
     if d.options.uses_s3_model:
         ignored.append("the S3 model source (the model ships in the source folder)")
     if ignored:
-        warnings.warn(f"the {platform} target does not apply {', '.join(ignored)}.", RenderWarning, stacklevel=3)
+        warnings.warn(
+            f"the {platform} target does not apply {', '.join(ignored)}.",
+            RenderWarning,
+            stacklevel=3,
+        )

@@ -11,44 +11,68 @@ from dataclasses import dataclass
 
 REASONS: dict[str, str] = {
     # Lambda
-    "CKV_AWS_115": "Reserved concurrency takes capacity from the account's shared pool (10 on new accounts); "
+    "CKV_AWS_115": "Reserved concurrency takes capacity from the account's shared pool (10 on "
+    "new accounts); "
     "cap it with --reserved-concurrency.",
-    "CKV_AWS_116": "Invoked synchronously (Function URL, HTTP API); a dead-letter queue only serves asynchronous invocations.",
-    "CKV_AWS_117": "The function reaches no private resources; a VPC would add NAT costs for S3 and CloudWatch and isolate nothing.",
-    "CKV_AWS_173": "The environment holds configuration only (limits, metric settings, the model URI), no secrets.",
-    "CKV_AWS_272": "function.zip is verified by its sha256 in the manifest; code signing needs a signing profile only the account owner can create.",
+    "CKV_AWS_116": "Invoked synchronously (Function URL, HTTP API); a dead-letter queue only "
+    "serves asynchronous invocations.",
+    "CKV_AWS_117": "The function reaches no private resources; a VPC would add NAT costs for "
+    "S3 and CloudWatch and isolate nothing.",
+    "CKV_AWS_173": "The environment holds configuration only (limits, metric settings, the model "
+    "URI), no secrets.",
+    "CKV_AWS_272": "function.zip is verified by its sha256 in the manifest; code signing needs "
+    "a signing profile only the account owner can create.",
     "CKV_AWS_258": "A public endpoint was asked for explicitly with --public.",
     "CKV_AWS_301": "A public endpoint was asked for explicitly with --public.",
     "CKV_AWS_309": "A public endpoint was asked for explicitly with --public.",
     # Logs
-    "CKV_AWS_158": "Logs hold request metadata and metrics only and are encrypted at rest by CloudWatch Logs; "
+    "CKV_AWS_158": "Logs hold request metadata and metrics only and are encrypted at rest by "
+    "CloudWatch Logs; "
     "a customer-managed key is the account owner's choice.",
     "CKV_AWS_338": "Log retention was shortened explicitly with --log-retention-days.",
     # SNS
-    "CKV_AWS_26": "CloudWatch alarms cannot publish to a topic encrypted with the AWS-managed SNS key; notifications carry alarm states only.",
+    "CKV_AWS_26": "CloudWatch alarms cannot publish to a topic encrypted with the AWS-managed "
+    "SNS key; notifications carry alarm states only.",
     # S3 model bucket
-    "CKV_AWS_18": "One object read by one role; CloudTrail data events, not server access logs, are the audit trail for it.",
-    "CKV_AWS_144": "The model is rebuilt and re-uploaded by slpack; a replica bucket adds cost and no recovery the bundle lacks.",
-    "CKV_AWS_145": "The model is not secret (it ships in function.zip too); SSE-S3 keeps the function free of KMS permissions.",
+    "CKV_AWS_18": "One object read by one role; CloudTrail data events, not server access logs, "
+    "are the audit trail for it.",
+    "CKV_AWS_144": "The model is rebuilt and re-uploaded by slpack; a replica bucket adds cost "
+    "and no recovery the bundle lacks.",
+    "CKV_AWS_145": "The model is not secret (it ships in function.zip too); SSE-S3 keeps the "
+    "function free of KMS permissions.",
     "CKV2_AWS_62": "Nothing reacts to uploads; the function fetches the model at cold start.",
     # Google Cloud (the gcp target)
-    "CKV_GCP_62": "One source zip read by Cloud Build at deploy time; Cloud Audit Logs, not a second log bucket, are its audit trail.",
-    "CKV_GCP_124": "The function is an HTTPS endpoint called from outside any VPC, like a Lambda Function URL; "
+    "CKV_GCP_62": "One source zip read by Cloud Build at deploy time; Cloud Audit Logs, not "
+    "a second log bucket, are its audit trail.",
+    "CKV_GCP_124": "The function is an HTTPS endpoint called from outside any VPC, like a Lambda "
+    "Function URL; "
     "IAM (roles/run.invoker with an identity token) guards it.",
     "CKV_GCP_102": "A public endpoint was asked for explicitly with --public.",
     # Azure (the azure target)
-    "CKV_AZURE_221": "The function is an HTTPS endpoint called over the internet; every route needs a function key unless --public.",
-    "CKV_AZURE_212": "A Consumption plan adds and removes instances itself; a fixed instance count applies to dedicated plans only.",
-    "CKV_AZURE_225": "A Consumption plan cannot be zone redundant; choose a Premium plan (sku_name) for that.",
-    "CKV_AZURE_43": "The name is computed (st + 22 hex digits of a sha1): always 24 lower-case letters and digits, "
+    "CKV_AZURE_221": "The function is an HTTPS endpoint called over the internet; every route "
+    "needs a function key unless --public.",
+    "CKV_AZURE_212": "A Consumption plan adds and removes instances itself; a fixed instance count "
+    "applies to dedicated plans only.",
+    "CKV_AZURE_225": "A Consumption plan cannot be zone redundant; choose a Premium plan "
+    "(sku_name) for that.",
+    "CKV_AZURE_43": "The name is computed (st + 22 hex digits of a sha1): always 24 lower-case "
+    "letters and digits, "
     "which checkov cannot evaluate.",
-    "CKV_AZURE_59": "The host's own storage: a Consumption plan reaches it over the public endpoint (no VNet integration), "
+    "CKV_AZURE_59": "The host's own storage: a Consumption plan reaches it over the "
+    "public endpoint "
+    "(no VNet integration), "
     "with the account key, and anonymous blob access is off.",
-    "CKV2_AZURE_33": "The host's own storage: a Consumption plan cannot reach a private endpoint (no VNet integration).",
-    "CKV2_AZURE_40": "A Consumption plan's host connects with the account key and runs the deployed package from a SAS URL; both need Shared Key.",
-    "CKV_AZURE_206": "Holds the host's state and the deployed package, both recreated by a deploy; geo-replication protects nothing the bundle lacks.",
-    "CKV_AZURE_33": "Queue storage serves no trigger here (HTTP only); the host's queues carry no data worth a read log.",
-    "CKV2_AZURE_1": "Holds the host's state and the deployed package, no user data; encrypted at rest with Microsoft-managed keys, "
+    "CKV2_AZURE_33": "The host's own storage: a Consumption plan cannot reach a private endpoint "
+    "(no VNet integration).",
+    "CKV2_AZURE_40": "A Consumption plan's host connects with the account key and runs "
+    "the deployed "
+    "package from a SAS URL; both need Shared Key.",
+    "CKV_AZURE_206": "Holds the host's state and the deployed package, both recreated by a deploy; "
+    "geo-replication protects nothing the bundle lacks.",
+    "CKV_AZURE_33": "Queue storage serves no trigger here (HTTP only); the host's queues carry "
+    "no data worth a read log.",
+    "CKV2_AZURE_1": "Holds the host's state and the deployed package, no user data; encrypted "
+    "at rest with Microsoft-managed keys, "
     "a customer-managed key needs a Key Vault only the subscription owner can set up.",
 }
 

@@ -1,7 +1,8 @@
 """The jinja2 environment over the shipped ``templates/`` folder.
 
 Templates hold each target's layout and prose; values that need quoting go through filters
-(``yaml``, ``cfn_resources``, ``hcl``, ``hcl_attributes``) so no template ever builds YAML or HCL syntax by hand.
+(``yaml``, ``cfn_resources``, ``hcl``, ``hcl_attributes``) so no template ever builds YAML or HCL
+syntax by hand.
 """
 
 from __future__ import annotations
@@ -22,9 +23,14 @@ def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(data_dir("templates"))),
         undefined=jinja2.StrictUndefined,  # a missing value is a bug, never an empty string
-        keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True, autoescape=False,
-    )  # fmt: skip
-    env.filters.update(yaml=yaml_block, cfn_resources=resources_yaml, hcl=hcl.value, hcl_attributes=hcl.attributes)
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+    env.filters.update(
+        yaml=yaml_block, cfn_resources=resources_yaml, hcl=hcl.value, hcl_attributes=hcl.attributes
+    )
     return env
 
 

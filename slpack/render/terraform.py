@@ -1,4 +1,5 @@
-"""The Terraform target: ``deploy/terraform/*.tf``, deployed with ``terraform init && terraform apply``.
+"""The Terraform target: ``deploy/terraform/*.tf``, deployed with ``terraform init && terraform
+apply``.
 
 Every apply that changes code or configuration publishes a version (``publish = true``) and
 moves the ``live`` alias to it. Terraform has no traffic shifting of its own, so a canary is two
@@ -15,10 +16,16 @@ from typing import Any
 from slpack.alarms import alarm_properties
 from slpack.render import hcl
 from slpack.render.cloudformation import ACCESS_LOG_FORMAT
-from slpack.render.dashboard import ACCOUNT_MARK, PARTITION_MARK, REGION_MARK, dashboard_json
 from slpack.render.context import ALIAS, HANDLER, Deployment
+from slpack.render.dashboard import ACCOUNT_MARK, PARTITION_MARK, REGION_MARK, dashboard_json
 from slpack.render.hcl import Expr
-from slpack.render.suppressions import Skip, function_skips, log_group_skips, model_bucket_skips, skips
+from slpack.render.suppressions import (
+    Skip,
+    function_skips,
+    log_group_skips,
+    model_bucket_skips,
+    skips,
+)
 from slpack.render.templating import write
 
 PARTITION = Expr("data.aws_partition.current.partition")
@@ -30,15 +37,25 @@ MODEL_BUCKET = Expr("aws_s3_bucket.model.bucket")
 def render(d: Deployment, out_dir: Path) -> list[Path]:
     o = d.options
     context: dict[str, Any] = {
-        "d": d, "o": o, "alias": ALIAS, "handler": HANDLER,
+        "d": d,
+        "o": o,
+        "alias": ALIAS,
+        "handler": HANDLER,
         "function_zip": f"${{path.module}}/{d.relative(d.function_zip, out_dir)}",
-        "layer_zip": f"${{path.module}}/{d.relative(d.layer.path, out_dir)}" if d.layer and d.layer.path else None,
+        "layer_zip": f"${{path.module}}/{d.relative(d.layer.path, out_dir)}"
+        if d.layer and d.layer.path
+        else None,
         "model_file": f"${{path.module}}/{d.relative(d.model_file, out_dir)}",
-        "environment": _environment(d), "policy": _policy(d), "cors": _cors(d),
-        "alarms": _alarms(d), "alarm_actions": _alarm_actions(d), "dashboard": _dashboard(d),
+        "environment": _environment(d),
+        "policy": _policy(d),
+        "cors": _cors(d),
+        "alarms": _alarms(d),
+        "alarm_actions": _alarm_actions(d),
+        "dashboard": _dashboard(d),
         "canary_weight": _canary_weight(o.deployment),
-        "skips": _skips(d), "access_log_format": ACCESS_LOG_FORMAT,
-    }  # fmt: skip
+        "skips": _skips(d),
+        "access_log_format": ACCESS_LOG_FORMAT,
+    }
     files = ["main.tf", "variables.tf", "function.tf", "monitoring.tf", "outputs.tf", "README.md"]
     if o.endpoint != "none":
         files.insert(3, "endpoint.tf")
@@ -60,15 +77,25 @@ def _environment(d: Deployment) -> dict[str, Any]:
 
 def _policy(d: Deployment) -> dict[str, Any]:
     """The function role's inline policy: its own log group, its own model object."""
-    statements: list[dict[str, Any]] = [{
-        "Sid": "WriteOwnLogs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-        "Resource": hcl.template(Expr("aws_cloudwatch_log_group.function.arn"), ":*"),
-    }]  # fmt: skip
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "WriteOwnLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": hcl.template(Expr("aws_cloudwatch_log_group.function.arn"), ":*"),
+        }
+    ]
     if d.options.uses_s3_model:
-        statements.append({
-            "Sid": "ReadModel", "Effect": "Allow", "Action": "s3:GetObject",
-            "Resource": hcl.template("arn:", PARTITION, ":s3:::", _model_bucket(d), "/", d.model_key),
-        })  # fmt: skip
+        statements.append(
+            {
+                "Sid": "ReadModel",
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": hcl.template(
+                    "arn:", PARTITION, ":s3:::", _model_bucket(d), "/", d.model_key
+                ),
+            }
+        )
     return {"Version": "2012-10-17", "Statement": statements}
 
 
@@ -82,15 +109,20 @@ def _snake(name: str) -> str:
 
 
 def _alarms(d: Deployment) -> list[dict[str, Any]]:
-    """Each alarm as Terraform attributes and ``metric_query`` blocks, from the shared definition."""
+    """Each alarm as Terraform attributes and ``metric_query`` blocks, from the shared
+    definition."""
     out = []
     for spec in d.alarms():
         props = alarm_properties(spec, d.alarm_target())
         queries = props.pop("Metrics", [])
         attributes: dict[str, Any] = {}
         for key, val in props.items():
-            attributes[_snake(key)] = {x["Name"]: x["Value"] for x in val} if key == "Dimensions" else val
-        attributes.update(alarm_actions=Expr("local.alarm_actions"), ok_actions=Expr("local.alarm_actions"))
+            attributes[_snake(key)] = (
+                {x["Name"]: x["Value"] for x in val} if key == "Dimensions" else val
+            )
+        attributes.update(
+            alarm_actions=Expr("local.alarm_actions"), ok_actions=Expr("local.alarm_actions")
+        )
         blocks = []
         for q in queries:
             block: dict[str, Any] = {"fields": {"id": q["Id"], "return_data": q["ReturnData"]}}
@@ -99,12 +131,16 @@ def _alarms(d: Deployment) -> list[dict[str, Any]]:
             else:
                 stat = q["MetricStat"]
                 block["metric"] = {
-                    "namespace": stat["Metric"]["Namespace"], "metric_name": stat["Metric"]["MetricName"],
+                    "namespace": stat["Metric"]["Namespace"],
+                    "metric_name": stat["Metric"]["MetricName"],
                     "dimensions": {x["Name"]: x["Value"] for x in stat["Metric"]["Dimensions"]},
-                    "period": stat["Period"], "stat": stat["Stat"],
-                }  # fmt: skip
+                    "period": stat["Period"],
+                    "stat": stat["Stat"],
+                }
             blocks.append(block)
-        out.append({"name": spec.key.replace("-", "_"), "attributes": attributes, "queries": blocks})
+        out.append(
+            {"name": spec.key.replace("-", "_"), "attributes": attributes, "queries": blocks}
+        )
     return out
 
 
@@ -115,7 +151,8 @@ def _alarm_actions(d: Deployment) -> list[Any]:
 
 
 def _dashboard(d: Deployment) -> str:
-    """The dashboard JSON for a heredoc: HCL template syntax escaped, then the marks interpolated."""
+    """The dashboard JSON for a heredoc: HCL template syntax escaped, then the marks
+    interpolated."""
     text = dashboard_json(d, indent=2).replace("${", "$${").replace("%{", "%%{")
     for mark, expr in ((PARTITION_MARK, PARTITION), (REGION_MARK, REGION), (ACCOUNT_MARK, ACCOUNT)):
         text = text.replace(mark, "${" + expr + "}")

@@ -145,19 +145,25 @@ def _format_v2(
     return event
 
 
-def function_url_event(request: HttpRequest, request_id: str, region: str = "us-east-1") -> dict[str, Any]:
+def function_url_event(
+    request: HttpRequest, request_id: str, region: str = "us-east-1"
+) -> dict[str, Any]:
     """What a Lambda Function URL sends (payload format 2.0, auth type NONE)."""
     domain = f"{API_ID}.lambda-url.{region}.on.aws"
     return _format_v2(request, request_id, domain, "anonymous", {"authentication": None})
 
 
-def http_api_event(request: HttpRequest, request_id: str, region: str = "us-east-1") -> dict[str, Any]:
+def http_api_event(
+    request: HttpRequest, request_id: str, region: str = "us-east-1"
+) -> dict[str, Any]:
     """What an API Gateway HTTP API sends (payload format 2.0, ``$default`` route and stage)."""
     domain = f"{API_ID}.execute-api.{region}.amazonaws.com"
     return _format_v2(request, request_id, domain, ACCOUNT_ID, {})
 
 
-def rest_api_event(request: HttpRequest, request_id: str, region: str = "us-east-1") -> dict[str, Any]:
+def rest_api_event(
+    request: HttpRequest, request_id: str, region: str = "us-east-1"
+) -> dict[str, Any]:
     """What an API Gateway REST API proxy integration sends (format 1.0, stage ``prod``)."""
     epoch_ms, timestamp = _clock()
     body, encoded = _encoded_body(request)
@@ -205,7 +211,9 @@ def alb_event(request: HttpRequest, request_id: str, region: str = "us-east-1") 
     for pair in filter(None, request.query.split("&")):
         name, _, value = pair.partition("=")
         query[name] = value
-    arn = f"arn:aws:elasticloadbalancing:{region}:{ACCOUNT_ID}:targetgroup/{API_ID}/{request_id[:16]}"
+    arn = (
+        f"arn:aws:elasticloadbalancing:{region}:{ACCOUNT_ID}:targetgroup/{API_ID}/{request_id[:16]}"
+    )
     return {
         "requestContext": {"elb": {"targetGroupArn": arn}},
         "httpMethod": request.method,

@@ -43,7 +43,9 @@ class HttpReply:
 
 def error_reply(status: HTTPStatus, code: str, message: str, request_id: str) -> HttpReply:
     """A reply in slpack's error shape."""
-    document = {"error": {"code": code, "message": message, "details": [], "request_id": request_id}}
+    document = {
+        "error": {"code": code, "message": message, "details": [], "request_id": request_id}
+    }
     return HttpReply(status, (("content-type", "application/json"),), json.dumps(document).encode())
 
 
@@ -56,7 +58,9 @@ def function_url_reply(result: Result) -> HttpReply:
         return _structured_reply(json.loads(result.body), result.body)
     except ValueError as exc:  # includes json.JSONDecodeError and bad base64
         message = f"the function returned an invalid response: {exc}"
-        return error_reply(HTTPStatus.BAD_GATEWAY, "function_invalid_response", message, result.request_id)
+        return error_reply(
+            HTTPStatus.BAD_GATEWAY, "function_invalid_response", message, result.request_id
+        )
 
 
 def _structured_reply(value: Any, raw: bytes) -> HttpReply:
@@ -69,7 +73,9 @@ def _structured_reply(value: Any, raw: bytes) -> HttpReply:
     headers_in = value.get("headers") or {}
     if not isinstance(headers_in, dict):
         raise ValueError("headers must be an object")
-    headers = [(str(k).lower(), str(v)) for k, v in headers_in.items() if str(k).lower() not in _HOP_BY_HOP]
+    headers = [
+        (str(k).lower(), str(v)) for k, v in headers_in.items() if str(k).lower() not in _HOP_BY_HOP
+    ]
     if not any(name == "content-type" for name, _ in headers):
         headers.append(("content-type", "application/json"))
     headers += [("set-cookie", str(cookie)) for cookie in value.get("cookies") or ()]
@@ -94,11 +100,14 @@ class BodyTooLarge(Exception):
 
 def _too_large(request_id: str) -> HttpReply:
     message = f"the request exceeds Lambda's {MAX_PAYLOAD_BYTES} byte payload limit"
-    return error_reply(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "payload_too_large", message, request_id)
+    return error_reply(
+        HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "payload_too_large", message, request_id
+    )
 
 
 def read_chunked(stream: IO[bytes], limit: int) -> bytes:
-    """Read a ``Transfer-Encoding: chunked`` body (RFC 9112 section 7.1), at most ``limit`` bytes."""
+    """Read a ``Transfer-Encoding: chunked`` body (RFC 9112 section 7.1), at most ``limit``
+    bytes."""
     body = bytearray()
     while True:
         size = int(stream.readline(1024).split(b";", 1)[0].strip(), 16)  # ValueError if garbled
@@ -117,7 +126,9 @@ class FunctionUrlServer(LocalServer):
 
     request_queue_size = 128  # the listen backlog: bursts of clients queue in the pool, not here
 
-    def __init__(self, pool: WorkerPool, host: str = "127.0.0.1", port: int = 0, log: LogSink | None = None) -> None:
+    def __init__(
+        self, pool: WorkerPool, host: str = "127.0.0.1", port: int = 0, log: LogSink | None = None
+    ) -> None:
         self.pool = pool
         self.log = log
         super().__init__((host, port), _Handler)
@@ -145,15 +156,21 @@ class _Handler(Handler):
             message = f"the request body could not be read: {exc}"
             reply = error_reply(HTTPStatus.BAD_REQUEST, "invalid_request", message, request_id)
         else:
-            event = json.dumps(function_url_event(request, request_id, self.server.pool.config.region))
+            event = json.dumps(
+                function_url_event(request, request_id, self.server.pool.config.region)
+            )
             if len(event) > MAX_PAYLOAD_BYTES:  # the body fit, but not once base64-encoded
                 reply = _too_large(request_id)
             else:
-                reply = function_url_reply(self.server.pool.invoke(event.encode(), request_id=request_id))
+                reply = function_url_reply(
+                    self.server.pool.invoke(event.encode(), request_id=request_id)
+                )
         self.reply(reply.status, (*reply.headers, ("x-amzn-requestid", request_id)), reply.body)
         if self.server.log is not None:
             elapsed = (time.perf_counter() - started) * 1000
-            self.server.log(ACCESS_LOG, f"{self.command} {self.path} -> {reply.status} ({elapsed:.1f} ms)")
+            self.server.log(
+                ACCESS_LOG, f"{self.command} {self.path} -> {reply.status} ({elapsed:.1f} ms)"
+            )
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _proxy
 

@@ -28,7 +28,10 @@ class LocalServer(ThreadingHTTPServer):
 
     def __enter__(self) -> Any:
         self._thread = threading.Thread(
-            target=self.serve_forever, args=(SHUTDOWN_POLL_S,), name=type(self).__name__, daemon=True
+            target=self.serve_forever,
+            args=(SHUTDOWN_POLL_S,),
+            name=type(self).__name__,
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -48,7 +51,7 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: object) -> None:
         """Silent: the servers report what matters through their own log sinks."""
 
     def reply(self, status: int, headers: tuple[tuple[str, str], ...], body: bytes) -> None:

@@ -18,7 +18,6 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # Lambda's limit on a synchronous event and on its response
 
 
@@ -76,7 +75,8 @@ def new_request_id() -> str:
 
 def new_trace_id() -> str:
     """An X-Ray trace header value (Root=1-<epoch hex>-<96 random bits>), as Lambda sends it."""
-    return f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=0"
+    root = f"1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}"
+    return f"Root={root};Parent={uuid.uuid4().hex[:16]};Sampled=0"
 
 
 @dataclass
@@ -102,7 +102,11 @@ class Invocation:
             self._cond.notify_all()
 
     def finish(
-        self, outcome: Outcome, body: bytes, error_type: str | None = None, worker: str | None = None
+        self,
+        outcome: Outcome,
+        body: bytes,
+        error_type: str | None = None,
+        worker: str | None = None,
     ) -> bool:
         """End the invocation unless something else already did; True if this call ended it."""
         with self._cond:

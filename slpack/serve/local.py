@@ -52,7 +52,9 @@ def local_function(
         try:
             pool.start()
         except FunctionInitError as exc:
-            raise SlpackError(f"the function could not start: {exc}; fix the bundle or its layer.") from None
+            raise SlpackError(
+                f"the function could not start: {exc}; fix the bundle or its layer."
+            ) from None
         try:
             yield pool
         finally:

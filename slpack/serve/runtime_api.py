@@ -13,6 +13,7 @@ with the request id, deadline and function ARN headers, so every event carries a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import re
@@ -69,17 +70,17 @@ class RuntimeApi:
     def _fail(self, invocation: Invocation, reason: str) -> None:
         # A worker that died during init answers like Lambda does: with the init error.
         if self.init_error is not None:
-            invocation.finish(Outcome.ERROR, self.init_error, _error_type(self.init_error), self.worker)
+            invocation.finish(
+                Outcome.ERROR, self.init_error, _error_type(self.init_error), self.worker
+            )
         else:
             document = error_document("Runtime.ExitError", f"Runtime exited with error: {reason}")
             invocation.finish(Outcome.CRASHED, document, "Runtime.ExitError", self.worker)
 
     def close(self) -> None:
         """Stop serving; a poll still waiting for an event is released."""
-        try:
+        with contextlib.suppress(queue.Full):
             self._pending.put_nowait(None)
-        except queue.Full:
-            pass
         self._server.__exit__()
 
     # --- called by the request handler ------------------------------------------------------
@@ -147,7 +148,10 @@ class _Handler(Handler):
             )
         if match["kind"] == "response" and len(body) > MAX_PAYLOAD_BYTES:
             # Lambda drops the answer and reports this error; the environment carries on.
-            message = f"Response payload size ({len(body)} bytes) exceeded maximum allowed payload size ({MAX_PAYLOAD_BYTES} bytes)."
+            message = (
+                f"Response payload size ({len(body)} bytes) exceeded maximum allowed payload "
+                f"size ({MAX_PAYLOAD_BYTES} bytes)."
+            )
             document = error_document("Function.ResponseSizeTooLarge", message)
             invocation.finish(Outcome.ERROR, document, "Function.ResponseSizeTooLarge", api.worker)
         elif match["kind"] == "response":
@@ -160,5 +164,7 @@ class _Handler(Handler):
     def _accepted(self) -> None:
         self._reply(HTTPStatus.ACCEPTED, b'{"status":"OK"}')
 
-    def _reply(self, status: HTTPStatus, body: bytes, headers: dict[str, str] | None = None) -> None:
+    def _reply(
+        self, status: HTTPStatus, body: bytes, headers: dict[str, str] | None = None
+    ) -> None:
         self.reply(status, (("Content-Type", "application/json"), *(headers or {}).items()), body)

@@ -89,8 +89,10 @@ def _check_runs_here(layer_zip: Path) -> None:
     host = host_target()
     if (lock.get("python"), lock.get("arch")) != (host.python, host.arch):
         raise SlpackError(
-            f"{layer_zip.name} is built for Python {lock.get('python')} on {lock.get('arch')} but local "
-            f"workers run Python {host.python} on {host.arch}; omit --layer to use one built from this environment."
+            f"{layer_zip.name} is built for Python {lock.get('python')} on "
+            f"{lock.get('arch')} but local "
+            f"workers run Python {host.python} on {host.arch}; omit --layer to use one "
+            "built from this environment."
         )
 
 
@@ -111,7 +113,8 @@ def _closure(name: str) -> list[metadata.Distribution]:
         root = metadata.distribution(name)
     except metadata.PackageNotFoundError:
         raise SlpackError(
-            f"{name} is not installed; install slpack with the serve extra: pip install 'slpack[serve]'."
+            f"{name} is not installed; install slpack with the serve extra: pip install "
+            "'slpack[serve]'."
         ) from None
     found = {root.metadata["Name"].lower(): root}
     todo = [root]
@@ -119,7 +122,9 @@ def _closure(name: str) -> list[metadata.Distribution]:
         for spec in todo.pop().requires or ():
             requirement = Requirement(spec)
             key = requirement.name.lower()
-            if key in found or (requirement.marker and not requirement.marker.evaluate({"extra": ""})):
+            if key in found or (
+                requirement.marker and not requirement.marker.evaluate({"extra": ""})
+            ):
                 continue
             found[key] = metadata.distribution(requirement.name)
             todo.append(found[key])

@@ -14,6 +14,7 @@ or overruns the timeout is killed and replaced, and its caller gets a ``CRASHED`
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import queue
@@ -39,7 +40,8 @@ from slpack.serve.invocation import (
 from slpack.serve.runtime_api import RuntimeApi
 
 LogSink = Callable[[str, str], None]
-"""Receives ``(source, line)``: a worker's output line (source ``w1``, ``w2``...) or a pool event."""
+"""Receives ``(source, line)``: a worker's output line (source ``w1``, ``w2``...) or a pool
+event."""
 
 POOL = "serve"  # the source name of the pool's own log lines
 
@@ -127,9 +129,16 @@ class Worker:
         self._busy = False
         self.api = RuntimeApi(config.arn, name)
         command = [
-            config.python, "-I", "-S", "-u", "-B", "-c", _BOOTSTRAP, config.handler,
+            config.python,
+            "-I",
+            "-S",
+            "-u",
+            "-B",
+            "-c",
+            _BOOTSTRAP,
+            config.handler,
             *(str(p) for p in config.layers),
-        ]  # fmt: skip
+        ]
         try:
             self.process = subprocess.Popen(
                 command,
@@ -138,14 +147,18 @@ class Worker:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,  # a Ctrl-C at the terminal reaches serve, which stops workers
+                # a Ctrl-C at the terminal reaches serve, which stops workers
+                start_new_session=True,
             )
         except OSError:
             self.api.close()
             raise
         assert self.process.stdout is not None
         self._relay = threading.Thread(
-            target=self._relay_output, args=(self.process.stdout,), name=f"relay-{name}", daemon=True
+            target=self._relay_output,
+            args=(self.process.stdout,),
+            name=f"relay-{name}",
+            daemon=True,
         )
         self._reaper = threading.Thread(target=self._reap, name=f"reaper-{name}", daemon=True)
         self._relay.start()
@@ -196,10 +209,8 @@ class Worker:
     def kill(self) -> None:
         """SIGKILL the worker, as Lambda does on a timeout; the reaper notices."""
         if self.alive:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
     def close(self) -> None:
         """Stop the process and its Runtime API and wait for the helper threads."""
@@ -229,7 +240,9 @@ class FunctionInitError(RuntimeError):
 class WorkerPool:
     """``size`` workers taking one invocation each; up to ``queue_limit`` callers wait."""
 
-    def __init__(self, config: FunctionConfig, *, size: int = 1, queue_limit: int = 0, log: LogSink) -> None:
+    def __init__(
+        self, config: FunctionConfig, *, size: int = 1, queue_limit: int = 0, log: LogSink
+    ) -> None:
         if size < 1 or queue_limit < 0:
             raise ValueError("a pool needs at least one worker and a non-negative queue limit")
         self.config = config

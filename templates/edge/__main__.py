@@ -19,11 +19,16 @@ def _model_dir() -> str:
         import json
 
         manifest = json.loads(zf.read("model/slpack.json"))
-        base = os.environ.get("SLPACK_MODEL_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "slpack")
+        base = os.environ.get("SLPACK_MODEL_CACHE_DIR") or os.path.join(
+            os.path.expanduser("~"), ".cache", "slpack"
+        )
         target = os.path.join(base, manifest["model"]["sha256"])
         if not os.path.isfile(os.path.join(target, "slpack.json")):
             os.makedirs(target, exist_ok=True)
-            for name in ("model/slpack.json", "model/" + manifest["model"].get("file", "model.onnx")):
+            for name in (
+                "model/slpack.json",
+                "model/" + manifest["model"].get("file", "model.onnx"),
+            ):
                 tmp = os.path.join(target, os.path.basename(name) + ".tmp")
                 with open(tmp, "wb") as fh:
                     fh.write(zf.read(name))

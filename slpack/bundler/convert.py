@@ -1,7 +1,7 @@
 """scikit-learn -> ONNX with skl2onnx: the registry, the options, and errors that name the step.
 
 skl2onnx is itself an extendable registry; slpack adds (1) loading user converter modules
-(``--converters``), (2) conversion-only rewrites for known traps (:mod:`slpack.build.rewrites`),
+(``--converters``), (2) conversion-only rewrites for known traps (:mod:`slpack.bundler.rewrites`),
 (3) a target opset chosen for the runtime the bundle will run on, and (4) failures that name the
 estimator that could not be converted and the way out.
 """
@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from slpack.build import compat, introspect
-from slpack.build.rewrites import apply_rewrites
-from slpack.build.schema import Schema
+from slpack.bundler import compat, introspect
+from slpack.bundler.rewrites import apply_rewrites
+from slpack.bundler.schema import Schema
 from slpack.errors import ConversionError, SlpackError
 
 # Opset 21 / ai.onnx.ml 3 / IR 10 run on onnxruntime >= 1.18 (2024) and cover every converter
@@ -26,9 +26,15 @@ DEFAULT_OPSET = 21
 DEFAULT_ML_OPSET = 3
 # (onnxruntime minor release) -> (highest opset, highest IR version) it implements.
 ORT_SUPPORT = {
-    (1, 14): (18, 8), (1, 15): (19, 9), (1, 16): (19, 9), (1, 17): (20, 9),
-    (1, 18): (21, 10), (1, 19): (21, 10), (1, 20): (21, 10), (1, 21): (22, 10),
-}  # fmt: skip
+    (1, 14): (18, 8),
+    (1, 15): (19, 9),
+    (1, 16): (19, 9),
+    (1, 17): (20, 9),
+    (1, 18): (21, 10),
+    (1, 19): (21, 10),
+    (1, 20): (21, 10),
+    (1, 21): (22, 10),
+}
 MIN_ORT = min(k for k, (opset, _) in ORT_SUPPORT.items() if opset >= DEFAULT_OPSET)
 
 _STRUCTURAL = ("Pipeline", "ColumnTransformer", "FeatureUnion")
@@ -51,14 +57,17 @@ def load_converter_modules(modules: list[str]) -> None:
         try:
             if path.suffix == ".py":
                 if not path.is_file():
-                    raise SlpackError(f"converter module {spec} does not exist; give a .py path or a module name.")
+                    raise SlpackError(
+                        f"converter module {spec} does not exist; give a .py path or a module name."
+                    )
                 sys.path.insert(0, str(path.parent.resolve()))
                 importlib.import_module(path.stem)
             else:
                 importlib.import_module(spec)
         except ImportError as exc:
             raise SlpackError(
-                f"could not import converter module {spec!r} ({exc}); make it importable or give its .py path."
+                f"could not import converter module {spec!r} ({exc}); make it importable or "
+                "give its .py path."
             ) from None
 
 
@@ -74,7 +83,9 @@ def supports(ort_version: str, opset: int, ir_version: int) -> bool:
     return opset <= known[0] and ir_version <= known[1]
 
 
-def convert(model: Any, schema: Schema, opset: int = DEFAULT_OPSET, ml_opset: int = DEFAULT_ML_OPSET) -> Converted:
+def convert(
+    model: Any, schema: Schema, opset: int = DEFAULT_OPSET, ml_opset: int = DEFAULT_ML_OPSET
+) -> Converted:
     """Convert a fitted model; fill in each feature's ONNX input name."""
     from skl2onnx import convert_sklearn
 
@@ -91,7 +102,8 @@ def convert(model: Any, schema: Schema, opset: int = DEFAULT_OPSET, ml_opset: in
                 initial_types=_initial_types(schema),
                 options=rewritten.options or None,
                 target_opset=target,
-                name="slpack",  # skl2onnx's default is a random UUID, which breaks reproducible bundles
+                # skl2onnx's default is a random UUID, which breaks reproducible bundles
+                name="slpack",
             )
     except SlpackError:
         raise
@@ -111,9 +123,12 @@ def _initial_types(schema: Schema) -> list[tuple[str, Any]]:
     )
 
     types = {
-        "float32": FloatTensorType, "float64": DoubleTensorType, "int64": Int64TensorType,
-        "bool": BooleanTensorType, "string": StringTensorType,
-    }  # fmt: skip
+        "float32": FloatTensorType,
+        "float64": DoubleTensorType,
+        "int64": Int64TensorType,
+        "bool": BooleanTensorType,
+        "string": StringTensorType,
+    }
     if schema.layout == "tensor":
         return [(schema.tensor_name, types[schema.tensor_dtype]([None, len(schema.features)]))]
     return [(f.name, types[f.dtype]([None, 1])) for f in schema.features]
@@ -142,13 +157,18 @@ def _check_registered(model: Any) -> None:
         cls = type(est)
         if cls.__name__ == "FunctionTransformer" and est.func is not None and _stock_converter(cls):
             raise ConversionError(_no_converter(cls))  # skl2onnx's own converts the identity only
-        if cls.__name__ in _STRUCTURAL or cls.__name__ == "CastTransformer" or cls in sklearn_operator_name_map:
+        if (
+            cls.__name__ in _STRUCTURAL
+            or cls.__name__ == "CastTransformer"
+            or cls in sklearn_operator_name_map
+        ):
             continue
         raise ConversionError(_no_converter(cls))
 
 
 def _stock_converter(cls: type) -> bool:
-    """Whether ``cls`` still converts with skl2onnx's own converter (not one the user registered)."""
+    """Whether ``cls`` still converts with skl2onnx's own converter (not one the user
+    registered)."""
     from skl2onnx._supported_operators import sklearn_operator_name_map
     from skl2onnx.common._registration import get_converter
 
@@ -163,15 +183,24 @@ def _no_converter(cls: type) -> str:
     name = cls.__name__
     hint = ""
     if name == "FunctionTransformer":
-        hint = " (a FunctionTransformer runs arbitrary Python, so it needs your own converter, or a built-in transformer instead)"
+        hint = (
+            " (a FunctionTransformer runs arbitrary Python, so it needs your own converter, "
+            "or a built-in transformer instead)"
+        )
     return (
-        f"skl2onnx has no converter for {name} from {cls.__module__}{hint}; write one, register it with "
+        f"skl2onnx has no converter for {name} from {cls.__module__}{hint}; write "
+        "one, register it with "
         "skl2onnx.update_registered_converter in a module, and pass it with --converters MODULE."
     )
 
 
 def _explain(exc: Exception, model: Any) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if "shape calculator" in text or "converter" in text.lower() and "unable to find" in text.lower():
-        return f"{text}; register a converter with skl2onnx.update_registered_converter and pass it with --converters MODULE."
+    if "shape calculator" in text or (
+        "converter" in text.lower() and "unable to find" in text.lower()
+    ):
+        return (
+            f"{text}; register a converter with skl2onnx.update_registered_converter and "
+            "pass it with --converters MODULE."
+        )
     return f"converting {introspect.describe(model)} to ONNX failed: {text[:300]}"

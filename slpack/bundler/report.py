@@ -7,8 +7,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from slpack.build.builder import BuildResult
-from slpack.build.parity import ParityResult
+from slpack.bundler.builder import BuildResult
+from slpack.bundler.parity import ParityResult
 
 
 def _size(n: int) -> str:
@@ -21,14 +21,23 @@ def _size(n: int) -> str:
 
 def print_build_report(console: Console, result: BuildResult) -> None:
     m = result.manifest
-    table = Table(title=f"slpack build: {m['name']} {m['version']}", show_header=False, title_justify="left")
+    table = Table(
+        title=f"slpack build: {m['name']} {m['version']}", show_header=False, title_justify="left"
+    )
     table.add_column(style="bold")
     table.add_column()
     table.add_row("model", f"{m['task']}: {m['estimator']}")
     features = m["input"]["features"]
-    kinds = ", ".join(f"{f['name']} ({f['role']})" for f in features[:6]) + (" ..." if len(features) > 6 else "")
+    kinds = ", ".join(f"{f['name']} ({f['role']})" for f in features[:6]) + (
+        " ..." if len(features) > 6 else ""
+    )
     table.add_row("inputs", f"{len(features)} as {m['input']['layout']}: {kinds}")
-    table.add_row("onnx", f"{_size(m['model']['bytes'])}, opset {m['model']['opset']['']}, IR {m['model']['ir_version']}, optimisation {m['model']['optimization']}")
+    table.add_row(
+        "onnx",
+        f"{_size(m['model']['bytes'])}, opset {m['model']['opset']['']}, IR "
+        f"{m['model']['ir_version']}, "
+        f"optimisation {m['model']['optimization']}",
+    )
     table.add_row("function.zip", _size(result.files["function_zip"].stat().st_size))
     table.add_row("parity", parity_summary(result.parity))
     for note in result.notes:

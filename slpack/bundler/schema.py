@@ -13,11 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from slpack.build import introspect
+from slpack.bundler import introspect
 from slpack.errors import SlpackError
 
 MISSING_STRING = ""  # what a missing string value becomes in an ONNX string tensor
-MAX_CATEGORIES = 1000  # categories recorded per column (beyond that it is free text, not a category)
+MAX_CATEGORIES = (
+    1000  # categories recorded per column (beyond that it is free text, not a category)
+)
 
 
 @dataclass
@@ -55,7 +57,11 @@ class Schema:
     def to_manifest(self) -> dict[str, Any]:
         tensor = None
         if self.layout == "tensor":
-            tensor = {"name": self.tensor_name, "dtype": self.tensor_dtype, "width": len(self.features)}
+            tensor = {
+                "name": self.tensor_name,
+                "dtype": self.tensor_dtype,
+                "width": len(self.features),
+            }
         return {
             "layout": self.layout,
             "tensor": tensor,
@@ -92,7 +98,9 @@ class Schema:
                 values = np.array(
                     [MISSING_STRING if _is_missing(v) else str(v) for v in column], dtype=object
                 )
-            elif feature.dtype.startswith("float"):  # pandas' nullable ints and bools hold NA, not NaN
+            elif feature.dtype.startswith(
+                "float"
+            ):  # pandas' nullable ints and bools hold NA, not NaN
                 values = column.to_numpy(dtype=np.float64, na_value=np.nan).astype(feature.dtype)
             else:
                 values = column.to_numpy().astype(feature.dtype)
@@ -132,7 +140,8 @@ def infer_schema(model: Any, sample: Any) -> tuple[Schema, Any]:
         missing = [c for c in expected if c not in columns]
         if missing:
             raise SlpackError(
-                f"the sample lacks column(s) {', '.join(missing[:5])} that the model was trained on; "
+                f"the sample lacks column(s) {', '.join(missing[:5])} that the model was "
+                "trained on; "
                 "give a sample with the same columns as the training data."
             )
         dropped = [c for c in columns if c not in expected]
@@ -155,7 +164,8 @@ def infer_schema(model: Any, sample: Any) -> tuple[Schema, Any]:
         sklearn_input = "text"
         if len(features) != 1 or features[0].dtype != "string":
             raise SlpackError(
-                "the model starts with a text vectorizer, so the sample must have exactly one text column."
+                "the model starts with a text vectorizer, so the sample must have exactly "
+                "one text column."
             )
     elif expected is not None:
         sklearn_input = "frame"
@@ -163,10 +173,12 @@ def infer_schema(model: Any, sample: Any) -> tuple[Schema, Any]:
         sklearn_input = "array"
 
     numeric_only = all(f.dtype != "string" for f in features)
-    uses_columns = introspect.contains(model, ("ColumnTransformer",) + introspect.ENCODERS)
+    uses_columns = introspect.contains(model, ("ColumnTransformer", *introspect.ENCODERS))
     if from_array or (numeric_only and not uses_columns and not text_model):
         if not numeric_only:
-            raise SlpackError("a .npy sample must be numeric; give text or categories as CSV or JSON.")
+            raise SlpackError(
+                "a .npy sample must be numeric; give text or categories as CSV or JSON."
+            )
         layout = "tensor"
         for f in features:
             f.dtype = "float32"  # one float tensor; use_float_dtype may widen it
@@ -192,7 +204,11 @@ def _feature(name: str, column: Any, use: introspect.ColumnUse | None) -> Featur
     import pandas as pd
 
     kind = column.dtype.kind
-    if isinstance(column.dtype, pd.CategoricalDtype) or kind in "OSU" or pd.api.types.is_string_dtype(column.dtype):
+    if (
+        isinstance(column.dtype, pd.CategoricalDtype)
+        or kind in "OSU"
+        or pd.api.types.is_string_dtype(column.dtype)
+    ):
         values = column.dropna()
         if not all(isinstance(v, str) for v in values):
             bad = next(v for v in values if not isinstance(v, str))
@@ -222,7 +238,9 @@ def _feature(name: str, column: Any, use: introspect.ColumnUse | None) -> Featur
         if use is not None and use.categories is not None:
             unknown = "reject" if use.rejects_unknown else "accept"
             cats = [int(c) for c in use.categories if isinstance(c, (int, np.integer))]
-            return Feature(name, "integer", "int64", "categorical", categories=cats, unknown=unknown)
+            return Feature(
+                name, "integer", "int64", "categorical", categories=cats, unknown=unknown
+            )
         return Feature(name, "integer", "float32", "numeric")
     if kind == "f":
         return Feature(name, "number", "float32", "numeric")

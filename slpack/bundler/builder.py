@@ -16,13 +16,26 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from slpack.build import bundle, convert, inputs, introspect, optimize, parity, probes, schema, stats, versions
+from slpack.bundler import (
+    bundle,
+    convert,
+    inputs,
+    introspect,
+    optimize,
+    parity,
+    probes,
+    schema,
+    stats,
+    versions,
+)
 from slpack.errors import ParityError, SlpackError
 
 DEFAULT_ATOL = 1e-5
 DEFAULT_RTOL = 1e-4
 DEFAULT_PARITY_ROWS = 2000
-DEFAULT_RUNTIME_PYTHON = "3.12"  # the templates' default Lambda runtime, when no layer says otherwise
+DEFAULT_RUNTIME_PYTHON = (
+    "3.12"  # the templates' default Lambda runtime, when no layer says otherwise
+)
 
 
 @dataclass
@@ -78,7 +91,9 @@ def build_bundle(
     try:
         task = introspect.task_of(fitted)
     except ValueError as exc:
-        raise SlpackError(f"{exc}; slpack serves classifiers, regressors and transformers.") from None
+        raise SlpackError(
+            f"{exc}; slpack serves classifiers, regressors and transformers."
+        ) from None
 
     step("inferring the input schema")
     sch, frame = schema.infer_schema(fitted, data)
@@ -102,7 +117,9 @@ def build_bundle(
     sha = hashlib.sha256(model_bytes).hexdigest()
     name = _bundle_name(opts.name, model_path)
     layer = _layer_entry(opts.layer) if opts.layer else None
-    with bundle.handler_files((layer or {}).get("lock", {}).get("python") or DEFAULT_RUNTIME_PYTHON) as handler:
+    with bundle.handler_files(
+        (layer or {}).get("lock", {}).get("python") or DEFAULT_RUNTIME_PYTHON
+    ) as handler:
         manifest = {
             "format": 1,
             "name": name,
@@ -143,10 +160,16 @@ def _layer_entry(zip_path: Path) -> dict[str, Any]:
 
     zip_path = Path(zip_path)
     if not zip_path.is_file():
-        raise SlpackError(f"the layer {zip_path} does not exist; build it with slpack layer or fix the path.")
+        raise SlpackError(
+            f"the layer {zip_path} does not exist; build it with slpack layer or fix the path."
+        )
     lock = lock_of(zip_path)
     keep = ("python", "arch", "runtime", "spec", "packages")
-    return {"file": zip_path.name, "sha256": sha256_file(zip_path), "lock": {k: lock[k] for k in keep if k in lock}}
+    return {
+        "file": zip_path.name,
+        "sha256": sha256_file(zip_path),
+        "lock": {k: lock[k] for k in keep if k in lock},
+    }
 
 
 def _session(model_bytes: bytes, model: Any) -> Any:
@@ -166,7 +189,14 @@ def _session(model_bytes: bytes, model: Any) -> Any:
         ) from None
 
 
-def _parity(model: Any, sch: schema.Schema, frame: Any, session: Any, spec: parity.OutputSpec, opts: BuildOptions) -> parity.ParityResult:
+def _parity(
+    model: Any,
+    sch: schema.Schema,
+    frame: Any,
+    session: Any,
+    spec: parity.OutputSpec,
+    opts: BuildOptions,
+) -> parity.ParityResult:
     try:
         expected = parity.sklearn_predictions(model, spec, sch.sklearn_rows(frame))
     except Exception as exc:
@@ -177,7 +207,10 @@ def _parity(model: Any, sch: schema.Schema, frame: Any, session: Any, spec: pari
     try:
         got = parity.onnx_predictions(session, spec, sch.onnx_feeds(frame))
     except Exception as exc:
-        raise SlpackError(f"onnxruntime could not run the converted model on the sample ({str(exc).splitlines()[0][:200]}).") from None
+        raise SlpackError(
+            "onnxruntime could not run the converted model on the sample "
+            f"({str(exc).splitlines()[0][:200]})."
+        ) from None
     result = parity.compare(expected, got, spec, opts.atol, opts.rtol)
     result.allow_mismatch = opts.allow_mismatch
     return result
@@ -185,15 +218,29 @@ def _parity(model: Any, sch: schema.Schema, frame: Any, session: Any, spec: pari
 
 def _parity_message(result: parity.ParityResult, model: Any) -> str:
     worst = result.worst[0] if result.worst else {}
-    where = f" (worst: row {worst.get('row')}, {worst.get('column')}: expected {worst.get('expected')}, got {worst.get('got')})" if worst else ""
-    hint = "loosen --atol/--rtol if the differences are acceptable, or pass --allow-mismatch to build anyway"
+    where = (
+        f" (worst: row {worst.get('row')}, {worst.get('column')}: expected "
+        f"{worst.get('expected')}, "
+        f"got {worst.get('got')})"
+        if worst
+        else ""
+    )
+    hint = (
+        "loosen --atol/--rtol if the differences are acceptable, or pass --allow-mismatch "
+        "to build anyway"
+    )
     if introspect.contains(model, introspect.TEXT_VECTORIZERS):
         hint = (
             "ONNX tokenizes and lowercases text with its own engine, so set the vectorizer's "
-            "token_pattern to a simple pattern such as r'\\b\\w+\\b' (or lowercase=False for non-ASCII "
+            "token_pattern to a simple pattern such as r'\\b\\w+\\b' (or lowercase=False "
+            "for non-ASCII "
             "text) and retrain, or pass --allow-mismatch"
         )
-    agreement = f"label agreement {result.label_agreement:.2%}, " if result.label_agreement is not None else ""
+    agreement = (
+        f"label agreement {result.label_agreement:.2%}, "
+        if result.label_agreement is not None
+        else ""
+    )
     return (
         f"the ONNX model disagrees with scikit-learn on {result.rows} sample rows "
         f"({agreement}max abs error {result.max_abs_error:.3g}){where}; {hint}."

@@ -19,6 +19,7 @@ from slpack.errors import SlpackError
 PICKLE_SUFFIXES = {".joblib", ".pkl", ".pickle"}
 SAMPLE_SUFFIXES = {".csv", ".parquet", ".pq", ".npy", ".json", ".jsonl"}
 
+
 class PickleWarning(UserWarning):
     """Loading a pickle (or joblib) file runs code stored in it."""
 
@@ -114,7 +115,9 @@ def _check_fitted(model: Any, path: Path) -> None:
 def load_sample(path: Path) -> Any:
     """Load the sample as a pandas DataFrame (tabular files) or a numpy array (``.npy``)."""
     if not path.is_file():
-        raise SlpackError(f"sample file {path} does not exist; pass a CSV, Parquet, .npy or JSON file.")
+        raise SlpackError(
+            f"sample file {path} does not exist; pass a CSV, Parquet, .npy or JSON file."
+        )
     suffix = path.suffix.lower()
     if suffix not in SAMPLE_SUFFIXES:
         raise SlpackError(
@@ -145,9 +148,13 @@ def load_sample(path: Path) -> Any:
         raise
     except (ValueError, OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SlpackError(f"could not read the sample {path.name} ({first}); check its format.") from None
+        raise SlpackError(
+            f"could not read the sample {path.name} ({first}); check its format."
+        ) from None
     if len(frame) == 0:
-        raise SlpackError(f"the sample {path.name} has no rows; give at least one row of real input.")
+        raise SlpackError(
+            f"the sample {path.name} has no rows; give at least one row of real input."
+        )
     return frame
 
 

@@ -15,14 +15,20 @@ from typing import Any
 TEXT_VECTORIZERS = ("TfidfVectorizer", "CountVectorizer", "HashingVectorizer")
 ENCODERS = ("OneHotEncoder", "OrdinalEncoder")
 TREE_MODELS = (
-    "DecisionTreeClassifier", "DecisionTreeRegressor",
-    "ExtraTreeClassifier", "ExtraTreeRegressor",
-    "RandomForestClassifier", "RandomForestRegressor",
-    "ExtraTreesClassifier", "ExtraTreesRegressor",
-    "GradientBoostingClassifier", "GradientBoostingRegressor",
-    "HistGradientBoostingClassifier", "HistGradientBoostingRegressor",
+    "DecisionTreeClassifier",
+    "DecisionTreeRegressor",
+    "ExtraTreeClassifier",
+    "ExtraTreeRegressor",
+    "RandomForestClassifier",
+    "RandomForestRegressor",
+    "ExtraTreesClassifier",
+    "ExtraTreesRegressor",
+    "GradientBoostingClassifier",
+    "GradientBoostingRegressor",
+    "HistGradientBoostingClassifier",
+    "HistGradientBoostingRegressor",
     "IsolationForest",
-)  # fmt: skip
+)
 
 CLASSIFIER, REGRESSOR, TRANSFORMER = "classifier", "regressor", "transformer"
 
@@ -56,7 +62,9 @@ def task_of(model: Any) -> str:
         return REGRESSOR
     if hasattr(last, "transform"):
         return TRANSFORMER
-    raise ValueError(f"{type(last).__name__} is neither a classifier, a regressor nor a transformer")
+    raise ValueError(
+        f"{type(last).__name__} is neither a classifier, a regressor nor a transformer"
+    )
 
 
 def has_predict_proba(model: Any) -> bool:
@@ -137,7 +145,11 @@ def column_uses(model: Any, columns: list[str]) -> dict[str, ColumnUse]:
                 uses.update({name: ColumnUse(text=True) for name in names})
                 continue
             encoder = next((s for s in walk(trans) if is_named(s, ENCODERS)), None)
-            if encoder is not None and hasattr(encoder, "categories_") and len(encoder.categories_) == len(names):
+            if (
+                encoder is not None
+                and hasattr(encoder, "categories_")
+                and len(encoder.categories_) == len(names)
+            ):
                 rejects = getattr(encoder, "handle_unknown", "error") == "error"
                 for name, cats in zip(names, encoder.categories_):
                     uses[name] = ColumnUse(categories=tuple(cats.tolist()), rejects_unknown=rejects)

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from slpack.build import introspect
+from slpack.bundler import introspect
 
 WORST_ROWS = 5
 
@@ -46,10 +46,14 @@ def output_spec(onnx_model: Any, model: Any, task: str) -> OutputSpec:
     floats = [name for name, elem in outputs if elem in (1, 11)]  # FLOAT, DOUBLE
     if task == introspect.CLASSIFIER:
         last = introspect.final_estimator(model)
-        probabilities = outputs[1][0] if introspect.has_predict_proba(model) and len(outputs) > 1 else None
+        probabilities = (
+            outputs[1][0] if introspect.has_predict_proba(model) and len(outputs) > 1 else None
+        )
         names = [outputs[0][0]] + ([probabilities] if probabilities else [])
         classes = [json_value(c) for c in last.classes_]
-        return OutputSpec(task, names, label=outputs[0][0], probabilities=probabilities, classes=classes)
+        return OutputSpec(
+            task, names, label=outputs[0][0], probabilities=probabilities, classes=classes
+        )
     if task == introspect.REGRESSOR:
         return OutputSpec(task, [floats[0]], value=floats[0])
     return OutputSpec(task, [floats[-1]], embedding=floats[-1])
@@ -75,8 +79,12 @@ class Predictions:
 
 def sklearn_predictions(model: Any, spec: OutputSpec, rows: Any) -> Predictions:
     if spec.task == introspect.CLASSIFIER:
-        probabilities = np.asarray(model.predict_proba(rows), dtype=np.float64) if spec.probabilities else None
-        return Predictions(labels=[json_value(v) for v in model.predict(rows)], probabilities=probabilities)
+        probabilities = (
+            np.asarray(model.predict_proba(rows), dtype=np.float64) if spec.probabilities else None
+        )
+        return Predictions(
+            labels=[json_value(v) for v in model.predict(rows)], probabilities=probabilities
+        )
     out = model.predict(rows) if spec.task == introspect.REGRESSOR else model.transform(rows)
     if hasattr(out, "toarray"):
         out = out.toarray()
@@ -89,7 +97,11 @@ def onnx_predictions(session: Any, spec: OutputSpec, feeds: dict[str, np.ndarray
     if spec.task == introspect.CLASSIFIER:
         raw = results[spec.label].reshape(-1)
         labels = [label_value(v, spec.classes or []) for v in raw]
-        probabilities = np.asarray(results[spec.probabilities], dtype=np.float64) if spec.probabilities else None
+        probabilities = (
+            np.asarray(results[spec.probabilities], dtype=np.float64)
+            if spec.probabilities
+            else None
+        )
         return Predictions(labels=labels, probabilities=probabilities)
     out = np.asarray(results[spec.names[0]], dtype=np.float64)
     return Predictions(values=out.reshape(len(out), -1))
@@ -142,7 +154,15 @@ def compare(
         disagree = [i for i, (a, b) in enumerate(zip(expected.labels, got.labels or [])) if a != b]
         result.label_agreement = 1.0 - len(disagree) / n if n else 1.0
         worst += [
-            (np.inf, {"row": ids[i], "column": "label", "expected": expected.labels[i], "got": got.labels[i]})  # type: ignore[index]
+            (
+                np.inf,
+                {
+                    "row": ids[i],
+                    "column": "label",
+                    "expected": expected.labels[i],
+                    "got": got.labels[i],
+                },
+            )  # type: ignore[index]
             for i in disagree[:WORST_ROWS]
         ]
         if disagree:
@@ -159,7 +179,17 @@ def compare(
     for exp, act, columns, rel in pairs:
         if exp.shape != act.shape:
             result.passed = False
-            worst.append((np.inf, {"row": None, "column": columns[0], "expected": list(exp.shape), "got": list(act.shape)}))
+            worst.append(
+                (
+                    np.inf,
+                    {
+                        "row": None,
+                        "column": columns[0],
+                        "expected": list(exp.shape),
+                        "got": list(act.shape),
+                    },
+                )
+            )
             continue
         abs_err = np.abs(exp - act)
         abs_err = np.where(np.isnan(exp) & np.isnan(act), 0.0, abs_err)
@@ -174,14 +204,24 @@ def compare(
         for flat in np.argsort(-excess, axis=None)[:WORST_ROWS]:
             i, j = np.unravel_index(flat, excess.shape)
             if excess[i, j] > 0:
-                worst.append((float(excess[i, j]), {
-                    "row": ids[i], "column": columns[j],
-                    "expected": float(exp[i, j]), "got": float(act[i, j]),
-                }))  # fmt: skip
+                worst.append(
+                    (
+                        float(excess[i, j]),
+                        {
+                            "row": ids[i],
+                            "column": columns[j],
+                            "expected": float(exp[i, j]),
+                            "got": float(act[i, j]),
+                        },
+                    )
+                )
     worst.sort(key=lambda item: -item[0])
     result.worst = [_jsonable(w) for _, w in worst[:WORST_ROWS]]
     return result
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: json_value(v) if not isinstance(v, float) or np.isfinite(v) else str(v) for k, v in row.items()}
+    return {
+        k: json_value(v) if not isinstance(v, float) or np.isfinite(v) else str(v)
+        for k, v in row.items()
+    }

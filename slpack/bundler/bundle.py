@@ -26,11 +26,14 @@ MODEL_DIR_IN_ZIP = "model"
 
 
 def manifest_bytes(manifest: dict[str, Any]) -> bytes:
-    return (json.dumps(manifest, indent=2, sort_keys=False, ensure_ascii=False) + "\n").encode("utf-8")
+    return (json.dumps(manifest, indent=2, sort_keys=False, ensure_ascii=False) + "\n").encode(
+        "utf-8"
+    )
 
 
 def file_hashes(files: dict[str, Path]) -> dict[str, str]:
-    """sha256 of each file by its path in function.zip: the manifest records all the bundle ships."""
+    """sha256 of each file by its path in function.zip: the manifest records all the bundle
+    ships."""
     return {name: ziputil.sha256_file(path) for name, path in files.items()}
 
 
@@ -59,8 +62,11 @@ def handler_files(python_version: str | None) -> Iterator[dict[str, Path]]:
         yield ziputil.tree_entries(staging, bytecode=True)
 
 
-def write_bundle(bundle_dir: Path, model_bytes: bytes, manifest: dict[str, Any], files: dict[str, Path]) -> dict[str, Path]:
-    """Write the three files (``files``: the handler's, from :func:`handler_files`); return their paths."""
+def write_bundle(
+    bundle_dir: Path, model_bytes: bytes, manifest: dict[str, Any], files: dict[str, Path]
+) -> dict[str, Path]:
+    """Write the three files (``files``: the handler's, from :func:`handler_files`); return their
+    paths."""
     bundle_dir.mkdir(parents=True, exist_ok=True)
     data = manifest_bytes(manifest)
     model_path = bundle_dir / MODEL
@@ -68,7 +74,9 @@ def write_bundle(bundle_dir: Path, model_bytes: bytes, manifest: dict[str, Any],
     model_path.write_bytes(model_bytes)
     manifest_path.write_bytes(data)
     if "slpack_handler/__init__.py" not in files:
-        raise RuntimeError(f"the slpack_handler package is missing from {handler_package()}; reinstall slpack")
+        raise RuntimeError(
+            f"the slpack_handler package is missing from {handler_package()}; reinstall slpack"
+        )
     zip_path = bundle_dir / FUNCTION_ZIP
     ziputil.write_zip(
         zip_path,
@@ -88,4 +96,6 @@ def read_manifest(bundle_dir: Path) -> dict[str, Any]:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise SlpackError(f"{path} is not valid JSON; rebuild the bundle with slpack build.") from None
+        raise SlpackError(
+            f"{path} is not valid JSON; rebuild the bundle with slpack build."
+        ) from None

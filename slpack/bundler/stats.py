@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from slpack.build.schema import Schema
+from slpack.bundler.schema import Schema
 
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 TOP_CATEGORIES = 1000
@@ -20,9 +20,13 @@ def feature_stats(schema: Schema, frame: Any) -> dict[str, dict[str, Any]]:
     stats: dict[str, dict[str, Any]] = {}
     for feature in schema.features:
         column = frame[feature.name]
-        count = int(len(column))
+        count = len(column)
         missing = float(column.isna().mean()) if count else 0.0
-        entry: dict[str, Any] = {"role": feature.role, "count": count, "missing_share": round(missing, 6)}
+        entry: dict[str, Any] = {
+            "role": feature.role,
+            "count": count,
+            "missing_share": round(missing, 6),
+        }
         present = column.dropna()
         if feature.role == "text":
             lengths = present.astype(str).str.len()
@@ -36,10 +40,14 @@ def feature_stats(schema: Schema, frame: Any) -> dict[str, dict[str, Any]]:
         elif len(present):
             values = present.to_numpy(dtype=np.float64)
             entry.update(
-                min=_num(values.min()), max=_num(values.max()),
-                mean=_num(values.mean()), std=_num(values.std()),
-                quantiles={str(q): _num(v) for q, v in zip(QUANTILES, np.quantile(values, QUANTILES))},
-            )  # fmt: skip
+                min=_num(values.min()),
+                max=_num(values.max()),
+                mean=_num(values.mean()),
+                std=_num(values.std()),
+                quantiles={
+                    str(q): _num(v) for q, v in zip(QUANTILES, np.quantile(values, QUANTILES))
+                },
+            )
         stats[feature.name] = entry
     return stats
 

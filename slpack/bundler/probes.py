@@ -13,8 +13,14 @@ from typing import Any
 
 import numpy as np
 
-from slpack.build.parity import OutputSpec, Predictions, compare, onnx_predictions, sklearn_predictions
-from slpack.build.schema import Feature, Schema
+from slpack.bundler.parity import (
+    OutputSpec,
+    Predictions,
+    compare,
+    onnx_predictions,
+    sklearn_predictions,
+)
+from slpack.bundler.schema import Feature, Schema
 
 PROBE_ROWS = 5
 UNSEEN = "__slpack_unseen_category__"
@@ -32,11 +38,15 @@ def probe_features(
     for feature in schema.features:
         outcome: dict[str, str] = {}
         if feature.dtype in ("float32", "float64", "string"):
-            outcome["missing"] = _probe(model, schema, base, feature, np.nan, session, spec, atol, rtol)
+            outcome["missing"] = _probe(
+                model, schema, base, feature, np.nan, session, spec, atol, rtol
+            )
             feature.nullable = outcome["missing"] == OK
         if feature.role == "categorical" and feature.unknown == "accept":
             unseen: Any = UNSEEN if feature.dtype == "string" else _unseen_int(feature)
-            outcome["unknown"] = _probe(model, schema, base, feature, unseen, session, spec, atol, rtol)
+            outcome["unknown"] = _probe(
+                model, schema, base, feature, unseen, session, spec, atol, rtol
+            )
             feature.unknown = "accept" if outcome["unknown"] == OK else "reject"
         if outcome:
             found[feature.name] = outcome
@@ -48,9 +58,16 @@ def _unseen_int(feature: Feature) -> int:
 
 
 def _probe(
-    model: Any, schema: Schema, base: Any, feature: Feature, value: Any,
-    session: Any, spec: OutputSpec, atol: float, rtol: float,
-) -> str:  # fmt: skip
+    model: Any,
+    schema: Schema,
+    base: Any,
+    feature: Feature,
+    value: Any,
+    session: Any,
+    spec: OutputSpec,
+    atol: float,
+    rtol: float,
+) -> str:
     rows = base.copy()
     if feature.dtype == "string":
         rows[feature.name] = rows[feature.name].astype(object)

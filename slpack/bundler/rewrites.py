@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from slpack.build import introspect
-from slpack.build.schema import MISSING_STRING
+from slpack.bundler import introspect
+from slpack.bundler.schema import MISSING_STRING
 
 
 @dataclass
@@ -106,8 +106,8 @@ def _scalers_before_trees(result: Rewritten) -> None:
     """
     if not introspect.is_named(introspect.final_estimator(result.model), introspect.TREE_MODELS):
         return
-    from sklearn.pipeline import Pipeline
     from skl2onnx.sklapi import CastTransformer
+    from sklearn.pipeline import Pipeline
 
     wrapped = []
 
@@ -118,11 +118,13 @@ def _scalers_before_trees(result: Rewritten) -> None:
         if introspect.is_named(est, _DIV_OPTION):
             result.add_option(est, div="div_cast")
         probe = np.zeros((1, getattr(est, "n_features_in_", 1)))
-        return Pipeline([
-            ("slpack_to_float64", CastTransformer(dtype=np.float64).fit(probe)),
-            ("scaler", est),
-            ("slpack_to_float32", CastTransformer(dtype=np.float32).fit(probe)),
-        ])  # fmt: skip
+        return Pipeline(
+            [
+                ("slpack_to_float64", CastTransformer(dtype=np.float64).fit(probe)),
+                ("scaler", est),
+                ("slpack_to_float32", CastTransformer(dtype=np.float32).fit(probe)),
+            ]
+        )
 
     replace_steps(result.model, wrap)
     if wrapped:
@@ -183,7 +185,8 @@ def _text_locale(result: Rewritten) -> None:
 
 @rewrite("voting-flatten")
 def _voting_flatten(result: Rewritten) -> None:
-    """Let soft-voting classifiers convert: skl2onnx refuses ``flatten_transform=True`` (the default).
+    """Let soft-voting classifiers convert: skl2onnx refuses ``flatten_transform=True`` (the
+    default).
 
     The flag only shapes ``transform()``'s output; ``predict`` and ``predict_proba``, which the
     function serves, do not read it, so the conversion copy turns it off.
@@ -193,7 +196,9 @@ def _voting_flatten(result: Rewritten) -> None:
     for est in introspect.walk(result.model):
         if isinstance(est, VotingClassifier) and est.flatten_transform:
             est.flatten_transform = False
-            result.notes.append("VotingClassifier converted with flatten_transform=False (transform only)")
+            result.notes.append(
+                "VotingClassifier converted with flatten_transform=False (transform only)"
+            )
 
 
 @rewrite("classifier-outputs")
@@ -215,7 +220,8 @@ def _classifier_outputs(result: Rewritten) -> None:
 
 
 def _allowed_options(estimator: Any) -> dict[str, Any]:
-    """The options skl2onnx's converter for ``estimator`` declares (none when it has no converter)."""
+    """The options skl2onnx's converter for ``estimator`` declares (none when it has no
+    converter)."""
     from skl2onnx._supported_operators import sklearn_operator_name_map
     from skl2onnx.common._registration import get_converter
 

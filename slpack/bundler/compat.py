@@ -83,7 +83,9 @@ def _float64_imputer() -> None:
         opv = container.target_opset
         x = operator.inputs[0]
         fill = stats.astype(np.float64).reshape(1, -1)
-        node = OnnxWhere(OnnxIsNaN(x, op_version=opv), fill, x, op_version=opv, output_names=operator.outputs[:1])
+        node = OnnxWhere(
+            OnnxIsNaN(x, op_version=opv), fill, x, op_version=opv, output_names=operator.outputs[:1]
+        )
         node.add_to(scope, container)
 
     convert._slpack_patched = True  # type: ignore[attr-defined]
