@@ -1,4 +1,5 @@
-"""A non-editable install carries handlers/, templates/ and layers/ and builds the same bundle."""
+"""A non-editable install carries the runtime package and the data folders, and builds the same
+bundle as the repository does."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from conftest import REPO
 _CHECK = """
 import sys, json
 import slpack, slpack.resources as r
-assert "site" not in slpack.__file__ or True
+import slpack_handler.contract as contract
 print(json.dumps({
     "slpack": slpack.__file__,
+    "contract": contract.__file__,
     "handler": str(r.handler_package()),
     "templates": str(r.data_dir("templates")),
     "layers": str(r.data_dir("layers")),
@@ -62,30 +64,58 @@ def test_wheel_install_ships_the_data_folders(tmp_path: Path) -> None:
 
     paths = json.loads(out.stdout)
     assert paths["slpack"].startswith(str(target))
-    for key in ("handler", "templates", "layers"):
+    assert paths["contract"] == str(target / "slpack_handler" / "contract.py")
+    assert paths["handler"] == str(target / "slpack_handler")
+    for key in ("templates", "layers"):
         assert paths[key].startswith(str(target / "slpack" / "_data")), paths
-    assert (Path(paths["handler"]) / "__init__.py").is_file()
-    editable = {
+    in_repo = {
         p.relative_to(REPO / "handlers").as_posix() for p in (REPO / "handlers").rglob("*.py")
     }
     installed = {
-        p.relative_to(target / "slpack" / "_data" / "handlers").as_posix()
-        for p in (target / "slpack" / "_data" / "handlers").rglob("*.py")
+        p.relative_to(target).as_posix() for p in (target / "slpack_handler").rglob("*.py")
     }
-    assert editable == installed
-    build = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import sys; from slpack.cli import main; sys.exit(main(sys.argv[1:]))",
-            "--help",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
+    assert in_repo == installed
+    # The installed tool builds the same bundle as the repository's: byte for byte.
+    model, sample = tmp_path / "model.joblib", tmp_path / "sample.csv"
+    _write_small_model(model, sample)
+    zips = []
+    for name, environment in (("wheel", env), ("repo", dict(os.environ))):
+        build = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sys; from slpack.cli import main; sys.exit(main(sys.argv[1:]))",
+                "build",
+                str(model),
+                "--sample",
+                str(sample),
+                "--out",
+                str(tmp_path / name),
+                "--target",
+                "none",
+            ],
+            env={**environment, "SOURCE_DATE_EPOCH": "1700000000"},
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+        )
+        assert build.returncode == 0, build.stderr
+        zips.append((tmp_path / name / "model" / "function.zip").read_bytes())
+    assert zips[0] == zips[1]
+
+
+def _write_small_model(model_path: Path, sample_path: Path) -> None:
+    import joblib
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    joblib.dump(
+        make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(X, y), model_path
     )
-    assert build.returncode == 0 and "build" in build.stdout
+    X.to_csv(sample_path, index=False)
 
 
 def test_readme_test_command_is_what_ci_runs() -> None:
