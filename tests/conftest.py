@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from slpack_handler.contract import FORMAT
+
 REPO = Path(__file__).resolve().parent.parent
 os.environ.setdefault("SOURCE_DATE_EPOCH", "1700000000")  # reproducible manifests in every test
 
@@ -170,7 +172,7 @@ def standin_bundle(tmp_path: Path) -> Path:
     bundle.mkdir(parents=True)
     with zipfile.ZipFile(bundle / "function.zip", "w") as zf:
         zf.writestr("slpack_handler/__init__.py", SERVE_STANDIN)
-    (bundle / "slpack.json").write_text(json.dumps({"format": 1, "name": "standin"}))
+    (bundle / "slpack.json").write_text(json.dumps({"format": FORMAT, "name": "standin"}))
     (tmp_path / "dist" / "empty-layer" / "python").mkdir(parents=True)
     return bundle
 
@@ -187,10 +189,14 @@ def write_render_bundle(root: Path, name: str = "iris", version: str = "1a2b3c4d
         zf.writestr("slpack_handler/__init__.py", "")
     (bundle / "model.onnx").write_bytes(b"not really onnx")
     manifest = {
-        "format": 1,
+        "format": FORMAT,
         "name": name,
         "version": version,
-        "model": {"file": "model.onnx", "sha256": "ab" * 32},
+        "task": "classifier",
+        "model": {"file": "model.onnx", "format": "onnx", "sha256": "ab" * 32},
+        "runtime": {"name": "onnxruntime"},
+        "input": {"layout": "tensor", "features": []},
+        "output": {"names": []},
     }
     (bundle / "slpack.json").write_text(json.dumps(manifest))
     return bundle

@@ -17,8 +17,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from slpack.bundler.builder import DEFAULT_RUNTIME_PYTHON
 from slpack.layer.bytecode import compiler_for
+from slpack_handler.contract import DEFAULT_PYTHON
 
 
 @pytest.fixture
@@ -68,10 +68,8 @@ def test_same_inputs_give_a_byte_identical_function_zip(
         compiled = [n for n in zf.namelist() if n.endswith(".pyc")]
     # bytecode for the default runtime whenever this machine has its interpreter, built in temporary
     # folders
-    assert bool(compiled) == (compiler_for(DEFAULT_RUNTIME_PYTHON) is not None)
-    assert all(
-        n.endswith(f".cpython-{DEFAULT_RUNTIME_PYTHON.replace('.', '')}.pyc") for n in compiled
-    )
+    assert bool(compiled) == (compiler_for(DEFAULT_PYTHON) is not None)
+    assert all(n.endswith(f".cpython-{DEFAULT_PYTHON.replace('.', '')}.pyc") for n in compiled)
 
 
 def _one_sentence(err: str) -> str:

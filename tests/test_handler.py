@@ -16,13 +16,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import REPO, unpack_function
+from conftest import unpack_function
 from pipelines import COVERAGE
 
 from slpack.bundler import build_bundle
-
-sys.path.insert(0, str(REPO / "handlers"))
-
 from slpack_handler.app import App
 from slpack_handler.config import Settings
 from slpack_handler.metrics import DIMENSIONS, MetricRecord, emf_line
@@ -213,7 +210,8 @@ def test_batches_checked_in_bulk_agree_with_rows_checked_one_by_one(
         {**MIXED_ROW, "age": 10.0 + 9 * i, "monthly_spend": 3.5 * i, "visits": i % 7}
         for i in range(BULK_ROWS + 8)
     ]
-    schema = app.model().schema
+    model = app.model()
+    schema = model.schema
     parsed = schema.parse({"instances": rows})
     assert len(parsed.arrays) == 2, "age and monthly_spend took the bulk path"
     assert (
@@ -221,7 +219,7 @@ def test_batches_checked_in_bulk_agree_with_rows_checked_one_by_one(
         == sum(schema.parse({"instances": [row]}).out_of_range for row in rows)
         > 0
     )
-    _assert_same_feeds(schema, rows)
+    _assert_same_feeds(model, rows)
 
     bad = [dict(row) for row in rows]
     bad[3]["age"], bad[20]["monthly_spend"], bad[33]["age"], bad[35]["monthly_spend"] = (
@@ -244,12 +242,14 @@ def test_batches_checked_in_bulk_agree_with_rows_checked_one_by_one(
         [13.0 + i / 10, 2.0, 2.4, 19.0, 100, 2.5, 2.5, 0.3, 1.6, 5.0, 1.0, 3.0, 800 + i]
         for i in range(BULK_ROWS)
     ]
-    _assert_same_feeds(make_app(bundles["pca-embedding"]).model().schema, matrix)
+    _assert_same_feeds(make_app(bundles["pca-embedding"]).model(), matrix)
 
 
-def _assert_same_feeds(schema: Any, rows: list[Any]) -> None:
-    batch = schema.feeds(schema.parse({"instances": rows}))
-    singles = [schema.feeds(schema.parse({"instances": [row]})) for row in rows]
+def _assert_same_feeds(model: Any, rows: list[Any]) -> None:
+    """The onnxruntime feeds of a bulk-checked batch equal those of its rows checked one by one."""
+    schema, feeds = model.schema, model.runtime.feeds
+    batch = feeds(schema.parse({"instances": rows}))
+    singles = [feeds(schema.parse({"instances": [row]})) for row in rows]
     for name, array in batch.items():
         stacked = np.concatenate([one[name] for one in singles])
         assert array.dtype == stacked.dtype and array.flags.c_contiguous

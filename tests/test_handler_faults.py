@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import json
 import socket
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO
 from pipelines import COVERAGE
 
 from slpack.bundler import build_bundle
-
-sys.path.insert(0, str(REPO / "handlers"))
-
 from slpack_handler import s3
 from slpack_handler.app import App
 from slpack_handler.config import Settings

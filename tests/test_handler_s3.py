@@ -12,7 +12,6 @@ import hashlib
 import io
 import os
 import socket
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -30,10 +29,9 @@ from botocore.config import Config
 from botocore.credentials import Credentials as BotoCredentials
 from moto.server import ThreadedMotoServer
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "handlers"))
-
 from slpack_handler import s3
+
+REPO = Path(__file__).resolve().parent.parent
 
 MODEL = b"\x08\x07onnx-model-bytes" * 5000  # ~90 KB: several reads, still instant
 SHA = hashlib.sha256(MODEL).hexdigest()
@@ -194,12 +192,13 @@ def test_fetch_from_moto_then_reuse_without_network(
         path = s3.fetch_model(f"s3://warm/{KEY}", SHA, str(tmp_path / "cache"))
     finally:
         server.stop()
-    assert path == str(tmp_path / "cache" / f"{SHA}.onnx")
+    assert path == str(tmp_path / "cache" / f"{SHA}.model")
     assert Path(path).read_bytes() == MODEL
     assert (
         s3.fetch_model(f"s3://warm/{KEY}", SHA, str(tmp_path / "cache")) == path
     )  # the server is gone
-    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == [f".{SHA}.lock", f"{SHA}.onnx"]
+    cached = sorted(p.name for p in (tmp_path / "cache").iterdir())
+    assert cached == [f".{SHA}.lock", f"{SHA}.model"]
 
 
 @pytest.mark.parametrize(
@@ -224,7 +223,7 @@ def test_a_corrupt_cached_file_is_replaced(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, moto_endpoint: str
 ) -> None:
     monkeypatch.setenv("SLPACK_S3_ENDPOINT_URL", moto_endpoint)
-    (tmp_path / f"{SHA}.onnx").write_bytes(MODEL[:100])
+    (tmp_path / f"{SHA}.model").write_bytes(MODEL[:100])
     assert Path(s3.fetch_model(f"s3://{BUCKET}/{KEY}", SHA, str(tmp_path))).read_bytes() == MODEL
 
 
@@ -234,7 +233,8 @@ def test_an_object_that_does_not_match_the_manifest_is_refused_once_and_not_kept
     monkeypatch.setenv("SLPACK_S3_ENDPOINT_URL", moto_endpoint)
     with pytest.raises(
         s3.ModelFetchError,
-        match=r"s3://models/corrupt.onnx has sha256 \w+\.\.\., which does not match the manifest",
+        match=r"s3://models/corrupt.onnx has sha256 [0-9a-f]{64}, which does not match the "
+        rf"manifest's {SHA}",
     ):
         s3.fetch_model(f"s3://{BUCKET}/corrupt.onnx", SHA, str(tmp_path))
     assert len(opener.urls) == 1
@@ -512,7 +512,7 @@ def test_concurrent_workers_download_once(scripted: Scripted, tmp_path: Path) ->
         worker.start()
     for worker in workers:
         worker.join()
-    assert results == [str(tmp_path / f"{SHA}.onnx")] * 3
+    assert results == [str(tmp_path / f"{SHA}.model")] * 3
     assert scripted.gets(OBJECT) == 1
 
 

@@ -25,8 +25,6 @@ from pipelines import COVERAGE
 from slpack.bundler import build_bundle
 from slpack.render import render
 
-sys.path.insert(0, str(REPO / "handlers"))
-
 ROW = {
     "age": 40.0,
     "monthly_spend": 55.2,

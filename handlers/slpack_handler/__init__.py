@@ -1,14 +1,15 @@
 """slpack_handler: the function runtime that ships inside function.zip.
 
 Lambda handler string: ``slpack_handler.handler``. Importing this package is cheap (standard
-library only); numpy, onnxruntime and the model load on the first request, or during init with
-``SLPACK_EAGER=1`` (provisioned concurrency, SnapStart). See docs/handler.md.
+library only); the model and its runtime's libraries load on the first request, or during init
+with ``SLPACK_EAGER=1`` (provisioned concurrency). See docs/handler.md.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any
+
+from slpack_handler.config import eager
 
 __all__ = ["handler"]
 
@@ -25,7 +26,7 @@ def handler(event: Any, context: Any) -> Any:
     return _dispatch(event, context)
 
 
-if os.environ.get("SLPACK_EAGER", "0").strip().lower() in ("1", "true", "yes"):
+if eager():
     from slpack_handler.app import get_app
 
     get_app().warm()

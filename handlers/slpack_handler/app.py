@@ -24,12 +24,11 @@ _ACCEPTED_TYPES = ("", "application/json", "text/plain", "application/x-www-form
 _METADATA_PATHS = ("/health", "/metadata")
 
 
-# The functional form: with postponed annotations the class form would compile a ForwardRef per
-# field.
-class HttpResponse(NamedTuple):
-    status: int
-    headers: dict[str, str]
-    body: bytes
+# The functional form on purpose: with postponed annotations the class form compiles a ForwardRef
+# per field on every cold start.
+HttpResponse = NamedTuple(  # noqa: UP014
+    "HttpResponse", [("status", int), ("headers", dict[str, str]), ("body", bytes)]
+)
 
 
 def _reject_constant(name: str) -> Any:
@@ -75,8 +74,12 @@ class App:
 
     # -- the model ---------------------------------------------------------------------------
 
-    def model(self, record: MetricRecord | None = None) -> Any:
-        """The loaded model; loads it on first use. Raises ModelUnavailable with the reason."""
+    def model(self, record: MetricRecord | None = None, deadline: float | None = None) -> Any:
+        """The loaded model; loads it on first use. Raises ModelUnavailable with the reason.
+
+        ``deadline`` (``time.monotonic()`` seconds) is when the invocation must have answered: a
+        load that fetches the model from S3 gives up in time to answer 503 instead.
+        """
         model = self._model
         if model is not None:
             return model
@@ -88,14 +91,14 @@ class App:
                 and time.monotonic() - self._failed_at < self.settings.reload_backoff_s
             ):
                 raise ModelUnavailable(self._failure)
-            from slpack_handler.model import Model, read_manifest
+            from slpack_handler.model import Model, load_manifest
 
             try:
-                manifest = read_manifest(self.settings.model_dir)
+                manifest = load_manifest(self.settings.model_dir)
                 self.dimensions.update(
                     ModelName=str(manifest.get("name")), ModelVersion=str(manifest.get("version"))
                 )
-                self._model = Model(manifest, self.settings)
+                self._model = Model(manifest, self.settings, deadline)
             except Exception as exc:
                 reason = (
                     str(exc)
@@ -124,10 +127,12 @@ class App:
 
     # -- requests ----------------------------------------------------------------------------
 
-    def predict(self, payload: Any, record: MetricRecord | None = None) -> dict[str, Any]:
+    def predict(
+        self, payload: Any, record: MetricRecord | None = None, deadline: float | None = None
+    ) -> dict[str, Any]:
         """Validate and answer one request body; raises RequestError / ModelUnavailable."""
         record = record if record is not None else MetricRecord()
-        model = self.model(record)
+        model = self.model(record, deadline)
         parsed = model.schema.parse(payload)
         record.add("BatchSize", parsed.rows)
         record.add("MissingValue", parsed.missing)
@@ -141,15 +146,17 @@ class App:
             if hit is not None:
                 return hit
         started = time.perf_counter()
-        predictions = model.predict(model.schema.feeds(parsed))
+        predictions = model.predict(parsed)
         record.add("InferenceMs", (time.perf_counter() - started) * 1000.0)
         response = {"predictions": predictions, "model": model.info}
         if key is not None:
             self.cache.put(key, response)  # type: ignore[union-attr]
         return response
 
-    def metadata(self, record: MetricRecord | None = None) -> dict[str, Any]:
-        model = self.model(record)
+    def metadata(
+        self, record: MetricRecord | None = None, deadline: float | None = None
+    ) -> dict[str, Any]:
+        model = self.model(record, deadline)
         m = model.manifest
         output = {k: v for k, v in m["output"].items() if k == "classes" and v is not None}
         return {
@@ -167,31 +174,50 @@ class App:
         headers: dict[str, str],
         body: bytes,
         request_id: str | None = None,
+        deadline: float | None = None,
     ) -> HttpResponse:
-        """Answer one HTTP request (headers with lower-case names)."""
+        """Answer one HTTP request (headers with lower-case names) before ``deadline``."""
         request_id = request_id or _new_request_id()
         status, payload = self._invoke(
-            lambda record: self._route(method.upper(), path or "/", headers, body, record),
+            lambda record: self._route(
+                method.upper(), path or "/", headers, body, record, deadline
+            ),
             request_id,
         )
-        data = _ENCODER.encode(payload).encode()
-        return HttpResponse(status, {"content-type": JSON, "x-request-id": request_id}, data)
+        return _http_response(status, payload, request_id)
+
+    def refuse(self, error: RequestError, request_id: str | None = None) -> HttpResponse:
+        """Answer a request an adapter could not even read (a bad body encoding, say)."""
+
+        def call(record: MetricRecord) -> tuple[int, dict[str, Any]]:
+            raise error
+
+        request_id = request_id or _new_request_id()
+        status, payload = self._invoke(call, request_id)
+        return _http_response(status, payload, request_id)
 
     def handle_direct(
-        self, payload: Any, request_id: str | None = None
+        self, payload: Any, request_id: str | None = None, deadline: float | None = None
     ) -> tuple[int, dict[str, Any]]:
         """Answer a direct invocation (the event is the request body)."""
         return self._invoke(
-            lambda record: (200, self.predict(payload, record)), request_id or _new_request_id()
+            lambda record: (200, self.predict(payload, record, deadline)),
+            request_id or _new_request_id(),
         )
 
     def _route(
-        self, method: str, path: str, headers: dict[str, str], body: bytes, record: MetricRecord
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        body: bytes,
+        record: MetricRecord,
+        deadline: float | None,
     ) -> tuple[int, dict[str, Any]]:
         trimmed = path.rstrip("/") or "/"
         if method in ("GET", "HEAD"):
             if trimmed == "/" or trimmed.endswith(_METADATA_PATHS):
-                return 200, self.metadata(record)
+                return 200, self.metadata(record, deadline)
             raise RequestError(
                 404, "not_found", f"no resource at {path}; POST predictions to / or GET /metadata"
             )
@@ -201,6 +227,10 @@ class App:
             )
         if trimmed.endswith(_METADATA_PATHS):
             raise RequestError(405, "method_not_allowed", f"{path} answers GET only")
+        return 200, self.predict(self._body(headers, body), record, deadline)
+
+    def _body(self, headers: dict[str, str], body: bytes) -> Any:
+        """The request body as JSON, after the limits and the content type are checked."""
         if len(body) > self.settings.max_body_bytes:
             raise RequestError(
                 413,
@@ -226,7 +256,7 @@ class App:
             raise RequestError(
                 400, "invalid_json", f"the body is not valid JSON ({str(exc)[:120]})"
             ) from None
-        return 200, self.predict(payload, record)
+        return payload
 
     def _invoke(self, call: Any, request_id: str) -> tuple[int, dict[str, Any]]:
         """Run ``call`` with error mapping and one metric record, whatever happens."""
@@ -241,38 +271,7 @@ class App:
         record.properties["coldStart"] = "ColdStart" in record.values
         record.add("Errors", 0)
         record.add("ValidationErrors", 0)
-        try:
-            status, payload = call(record)
-        except RequestError as exc:
-            record.add("ValidationErrors", 1)
-            status, payload = exc.status, error_body(exc.code, exc.message, exc.details, request_id)
-        except ModelUnavailable as exc:
-            record.add("Errors", 1)
-            status, payload = (
-                503,
-                error_body(
-                    "model_unavailable", f"the model is unavailable: {exc}", None, request_id
-                ),
-            )
-        except Exception as exc:  # a fault of ours: 500 with the request id, never a crash
-            record.add("Errors", 1)
-            import traceback  # the error path only
-
-            self.log.error(
-                "unhandled error",
-                requestId=request_id,
-                error=f"{type(exc).__name__}: {exc}",
-                traceback=traceback.format_exc(limit=20),
-            )
-            status, payload = (
-                500,
-                error_body(
-                    "internal_error",
-                    f"internal error; quote request id {request_id}",
-                    None,
-                    request_id,
-                ),
-            )
+        status, payload = self._answer(call, record, request_id)
         record.add("TotalMs", (time.perf_counter() - started) * 1000.0)
         record.properties["requestId"] = request_id
         record.properties["statusCode"] = status
@@ -285,16 +284,52 @@ class App:
                 code=payload["error"]["code"],
                 error=payload["error"]["message"],
             )
-        if self.metrics.enabled:
-            try:
-                self.metrics.emit(record, self.dimensions)
-            except Exception as exc:  # metrics must never fail a request
-                self.log.once(
-                    "metrics-failed",
-                    "ERROR",
-                    f"metrics could not be emitted ({type(exc).__name__}: {exc})",
-                )
+        self._emit(record)
         return status, payload
+
+    def _answer(
+        self, call: Any, record: MetricRecord, request_id: str
+    ) -> tuple[int, dict[str, Any]]:
+        """``call``'s answer, or the error body it raised: 4xx the caller's, 5xx ours."""
+        try:
+            status, payload = call(record)
+            return status, payload
+        except RequestError as exc:
+            record.add("ValidationErrors", 1)
+            return exc.status, error_body(exc.code, exc.message, exc.details, request_id)
+        except ModelUnavailable as exc:
+            record.add("Errors", 1)
+            message = f"the model is unavailable: {exc}"
+            return 503, error_body("model_unavailable", message, None, request_id)
+        except Exception as exc:  # a fault of ours: 500 with the request id, never a crash
+            record.add("Errors", 1)
+            import traceback  # the error path only
+
+            self.log.error(
+                "unhandled error",
+                requestId=request_id,
+                error=f"{type(exc).__name__}: {exc}",
+                traceback=traceback.format_exc(limit=20),
+            )
+            message = f"internal error; quote request id {request_id}"
+            return 500, error_body("internal_error", message, None, request_id)
+
+    def _emit(self, record: MetricRecord) -> None:
+        if not self.metrics.enabled:
+            return
+        try:
+            self.metrics.emit(record, self.dimensions)
+        except Exception as exc:  # metrics must never fail a request
+            self.log.once(
+                "metrics-failed",
+                "ERROR",
+                f"metrics could not be emitted ({type(exc).__name__}: {exc})",
+            )
+
+
+def _http_response(status: int, payload: dict[str, Any], request_id: str) -> HttpResponse:
+    data = _ENCODER.encode(payload).encode()
+    return HttpResponse(status, {"content-type": JSON, "x-request-id": request_id}, data)
 
 
 def _new_request_id() -> str:

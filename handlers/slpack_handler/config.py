@@ -1,102 +1,116 @@
 """Settings from the environment, read once per container.
 
 A bad value never stops the function from starting: it falls back to the default and is reported
-once in the log, so a typo in a template does not take the endpoint down.
+once in the log, so a typo in a template does not take the endpoint down. The variable names and
+defaults are the contract's (:mod:`slpack_handler.contract`), which render reads too.
 """
 
 # No `from __future__ import annotations` here: NamedTuple would turn each string annotation into a
-# compiled ForwardRef, about 1 ms of every cold start.
+# compiled ForwardRef, about 1 ms of every cold start. Optional[...] instead of `X | None`, which
+# Python 3.9 (the edge target) cannot evaluate.
 import os
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
-# SLPACK_METRICS values: CloudWatch EMF, plain JSON, Cloud Logging, Application Insights
-# (slpack_handler.metrics), off.
-SINKS = ("emf", "log", "gcp", "azure", "none")
+from slpack_handler.contract import DEFAULTS, MODEL_DIR, NAMESPACE, SINKS, Env
 
 # os.path, not pathlib: pathlib costs ~3 ms of imports on every cold start.
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+_TRUE = ("1", "true", "yes")
 
 
 class Settings(NamedTuple):
     """The handler's settings: immutable, built once (a NamedTuple, not a dataclass: importing
     dataclasses pulls in inspect, several milliseconds of every cold start)."""
 
-    model_dir: str = os.path.join(os.path.dirname(_PACKAGE_DIR), "model")
-    model_uri: str | None = None
-    model_cache_dir: str = "/tmp/slpack"
-    eager: bool = False
-    intra_op_threads: int | None = None
-    max_body_bytes: int = 1_048_576
-    max_batch: int = 1000
-    max_string_length: int = 10_000
-    cache_size: int = 0
-    cache_ttl_s: float = 300.0
-    metrics: str = "emf"
-    namespace: str = "slpack"
+    model_dir: str = os.path.join(os.path.dirname(_PACKAGE_DIR), MODEL_DIR)
+    model_uri: Optional[str] = None
+    model_cache_dir: str = DEFAULTS[Env.MODEL_CACHE_DIR]
+    model_fetch_margin_ms: int = DEFAULTS[Env.MODEL_FETCH_MARGIN_MS]
+    intra_op_threads: Optional[int] = None
+    max_body_bytes: int = DEFAULTS[Env.MAX_BODY_BYTES]
+    max_batch: int = DEFAULTS[Env.MAX_BATCH]
+    max_string_length: int = DEFAULTS[Env.MAX_STRING_LENGTH]
+    cache_size: int = DEFAULTS[Env.CACHE_SIZE]
+    cache_ttl_s: float = DEFAULTS[Env.CACHE_TTL_S]
+    metrics: str = DEFAULTS[Env.METRICS]
+    namespace: str = NAMESPACE
     hooks: tuple[str, ...] = ()
-    hook_timeout_ms: int = 50
-    log_level: str = "INFO"
-    reload_backoff_s: float = 1.0
+    hook_timeout_ms: int = DEFAULTS[Env.HOOK_TIMEOUT_MS]
+    log_level: str = DEFAULTS[Env.LOG_LEVEL]
+    reload_backoff_s: float = DEFAULTS[Env.RELOAD_BACKOFF_S]
     function_name: str = "local"
     problems: tuple[str, ...] = ()
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
-        env = dict(os.environ if env is None else env)
+    def from_env(cls, env: "Optional[dict[str, str]]" = None) -> "Settings":
+        reader = _Reader(dict(os.environ if env is None else env))
         defaults = cls._field_defaults
-        problems: list[str] = []
-
-        def number(name: str, default: float, kind: type = int, low: float = 0) -> float:
-            raw = env.get(name)
-            if raw is None or raw == "":
-                return default
-            try:
-                value = kind(raw)
-            except ValueError:
-                problems.append(f"{name}={raw!r} is not a number; using {default}")
-                return default
-            if value < low:
-                problems.append(f"{name}={raw!r} is below {low}; using {default}")
-                return default
-            return value
-
-        metrics = env.get("SLPACK_METRICS", "emf").strip().lower() or "emf"
-        if metrics not in SINKS:
-            problems.append(
-                f"SLPACK_METRICS={metrics!r} is not one of {', '.join(SINKS)}; using emf"
-            )
-            metrics = "emf"
-        threads = env.get("SLPACK_INTRA_OP_THREADS")
-        hooks = tuple(h.strip() for h in env.get("SLPACK_METRIC_HOOKS", "").split(",") if h.strip())
+        metrics = reader.choice(Env.METRICS, SINKS)
+        threads = reader.number(Env.INTRA_OP_THREADS, 0, int, 1)
+        hooks = tuple(
+            h.strip() for h in reader.env.get(Env.METRIC_HOOKS, "").split(",") if h.strip()
+        )
+        env = reader.env
         return cls(
-            model_dir=env.get("SLPACK_MODEL_DIR") or defaults["model_dir"],
-            model_uri=env.get("SLPACK_MODEL_URI") or None,
-            model_cache_dir=env.get("SLPACK_MODEL_CACHE_DIR") or defaults["model_cache_dir"],
-            eager=env.get("SLPACK_EAGER", "0").strip().lower() in ("1", "true", "yes"),
-            intra_op_threads=int(number("SLPACK_INTRA_OP_THREADS", 0, int, 1)) or None
-            if threads
-            else None,
-            max_body_bytes=int(number("SLPACK_MAX_BODY_BYTES", defaults["max_body_bytes"], int, 1)),
-            max_batch=int(number("SLPACK_MAX_BATCH", defaults["max_batch"], int, 1)),
-            max_string_length=int(
-                number("SLPACK_MAX_STRING_LENGTH", defaults["max_string_length"], int, 1)
-            ),
-            cache_size=int(number("SLPACK_CACHE_SIZE", 0, int, 0)),
-            cache_ttl_s=float(number("SLPACK_CACHE_TTL_S", defaults["cache_ttl_s"], float, 0)),
+            model_dir=env.get(Env.MODEL_DIR) or defaults["model_dir"],
+            model_uri=env.get(Env.MODEL_URI) or None,
+            model_cache_dir=env.get(Env.MODEL_CACHE_DIR) or defaults["model_cache_dir"],
+            model_fetch_margin_ms=int(reader.number(Env.MODEL_FETCH_MARGIN_MS, None, int, 0)),
+            intra_op_threads=int(threads) or None,
+            max_body_bytes=int(reader.number(Env.MAX_BODY_BYTES, None, int, 1)),
+            max_batch=int(reader.number(Env.MAX_BATCH, None, int, 1)),
+            max_string_length=int(reader.number(Env.MAX_STRING_LENGTH, None, int, 1)),
+            cache_size=int(reader.number(Env.CACHE_SIZE, None, int, 0)),
+            cache_ttl_s=float(reader.number(Env.CACHE_TTL_S, None, float, 0)),
             metrics=metrics,
-            namespace=env.get("SLPACK_METRICS_NAMESPACE") or defaults["namespace"],
+            namespace=env.get(Env.METRICS_NAMESPACE) or NAMESPACE,
             hooks=hooks,
-            hook_timeout_ms=int(
-                number("SLPACK_HOOK_TIMEOUT_MS", defaults["hook_timeout_ms"], int, 1)
-            ),
-            log_level=(env.get("SLPACK_LOG_LEVEL") or "INFO").upper(),
-            reload_backoff_s=float(
-                number("SLPACK_RELOAD_BACKOFF_S", defaults["reload_backoff_s"], float, 0)
-            ),
+            hook_timeout_ms=int(reader.number(Env.HOOK_TIMEOUT_MS, None, int, 1)),
+            log_level=(env.get(Env.LOG_LEVEL) or DEFAULTS[Env.LOG_LEVEL]).upper(),
+            reload_backoff_s=float(reader.number(Env.RELOAD_BACKOFF_S, None, float, 0)),
             # Lambda, Cloud Run (functions), Azure Functions (the function app's name)
             function_name=env.get("AWS_LAMBDA_FUNCTION_NAME")
             or env.get("K_SERVICE")
             or env.get("WEBSITE_SITE_NAME")
             or "local",
-            problems=tuple(problems),
+            problems=tuple(reader.problems),
         )
+
+
+def eager(env: "Optional[dict[str, str]]" = None) -> bool:
+    """Whether to load the model during init (SLPACK_EAGER=1: provisioned concurrency)."""
+    value = (os.environ if env is None else env).get(Env.EAGER, "0")
+    return value.strip().lower() in _TRUE
+
+
+class _Reader:
+    """Reads typed values, remembering every fallback as a problem to log once."""
+
+    def __init__(self, env: "dict[str, str]") -> None:
+        self.env = env
+        self.problems: list[str] = []
+
+    def number(self, name: str, default: "Optional[float]", kind: type, low: float) -> float:
+        fallback = DEFAULTS[name] if default is None else default
+        raw = self.env.get(name)
+        if raw is None or raw == "":
+            return fallback  # type: ignore[no-any-return]
+        try:
+            value = kind(raw)
+        except ValueError:
+            self.problems.append(f"{name}={raw!r} is not a number; using {fallback}")
+            return fallback  # type: ignore[no-any-return]
+        if value < low:
+            self.problems.append(f"{name}={raw!r} is below {low}; using {fallback}")
+            return fallback  # type: ignore[no-any-return]
+        return value  # type: ignore[no-any-return]
+
+    def choice(self, name: str, allowed: "tuple[str, ...]") -> str:
+        fallback: str = DEFAULTS[name]
+        value = self.env.get(name, fallback).strip().lower() or fallback
+        if value not in allowed:
+            self.problems.append(
+                f"{name}={value!r} is not one of {', '.join(allowed)}; using {fallback}"
+            )
+            return fallback
+        return value

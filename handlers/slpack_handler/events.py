@@ -7,11 +7,11 @@ and direct invocation (anything else: the event is the request body).
 
 from __future__ import annotations
 
-import json
+import time
 from typing import Any
 
 from slpack_handler.app import HttpResponse, get_app
-from slpack_handler.errors import error_body
+from slpack_handler.errors import RequestError
 
 DIRECT, V1, V2, ALB = "direct", "apigw-v1", "apigw-v2", "alb"
 
@@ -75,8 +75,9 @@ def dispatch(event: Any, context: Any) -> Any:
     app = get_app()
     kind = kind_of(event)
     request_id = _request_id(event if isinstance(event, dict) else {}, context)
+    deadline = _deadline(context)
     if kind == DIRECT:
-        status, payload = app.handle_direct(event, request_id)
+        status, payload = app.handle_direct(event, request_id, deadline)
         return payload if status == 200 else {**payload, "statusCode": status}
     if kind == V2:
         http = event["requestContext"]["http"]
@@ -90,9 +91,22 @@ def dispatch(event: Any, context: Any) -> Any:
         body = _body(event)
     except (ValueError, UnicodeEncodeError) as exc:
         message = str(exc) if isinstance(exc, ValueError) else "the body is not valid UTF-8"
-        data = json.dumps(error_body("invalid_request", message, None, request_id)).encode()
-        return to_event(kind, HttpResponse(400, {"content-type": "application/json"}, data), event)
-    return to_event(kind, app.handle_http(method, path, _headers(event), body, request_id), event)
+        return to_event(
+            kind, app.refuse(RequestError(400, "invalid_request", message), request_id), event
+        )
+    headers = _headers(event)
+    return to_event(kind, app.handle_http(method, path, headers, body, request_id, deadline), event)
+
+
+def _deadline(context: Any) -> float | None:
+    """When the invocation times out, on ``time.monotonic()``'s clock (None when unknown)."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is None:
+        return None
+    try:
+        return time.monotonic() + float(remaining()) / 1000.0
+    except (TypeError, ValueError):
+        return None
 
 
 def to_event(kind: str, response: HttpResponse, event: dict[str, Any]) -> dict[str, Any]:

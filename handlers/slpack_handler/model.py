@@ -1,40 +1,54 @@
-"""Load the model once per container: manifest, verified bytes, a session tuned for functions.
+"""Load the model once per container: manifest, verified bytes, the runtime the manifest names.
 
-Nothing here runs per request except :meth:`Model.predict`, which is one ``session.run`` with the
-output names resolved at load and a response shaper chosen at load.
+The runtimes (:data:`RUNTIMES`) sit behind one seam: each is opened with the manifest, the
+settings and the verified model bytes, and answers ``run(parsed) -> outputs`` (one nested list
+per output name). Validation, response shaping, limits, errors, cache and metrics are the same
+code for all of them, so the runtime is an implementation detail a caller cannot observe.
+Nothing here runs per request except :meth:`Model.predict`.
 """
 
 from __future__ import annotations
 
-import json
+import importlib
 import os
 import time
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slpack_handler.config import Settings
+from slpack_handler.contract import MANIFEST_FILE, ManifestError, read_manifest
 from slpack_handler.errors import ModelUnavailable
+from slpack_handler.schema import Parsed, Schema
+from slpack_handler.shape import shaper
 
-SUPPORTED_FORMATS = (1,)
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from slpack_handler.schema import BulkCheck
+
+    class Runtime:
+        """What every runtime module's ``open_runtime(manifest, settings, data)`` returns."""
+
+        name: str
+        bulk: BulkCheck | None
+
+        def run(self, parsed: Parsed) -> list[Any]: ...
 
 
-def read_manifest(model_dir: str) -> dict[str, Any]:
-    path = os.path.join(model_dir, "slpack.json")
+# Runtime name (the manifest's runtime.name) -> the module that opens it. A module is imported
+# only when its runtime is used: a Python-runtime function never imports numpy.
+RUNTIMES = {
+    "onnxruntime": "slpack_handler.runtime_onnx",
+    "python": "slpack_handler.runtime_python",
+    "sklearn": "slpack_handler.runtime_sklearn",
+}
+
+
+def load_manifest(model_dir: str) -> dict[str, Any]:
+    """The manifest in ``model_dir``, or ModelUnavailable saying what to do."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            manifest = json.load(fh)
-    except FileNotFoundError:
-        raise ModelUnavailable(f"the manifest {path} is missing; redeploy the bundle") from None
-    except (OSError, ValueError) as exc:
-        raise ModelUnavailable(
-            f"the manifest {path} cannot be read ({type(exc).__name__}); redeploy the bundle"
-        ) from None
-    if manifest.get("format") not in SUPPORTED_FORMATS:
-        raise ModelUnavailable(
-            f"manifest format {manifest.get('format')!r} is not supported by this handler; "
-            "rebuild with a matching slpack"
-        )
-    return manifest
+        return dict(read_manifest(os.path.join(model_dir, MANIFEST_FILE)))
+    except ManifestError as exc:
+        raise ModelUnavailable(str(exc)) from None
 
 
 # Below this size the interpreter's built-in SHA-256 is done before OpenSSL would have loaded
@@ -49,7 +63,7 @@ def sha256_hex(data: bytes) -> str:
             from _sha2 import sha256  # CPython >= 3.12
         except ImportError:
             try:
-                from _sha256 import sha256  # type: ignore[no-redef]  # CPython 3.10, 3.11
+                from _sha256 import sha256  # type: ignore[no-redef]  # CPython 3.9-3.11
             except ImportError:
                 from hashlib import sha256  # type: ignore[assignment]
     else:
@@ -57,70 +71,73 @@ def sha256_hex(data: bytes) -> str:
     return sha256(data).hexdigest()
 
 
-def model_bytes(manifest: dict[str, Any], settings: Settings) -> bytes:
-    """The model file's bytes, verified against the manifest's sha256 before anything loads them."""
-    expected = manifest["model"]["sha256"]
+def model_bytes(
+    manifest: dict[str, Any], settings: Settings, deadline: float | None = None
+) -> bytes:
+    """The model file's bytes, verified against the manifest's sha256 before anything reads them.
+
+    ``deadline`` (``time.monotonic()`` seconds) bounds an S3 fetch: the function's remaining time.
+    """
+    entry = manifest["model"]
+    expected = entry["sha256"]
     if settings.model_uri:
         from slpack_handler.s3 import ModelFetchError, fetch_model
 
+        budget = None if deadline is None else deadline - time.monotonic()
         try:
-            path = fetch_model(settings.model_uri, expected, settings.model_cache_dir)
+            path = fetch_model(
+                settings.model_uri,
+                expected,
+                settings.model_cache_dir,
+                budget_s=budget,
+                margin_s=settings.model_fetch_margin_ms / 1000,
+            )
         except ModelFetchError as exc:
             raise ModelUnavailable(str(exc)) from None
     else:
-        path = os.path.join(settings.model_dir, manifest["model"].get("file", "model.onnx"))
+        path = os.path.join(settings.model_dir, entry["file"])
     try:
         with open(path, "rb") as fh:
             data = fh.read()
     except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
         raise ModelUnavailable(
-            f"the model file {path} cannot be read ({exc.strerror or type(exc).__name__}); "
-            "redeploy the bundle"
+            f"the model file {path} cannot be read ({reason}); redeploy the bundle"
         ) from None
     actual = sha256_hex(data)
     if actual != expected:
         raise ModelUnavailable(
-            f"the model file's sha256 {actual[:12]}... does not match the manifest's "
-            f"{expected[:12]}...; "
+            f"the model file's sha256 {actual} does not match the manifest's {expected}; "
             "it was not loaded (redeploy the bundle)"
         )
     return data
 
 
-def session_options(manifest: dict[str, Any], settings: Settings) -> Any:
-    """Options for a function: explicit threads, no spinning, sequential, quiet.
-
-    Explicit thread counts also stop onnxruntime from pinning threads to cores, which fails with
-    ``pthread_setaffinity_np failed`` in restricted containers. One intra-op thread answers single
-    rows as fast as more (measured) and leaves the vCPU to the handler; batches can ask for more
-    with SLPACK_INTRA_OP_THREADS. Basic graph optimisation was applied at build time, so the
-    session only runs the hardware-dependent levels.
-    """
-    import onnxruntime as ort
-
-    runtime = manifest.get("runtime") or {}
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = settings.intra_op_threads or int(
-        runtime.get("intra_op_threads", 1)
-    )
-    options.inter_op_num_threads = int(runtime.get("inter_op_threads", 1))
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.log_severity_level = 3
-    options.enable_mem_pattern = True
-    return options
+def open_runtime(manifest: dict[str, Any], settings: Settings, data: bytes) -> Runtime:
+    """Open the runtime the manifest names (its libraries are imported now, not before)."""
+    name = str((manifest.get("runtime") or {}).get("name"))
+    module_name = RUNTIMES.get(name)
+    if module_name is None:
+        raise ModelUnavailable(
+            f"the manifest names runtime {name!r}, which this handler does not have; "
+            f"rebuild the bundle with one of {', '.join(RUNTIMES)}"
+        )
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ModelUnavailable(
+            f"the {name} runtime cannot start: {exc}; deploy the bundle with its layer or image"
+        ) from None
+    opened: Runtime = module.open_runtime(manifest, settings, data)
+    return opened
 
 
 class Model:
-    """A loaded, warmed-up model with its compiled schema and response shaper."""
+    """A loaded, warmed-up model: its compiled schema, its runtime and its response shaper."""
 
-    def __init__(self, manifest: dict[str, Any], settings: Settings) -> None:
-        import onnxruntime as ort
-
-        from slpack_handler.schema import Schema
-
+    def __init__(
+        self, manifest: dict[str, Any], settings: Settings, deadline: float | None = None
+    ) -> None:
         started = time.perf_counter()
         self.manifest = manifest
         self.info = {
@@ -128,62 +145,21 @@ class Model:
             "version": manifest["version"],
             "sha256": manifest["model"]["sha256"],
         }
-        self.schema = Schema(manifest, settings.max_batch, settings.max_string_length)
-        data = model_bytes(manifest, settings)
+        self.runtime = open_runtime(manifest, settings, model_bytes(manifest, settings, deadline))
+        self.schema = Schema(
+            manifest,
+            settings.max_batch,
+            settings.max_string_length,
+            getattr(self.runtime, "bulk", None),
+        )
         try:
-            self.session = ort.InferenceSession(
-                data, session_options(manifest, settings), providers=["CPUExecutionProvider"]
+            self.shape: Callable[[list[Any]], list[dict[str, Any]]] = shaper(
+                manifest["task"], manifest["output"]
             )
-        except Exception as exc:
-            raise ModelUnavailable(
-                f"onnxruntime could not load the model ({str(exc).splitlines()[0][:200]})"
-            ) from None
-        output = manifest["output"]
-        self.output_names: list[str] = list(output["names"])
-        self.shape: Callable[[list[Any]], list[dict[str, Any]]] = _shaper(manifest["task"], output)
-        self.predict(
-            self.schema.feeds(self.schema.example())
-        )  # warm-up: first-run allocations happen now
+        except ValueError as exc:
+            raise ModelUnavailable(f"{exc}; rebuild the bundle with this slpack") from None
+        self.predict(self.schema.example())  # warm-up: first-run allocations happen now
         self.load_ms = (time.perf_counter() - started) * 1000.0
 
-    def predict(self, feeds: dict[str, Any]) -> list[dict[str, Any]]:
-        return self.shape(self.session.run(self.output_names, feeds))
-
-
-def _shaper(task: str, output: dict[str, Any]) -> Callable[[list[Any]], list[dict[str, Any]]]:
-    """Choose, once, how raw outputs become response predictions."""
-    if task == "classifier":
-        classes = output.get("classes") or []
-        keys = [str(c) for c in classes]
-        as_bool = bool(classes) and isinstance(classes[0], bool)
-        with_proba = output.get("probabilities") is not None
-
-        def label(value: Any) -> Any:
-            if isinstance(value, bytes):
-                value = value.decode()
-            return bool(value) if as_bool else value
-
-        def classify(results: list[Any]) -> list[dict[str, Any]]:
-            labels = [label(v) for v in results[0].reshape(-1).tolist()]
-            if not with_proba:
-                return [{"label": v} for v in labels]
-            return [
-                {"label": v, "probabilities": dict(zip(keys, p))}
-                for v, p in zip(labels, results[1].tolist())
-            ]
-
-        return classify
-    if task == "regressor":
-
-        def regress(results: list[Any]) -> list[dict[str, Any]]:
-            out = results[0]
-            if out.ndim == 1 or out.shape[1] == 1:
-                return [{"value": v} for v in out.reshape(-1).tolist()]
-            return [{"value": row} for row in out.tolist()]
-
-        return regress
-
-    def embed(results: list[Any]) -> list[dict[str, Any]]:
-        return [{"embedding": row} for row in results[0].reshape(len(results[0]), -1).tolist()]
-
-    return embed
+    def predict(self, parsed: Parsed) -> list[dict[str, Any]]:
+        return self.shape(self.runtime.run(parsed))

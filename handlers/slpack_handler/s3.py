@@ -150,11 +150,48 @@ def _canonical_query(query: str) -> str:
     )
 
 
+class _Budget:
+    """The time a fetch may take: the invocation's remaining time, less a margin to answer 503.
+
+    Without a budget (a load during init) each attempt keeps its own timeout. A socket timeout
+    bounds one read, not a download, so the deadline is also checked between reads.
+    """
+
+    def __init__(self, budget_s: float | None, margin_s: float) -> None:
+        self.budget_s = budget_s
+        self.deadline = None if budget_s is None else time.monotonic() + budget_s - margin_s
+
+    def timeout(self, cap_s: float) -> float:
+        """The timeout for the next network wait: ``cap_s``, or less if time is short."""
+        if self.deadline is None:
+            return cap_s
+        left = self.deadline - time.monotonic()
+        if left <= 0.05:
+            raise _OutOfTime()
+        return min(cap_s, left)
+
+    def sleep(self, seconds: float) -> None:
+        if self.deadline is not None:
+            seconds = min(seconds, max(0.0, self.deadline - time.monotonic()))
+        time.sleep(seconds)
+
+
+class _OutOfTime(Exception):
+    """The budget is spent: stop now so the invocation can still answer."""
+
+
 def fetch_model(
-    uri: str, sha256: str, cache_dir: str, *, attempts: int = 4, timeout_s: float = 10.0
+    uri: str,
+    sha256: str,
+    cache_dir: str,
+    *,
+    attempts: int = 4,
+    timeout_s: float = 10.0,
+    budget_s: float | None = None,
+    margin_s: float = 2.0,
 ) -> str:
-    """Return a local path to the verified model for s3://bucket/key; download at most once per
-    container."""
+    """Return a local path to the verified model for s3://bucket/key, fetched at most once per
+    container, within ``budget_s`` seconds less ``margin_s`` (None: no overall budget)."""
     bucket, key = parse_s3_uri(uri)
     sha256 = sha256.lower()
     if not _SHA256_HEX.fullmatch(sha256):
@@ -162,32 +199,58 @@ def fetch_model(
             f"the manifest's model sha256 {sha256!r} is not a 64-digit hex digest; "
             "rebuild the bundle."
         )
-    dest = os.path.join(cache_dir, f"{sha256}.onnx")
+    dest = os.path.join(cache_dir, f"{sha256}.model")
     if _is_intact(dest, sha256):
         return dest
+    where = f"s3://{bucket}/{key}"
+    budget = _Budget(budget_s, margin_s)
     try:
         os.makedirs(cache_dir, exist_ok=True)
     except OSError as exc:
         raise _disk_error(exc, cache_dir) from None
-    with _locked(os.path.join(cache_dir, f".{sha256}.lock")):
-        if _is_intact(dest, sha256):  # another worker fetched it while we waited for the lock
-            return dest
-        _sweep_partials(cache_dir, sha256)
-        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-        url = object_url(bucket, key, region, _endpoint())
-        attempt = 0
-        while True:
-            try:
-                _download(url, region, dest, sha256, timeout_s, f"s3://{bucket}/{key}")
+    try:
+        with _locked(os.path.join(cache_dir, f".{sha256}.lock"), budget):
+            if _is_intact(dest, sha256):  # another worker fetched it while we waited for the lock
                 return dest
-            except _Transient as exc:
-                if attempt + 1 >= attempts:
-                    raise ModelFetchError(
-                        f"could not fetch s3://{bucket}/{key} after {attempt + 1} attempts "
-                        f"({exc}); check that S3 is reachable from the function."
-                    ) from None
-            time.sleep(random.uniform(0.0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt)))
-            attempt += 1
+            _sweep_partials(cache_dir, sha256)
+            _fetch(
+                where,
+                object_url(bucket, key, _region(), _endpoint()),
+                dest,
+                sha256,
+                budget,
+                attempts,
+                timeout_s,
+            )
+            return dest
+    except _OutOfTime:
+        raise ModelFetchError(
+            f"could not fetch {where} within the {budget.budget_s:.1f} s the invocation had left "
+            f"(keeping {margin_s:.1f} s to answer); check that S3 is reachable from the function "
+            "or raise its timeout."
+        ) from None
+
+
+def _fetch(
+    where: str, url: str, dest: str, sha256: str, budget: _Budget, attempts: int, timeout_s: float
+) -> None:
+    """Download with retries (full-jitter backoff) until it verifies, fails, or time is up."""
+    region = _region()
+    for attempt in range(attempts):
+        try:
+            _download(url, region, dest, sha256, budget, timeout_s, where)
+            return
+        except _Transient as exc:
+            if attempt + 1 >= attempts:
+                raise ModelFetchError(
+                    f"could not fetch {where} after {attempt + 1} attempts "
+                    f"({exc}); check that S3 is reachable from the function."
+                ) from None
+        budget.sleep(random.uniform(0.0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt)))
+
+
+def _region() -> str:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 
 
 def _endpoint() -> str | None:
@@ -221,14 +284,23 @@ def _sha256_file(path: str) -> str:
 
 
 @contextlib.contextmanager
-def _locked(path: str) -> Iterator[None]:
-    """Hold an exclusive lock file so that the workers of one container download once."""
+def _locked(path: str, budget: _Budget) -> Iterator[None]:
+    """Hold an exclusive lock file so that the workers of one container download once.
+
+    Waiting for another worker's download is bounded by the budget like a download is.
+    """
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
         raise _disk_error(exc, os.path.dirname(path)) from None
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                budget.timeout(1.0)  # raises _OutOfTime when the budget is spent
+                time.sleep(0.02)
         yield
     finally:
         os.close(fd)  # closing releases the lock
@@ -245,10 +317,13 @@ def _sweep_partials(cache_dir: str, sha256: str) -> None:
                         os.remove(entry.path)
 
 
-def _download(url: str, region: str, dest: str, sha256: str, timeout_s: float, where: str) -> None:
+def _download(
+    url: str, region: str, dest: str, sha256: str, budget: _Budget, timeout_s: float, where: str
+) -> None:
     """One attempt: stream to a temp file beside ``dest`` while hashing; rename it if it matches."""
+    credentials = _credentials(budget.timeout(timeout_s))
     request = urllib.request.Request(
-        url, headers=sign_get(url, _credentials(timeout_s), region, datetime.now(timezone.utc))
+        url, headers=sign_get(url, credentials, region, datetime.now(timezone.utc))
     )
     cache_dir = os.path.dirname(dest)
     try:
@@ -259,8 +334,8 @@ def _download(url: str, region: str, dest: str, sha256: str, timeout_s: float, w
         with os.fdopen(fd, "wb") as out:
             digest = hashlib.sha256()
             received = 0
-            with _open(request, timeout_s, where) as response:
-                while chunk := _read(response, where):
+            with _open(request, budget.timeout(timeout_s), where) as response:
+                while chunk := _read(response, where, budget.timeout(timeout_s)):
                     digest.update(chunk)
                     received += len(chunk)
                     _write(out, chunk, cache_dir)
@@ -270,8 +345,8 @@ def _download(url: str, region: str, dest: str, sha256: str, timeout_s: float, w
         actual = digest.hexdigest()
         if actual != sha256:
             raise ModelFetchError(
-                f"{where} has sha256 {actual[:12]}..., which does not match the manifest's "
-                f"{sha256[:12]}...; upload the model built with this bundle, "
+                f"{where} has sha256 {actual}, which does not match the manifest's "
+                f"{sha256}; upload the model built with this bundle, "
                 "or point SLPACK_MODEL_URI at it."
             )
         os.replace(part, dest)
@@ -295,7 +370,11 @@ def _open(
         raise _Transient(f"connection failed: {exc!r}") from None
 
 
-def _read(response: http.client.HTTPResponse, where: str) -> bytes:
+def _read(response: http.client.HTTPResponse, where: str, timeout_s: float) -> bytes:
+    """The next chunk, waiting at most ``timeout_s`` (the socket's timeout bounds one wait)."""
+    sock = getattr(getattr(response.fp, "raw", None), "_sock", None)  # SocketIO's socket
+    if sock is not None:
+        sock.settimeout(timeout_s)
     try:
         return response.read(_CHUNK)
     except (OSError, http.client.HTTPException) as exc:

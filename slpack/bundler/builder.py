@@ -1,20 +1,19 @@
 """``slpack build`` as a function: load, infer, convert, verify, probe, bundle.
 
 Each step is a small function in its own module; this one only sequences them and assembles the
-manifest. Nothing is written unless the parity gate passes (or ``allow_mismatch`` is set, in
-which case the numbers are still recorded).
+manifest (typed by :mod:`slpack_handler.contract`). Nothing is written unless the parity gate
+passes (or ``allow_mismatch`` is set, in which case the numbers are still recorded).
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slpack.bundler import (
     bundle,
@@ -24,18 +23,20 @@ from slpack.bundler import (
     optimize,
     parity,
     probes,
+    runtimes,
     schema,
     stats,
     versions,
 )
 from slpack.errors import ParityError, SlpackError
+from slpack_handler.contract import DEFAULT_PYTHON, DEFAULTS, FORMAT, Env
+
+if TYPE_CHECKING:
+    from slpack_handler.contract import Manifest, OnnxEntry, RuntimeEntry
 
 DEFAULT_ATOL = 1e-5
 DEFAULT_RTOL = 1e-4
 DEFAULT_PARITY_ROWS = 2000
-DEFAULT_RUNTIME_PYTHON = (
-    "3.12"  # the templates' default Lambda runtime, when no layer says otherwise
-)
 
 
 @dataclass
@@ -51,15 +52,26 @@ class BuildOptions:
     converters: list[str] = field(default_factory=list)
     intra_op_threads: int = 1
     layer: Path | None = None  # a layer zip from slpack layer, recorded with its lock
+    no_pickle: bool = False  # refuse joblib/pickle model files (also SLPACK_NO_PICKLE=1)
+    trust: list[str] = field(default_factory=list)  # skops types accepted after review
+    max_string_length: int = DEFAULTS[Env.MAX_STRING_LENGTH]
 
 
 @dataclass
 class BuildResult:
     bundle_dir: Path
-    manifest: dict[str, Any]
+    manifest: Manifest
     files: dict[str, Path]
     notes: list[str]
     parity: parity.ParityResult
+
+
+@dataclass
+class _Verified:
+    """A runtime that passed (or was allowed past) the parity gate, ready to ship."""
+
+    local: runtimes.LocalRuntime
+    result: parity.ParityResult
 
 
 def build_bundle(
@@ -75,82 +87,139 @@ def build_bundle(
     Keyword ``overrides`` set :class:`BuildOptions` fields, so tests and scripts can write
     ``build_bundle(model, X, tmp, name="iris")``.
     """
-    opts = options or BuildOptions()
-    for key, value in overrides.items():
-        if not hasattr(opts, key):
-            raise TypeError(f"unknown build option {key!r}")
-        setattr(opts, key, value)
+    opts = _options(options, overrides)
     step = on_step or (lambda _: None)
 
     step("loading the model and the sample")
     model_path = Path(model) if isinstance(model, (str, os.PathLike)) else None
     if opts.converters:
         convert.load_converter_modules(opts.converters)
-    fitted = inputs.load_model(model_path) if model_path else model
+    fitted = inputs.load_model(model_path, opts.no_pickle, opts.trust) if model_path else model
     data = inputs.load_sample(Path(sample)) if isinstance(sample, (str, os.PathLike)) else sample
+    task = _task(fitted)
+
+    step("inferring the input schema")
+    sch, frame = schema.infer_schema(fitted, data)
+    frame, notes = inputs.bound_strings(frame, sch.names, opts.max_string_length)
+    frame = frame.head(opts.parity_rows).reset_index(drop=True)
+
+    step("converting to ONNX")
+    converted = convert.convert(fitted, sch, opts.opset, opts.ml_opset)
+    onnx_bytes, level = optimize.optimize_offline(converted.onnx_model.SerializeToString())
+    spec = parity.output_spec(converted.onnx_model, fitted, task)
+    onnx_entry: OnnxEntry = {
+        "file": runtimes.ONNX_FILE,
+        "sha256": runtimes.onnx_artifact(onnx_bytes).sha256,
+        "bytes": len(onnx_bytes),
+        "ir_version": converted.onnx_model.ir_version,
+        "opset": converted.opset,
+        "optimization": level,
+        "min_onnxruntime": ".".join(map(str, convert.MIN_ORT)),
+    }
+
+    step("checking parity with scikit-learn")
+    expected = _expected(fitted, sch, frame, spec)
+    artifact = runtimes.onnx_artifact(onnx_bytes)
+    verified = _verify(runtimes.LocalRuntime(artifact, sch, spec, fitted), expected, frame, opts)
+    runtime: RuntimeEntry = {
+        "name": artifact.runtime,
+        "chosen_by": "flag",
+        "reason": "onnxruntime runs every graph slpack converts",
+        "intra_op_threads": opts.intra_op_threads,
+        "inter_op_threads": 1,
+    }
+
+    step("probing missing values and unknown categories")
+    verified.result.probes = probes.probe_features(
+        fitted, sch, frame, verified.local, opts.atol, opts.rtol
+    )
+
+    step("writing the bundle")
+    name = _bundle_name(opts.name, model_path)
+    layer = _layer_entry(opts.layer) if opts.layer else None
+    python = (layer or {}).get("lock", {}).get("python") or DEFAULT_PYTHON
+    with bundle.handler_files(python) as handler:
+        manifest: Manifest = {
+            "format": FORMAT,
+            "name": name,
+            "version": opts.version or artifact.sha256[:12],
+            "created": _created(model_path),
+            "task": task,  # type: ignore[typeddict-item]
+            "estimator": introspect.describe(fitted),
+            "model": {
+                "file": artifact.file,
+                "format": artifact.format,
+                "sha256": artifact.sha256,
+                "bytes": len(artifact.data),
+            },
+            "onnx": onnx_entry,
+            "runtime": runtime,
+            "input": sch.to_manifest(),
+            "output": spec.to_manifest(),
+            "example": stats.example_row(sch, frame),
+            "stats": stats.feature_stats(sch, frame),
+            "parity": verified.result.to_manifest(),
+            "versions": versions.build_versions(),
+            "files": {f"model/{artifact.file}": artifact.sha256, **bundle.file_hashes(handler)},
+            "layer": layer,
+        }
+        bundle_dir = Path(out_dir) / name
+        files = bundle.write_bundle(bundle_dir, manifest, artifact, handler, onnx_bytes)
+    notes += converted.notes
+    if sch.dropped_columns:
+        notes.append(f"sample columns not used by the model: {', '.join(sch.dropped_columns[:5])}")
+    return BuildResult(bundle_dir, manifest, files, notes, verified.result)
+
+
+def _options(options: BuildOptions | None, overrides: dict[str, Any]) -> BuildOptions:
+    opts = options or BuildOptions()
+    for key, value in overrides.items():
+        if not hasattr(opts, key):
+            raise TypeError(f"unknown build option {key!r}")
+        setattr(opts, key, value)
+    return opts
+
+
+def _task(fitted: Any) -> str:
     try:
-        task = introspect.task_of(fitted)
+        return introspect.task_of(fitted)
     except ValueError as exc:
         raise SlpackError(
             f"{exc}; slpack serves classifiers, regressors and transformers."
         ) from None
 
-    step("inferring the input schema")
-    sch, frame = schema.infer_schema(fitted, data)
-    frame = frame.head(opts.parity_rows).reset_index(drop=True)
 
-    step("converting to ONNX")
-    converted = convert.convert(fitted, sch, opts.opset, opts.ml_opset)
-    model_bytes, level = optimize.optimize_offline(converted.onnx_model.SerializeToString())
-    spec = parity.output_spec(converted.onnx_model, fitted, task)
+def _expected(model: Any, sch: schema.Schema, frame: Any, spec: parity.OutputSpec) -> Any:
+    """scikit-learn's own answers on the sample: what every runtime must reproduce."""
+    try:
+        return parity.sklearn_predictions(model, spec, sch.sklearn_rows(frame))
+    except Exception as exc:
+        raise SlpackError(
+            f"scikit-learn could not predict on the sample ({str(exc).splitlines()[0][:200]}); "
+            "give a sample shaped like the training data."
+        ) from None
 
-    step("checking parity with scikit-learn")
-    session = _session(model_bytes, fitted)
-    result = _parity(fitted, sch, frame, session, spec, opts)
+
+def _verify(
+    local: runtimes.LocalRuntime, expected: Any, frame: Any, opts: BuildOptions
+) -> _Verified:
+    """The parity gate: the runtime, fed the sample as requests, against scikit-learn."""
+    try:
+        got = local.predictions(frame)
+    except SlpackError:
+        raise
+    except Exception as exc:
+        first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise SlpackError(
+            f"the {local.artifact.runtime} runtime could not answer the sample ({first})."
+        ) from None
+    result = parity.compare(expected, got, local.spec, opts.atol, opts.rtol)
+    result.allow_mismatch = opts.allow_mismatch
     if not result.passed and not opts.allow_mismatch:
-        raise ParityError(_parity_message(result, fitted), result)
-
-    step("probing missing values and unknown categories")
-    result.probes = probes.probe_features(fitted, sch, frame, session, spec, opts.atol, opts.rtol)
-
-    step("writing the bundle")
-    sha = hashlib.sha256(model_bytes).hexdigest()
-    name = _bundle_name(opts.name, model_path)
-    layer = _layer_entry(opts.layer) if opts.layer else None
-    with bundle.handler_files(
-        (layer or {}).get("lock", {}).get("python") or DEFAULT_RUNTIME_PYTHON
-    ) as handler:
-        manifest = {
-            "format": 1,
-            "name": name,
-            "version": opts.version or sha[:12],
-            "created": _created(model_path),
-            "task": task,
-            "estimator": introspect.describe(fitted),
-            "model": {
-                "file": bundle.MODEL,
-                "sha256": sha,
-                "bytes": len(model_bytes),
-                "ir_version": converted.onnx_model.ir_version,
-                "opset": converted.opset,
-                "optimization": level,
-                "min_onnxruntime": ".".join(map(str, convert.MIN_ORT)),
-            },
-            "input": sch.to_manifest(),
-            "output": spec.to_manifest(),
-            "stats": stats.feature_stats(sch, frame),
-            "parity": result.to_manifest(),
-            "versions": versions.build_versions(),
-            "runtime": {"intra_op_threads": opts.intra_op_threads, "inter_op_threads": 1},
-            "files": {bundle.MODEL: sha, **bundle.file_hashes(handler)},
-            "layer": layer,
-        }
-        bundle_dir = Path(out_dir) / name
-        files = bundle.write_bundle(bundle_dir, model_bytes, manifest, handler)
-    notes = list(converted.notes)
-    if sch.dropped_columns:
-        notes.append(f"sample columns not used by the model: {', '.join(sch.dropped_columns[:5])}")
-    return BuildResult(bundle_dir, manifest, files, notes, result)
+        raise ParityError(
+            parity.failure_message(result, local.model, local.artifact.runtime), result
+        )
+    return _Verified(local, result)
 
 
 def _layer_entry(zip_path: Path) -> dict[str, Any]:
@@ -170,81 +239,6 @@ def _layer_entry(zip_path: Path) -> dict[str, Any]:
         "sha256": sha256_file(zip_path),
         "lock": {k: lock[k] for k in keep if k in lock},
     }
-
-
-def _session(model_bytes: bytes, model: Any) -> Any:
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    try:
-        return ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
-    except Exception as exc:
-        first = str(exc).strip().splitlines()[0][:300]
-        raise SlpackError(
-            f"onnxruntime cannot load the converted {introspect.describe(model)} ({first}); "
-            "try another --opset or report the estimator."
-        ) from None
-
-
-def _parity(
-    model: Any,
-    sch: schema.Schema,
-    frame: Any,
-    session: Any,
-    spec: parity.OutputSpec,
-    opts: BuildOptions,
-) -> parity.ParityResult:
-    try:
-        expected = parity.sklearn_predictions(model, spec, sch.sklearn_rows(frame))
-    except Exception as exc:
-        raise SlpackError(
-            f"scikit-learn could not predict on the sample ({str(exc).splitlines()[0][:200]}); "
-            "give a sample shaped like the training data."
-        ) from None
-    try:
-        got = parity.onnx_predictions(session, spec, sch.onnx_feeds(frame))
-    except Exception as exc:
-        raise SlpackError(
-            "onnxruntime could not run the converted model on the sample "
-            f"({str(exc).splitlines()[0][:200]})."
-        ) from None
-    result = parity.compare(expected, got, spec, opts.atol, opts.rtol)
-    result.allow_mismatch = opts.allow_mismatch
-    return result
-
-
-def _parity_message(result: parity.ParityResult, model: Any) -> str:
-    worst = result.worst[0] if result.worst else {}
-    where = (
-        f" (worst: row {worst.get('row')}, {worst.get('column')}: expected "
-        f"{worst.get('expected')}, "
-        f"got {worst.get('got')})"
-        if worst
-        else ""
-    )
-    hint = (
-        "loosen --atol/--rtol if the differences are acceptable, or pass --allow-mismatch "
-        "to build anyway"
-    )
-    if introspect.contains(model, introspect.TEXT_VECTORIZERS):
-        hint = (
-            "ONNX tokenizes and lowercases text with its own engine, so set the vectorizer's "
-            "token_pattern to a simple pattern such as r'\\b\\w+\\b' (or lowercase=False "
-            "for non-ASCII "
-            "text) and retrain, or pass --allow-mismatch"
-        )
-    agreement = (
-        f"label agreement {result.label_agreement:.2%}, "
-        if result.label_agreement is not None
-        else ""
-    )
-    return (
-        f"the ONNX model disagrees with scikit-learn on {result.rows} sample rows "
-        f"({agreement}max abs error {result.max_abs_error:.3g}){where}; {hint}."
-    )
 
 
 _NAME = re.compile(r"[^a-z0-9-]+")

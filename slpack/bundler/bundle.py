@@ -1,9 +1,10 @@
-"""Write the bundle folder: model.onnx, slpack.json and a reproducible function.zip.
+"""Write the bundle folder: the model, slpack.json and a reproducible function.zip.
 
 function.zip holds exactly what the function runs: the ``slpack_handler`` package at the root
-and ``model/`` (model + manifest) beside it. Entries are sorted and timestamps fixed, and the
-manifest holds nothing that changes between two builds of the same inputs, so the same inputs
-give a byte-identical zip, and a redeploy with nothing changed uploads nothing.
+and ``model/`` (the runtime's model file + the manifest) beside it. Entries are sorted and
+timestamps fixed, and the manifest holds nothing that changes between two builds of the same
+inputs, so the same inputs give a byte-identical zip, and a redeploy with nothing changed uploads
+nothing.
 """
 
 from __future__ import annotations
@@ -14,18 +15,24 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slpack import ziputil
+from slpack.bundler.runtimes import ONNX_FILE
 from slpack.resources import handler_package
+from slpack_handler.contract import MANIFEST_FILE, MODEL_DIR, ManifestError
+from slpack_handler.contract import read_manifest as read_contract_manifest
 
-MANIFEST = "slpack.json"
-MODEL = "model.onnx"
+if TYPE_CHECKING:
+    from slpack.bundler.runtimes import Artifact
+    from slpack_handler.contract import Manifest
+
+MANIFEST = MANIFEST_FILE  # the bundle folder's manifest: the same file function.zip carries
+MODEL = ONNX_FILE  # the verified ONNX graph in the bundle folder
 FUNCTION_ZIP = "function.zip"
-MODEL_DIR_IN_ZIP = "model"
 
 
-def manifest_bytes(manifest: dict[str, Any]) -> bytes:
+def manifest_bytes(manifest: Manifest | dict[str, Any]) -> bytes:
     return (json.dumps(manifest, indent=2, sort_keys=False, ensure_ascii=False) + "\n").encode(
         "utf-8"
     )
@@ -63,39 +70,49 @@ def handler_files(python_version: str | None) -> Iterator[dict[str, Path]]:
 
 
 def write_bundle(
-    bundle_dir: Path, model_bytes: bytes, manifest: dict[str, Any], files: dict[str, Path]
+    bundle_dir: Path,
+    manifest: Manifest,
+    artifact: Artifact,
+    files: dict[str, Path],
+    onnx_bytes: bytes | None = None,
 ) -> dict[str, Path]:
-    """Write the three files (``files``: the handler's, from :func:`handler_files`); return their
-    paths."""
-    bundle_dir.mkdir(parents=True, exist_ok=True)
-    data = manifest_bytes(manifest)
-    model_path = bundle_dir / MODEL
-    manifest_path = bundle_dir / MANIFEST
-    model_path.write_bytes(model_bytes)
-    manifest_path.write_bytes(data)
+    """Write the bundle folder (``files``: the handler's, from :func:`handler_files`).
+
+    The folder keeps the verified ONNX graph (when there is one) beside the runtime's own file;
+    function.zip carries only what the function loads: the handler, ``model/<artifact>`` and the
+    manifest. Returns the paths written.
+    """
     if "slpack_handler/__init__.py" not in files:
         raise RuntimeError(
             f"the slpack_handler package is missing from {handler_package()}; reinstall slpack"
         )
-    zip_path = bundle_dir / FUNCTION_ZIP
+    bundle_dir.mkdir(parents=True, exist_ok=True)
+    data = manifest_bytes(manifest)
+    written = {"manifest": bundle_dir / MANIFEST_FILE, "model": bundle_dir / artifact.file}
+    written["manifest"].write_bytes(data)
+    written["model"].write_bytes(artifact.data)
+    if onnx_bytes is not None and artifact.file != ONNX_FILE:
+        written["onnx"] = bundle_dir / ONNX_FILE
+        written["onnx"].write_bytes(onnx_bytes)
+    written["function_zip"] = bundle_dir / FUNCTION_ZIP
     ziputil.write_zip(
-        zip_path,
+        written["function_zip"],
         files=files,
-        blobs={f"{MODEL_DIR_IN_ZIP}/{MODEL}": model_bytes, f"{MODEL_DIR_IN_ZIP}/{MANIFEST}": data},
+        blobs={f"{MODEL_DIR}/{artifact.file}": artifact.data, f"{MODEL_DIR}/{MANIFEST_FILE}": data},
     )
-    return {"model": model_path, "manifest": manifest_path, "function_zip": zip_path}
+    return written
 
 
-def read_manifest(bundle_dir: Path) -> dict[str, Any]:
+def read_manifest(bundle_dir: Path) -> Manifest:
     """Read a bundle's manifest (BUNDLE arguments of every command go through here)."""
     from slpack.errors import SlpackError
 
-    path = bundle_dir / MANIFEST
+    path = bundle_dir / MANIFEST_FILE
     if not path.is_file():
-        raise SlpackError(f"{bundle_dir} is not a bundle (no {MANIFEST}); run slpack build first.")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
         raise SlpackError(
-            f"{path} is not valid JSON; rebuild the bundle with slpack build."
-        ) from None
+            f"{bundle_dir} is not a bundle (no {MANIFEST_FILE}); run slpack build first."
+        )
+    try:
+        return read_contract_manifest(str(path))
+    except ManifestError as exc:
+        raise SlpackError(f"{exc}.") from None

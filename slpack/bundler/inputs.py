@@ -7,6 +7,7 @@ becomes a :class:`~slpack.errors.SlpackError` with one sentence that says what t
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import warnings
 from pathlib import Path
@@ -34,14 +35,43 @@ def _warn_pickle(path: Path) -> None:
     )
 
 
-def load_model(path: Path) -> Any:
-    """Load a fitted estimator from joblib, pickle or skops, and check it is fitted."""
+# Types skops reports as untrusted that slpack has reviewed: fitted-state containers scikit-learn
+# and numpy define, rebuilt from plain arrays and numbers, with no code path that calls back into
+# user-supplied objects. Exact names only (never a prefix): anything else in a file must be named
+# with --trust after the user has reviewed it.
+REVIEWED_SKOPS_TYPES = frozenset(
+    {
+        "numpy.dtype",
+        "sklearn.tree._tree.Tree",
+        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+        "sklearn.neighbors._kd_tree.KDTree",
+        "sklearn.neighbors._ball_tree.BallTree",
+        "sklearn.metrics._dist_metrics.EuclideanDistance64",
+        "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
+        "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
+        "sklearn.utils._bunch.Bunch",
+    }
+)
+NO_PICKLE_ENV = "SLPACK_NO_PICKLE"
+
+
+def load_model(path: Path, no_pickle: bool = False, trust: list[str] | tuple[str, ...] = ()) -> Any:
+    """Load a fitted estimator from joblib, pickle or skops, and check it is fitted.
+
+    ``no_pickle`` (or SLPACK_NO_PICKLE=1 in the environment, for CI) refuses pickle-based files
+    before they are opened; ``trust`` names skops types the user has reviewed.
+    """
     if not path.is_file():
         raise SlpackError(f"model file {path} does not exist; pass the path of a fitted model.")
     suffix = path.suffix.lower()
     if suffix == ".skops":
-        model = _load_skops(path)
+        model = _load_skops(path, frozenset(trust))
     elif suffix in PICKLE_SUFFIXES:
+        if no_pickle or os.environ.get(NO_PICKLE_ENV, "").strip().lower() in ("1", "true", "yes"):
+            raise SlpackError(
+                f"{path.name} is a pickle-based file and pickles are refused here (--no-pickle or "
+                f"{NO_PICKLE_ENV}); save the model with skops.io.dump and build the .skops file."
+            )
         _warn_pickle(path)
         model = _load_pickle(path)
     else:
@@ -70,7 +100,8 @@ def _load_pickle(path: Path) -> Any:
         ) from None
 
 
-def _load_skops(path: Path) -> Any:
+def _load_skops(path: Path, trust: frozenset[str]) -> Any:
+    """Load with skops' own trust check: every type it does not trust must be reviewed."""
     try:
         import skops.io as sio
     except ImportError:
@@ -79,18 +110,18 @@ def _load_skops(path: Path) -> Any:
         ) from None
     try:
         untrusted = sio.get_untrusted_types(file=path)
-        # skops refuses types it does not know are safe; scikit-learn's own types and numpy's are
-        # the ones users save, anything else must be trusted explicitly by re-saving with joblib.
-        unsafe = [t for t in untrusted if not t.startswith(("sklearn.", "numpy.", "scipy."))]
-        if unsafe:
-            raise SlpackError(
-                f"{path.name} contains types skops does not trust ({', '.join(unsafe[:3])}); "
-                "load and check it yourself, then save it with joblib to build it."
-            )
-        return sio.load(path, trusted=untrusted)
-    except SlpackError:
-        raise
     except Exception as exc:  # skops raises a variety of errors for bad archives
+        raise SlpackError(f"{path.name} is not a readable skops file ({exc}).") from None
+    refused = sorted(set(untrusted) - REVIEWED_SKOPS_TYPES - trust)
+    if refused:
+        flags = " ".join(f"--trust {t}" for t in refused)
+        raise SlpackError(
+            f"{path.name} holds types skops does not trust: {', '.join(refused)}; loading them "
+            f"could run code, so review them and pass {flags} to build it."
+        )
+    try:
+        return sio.load(path, trusted=list(untrusted))
+    except Exception as exc:
         raise SlpackError(f"{path.name} is not a readable skops file ({exc}).") from None
 
 
@@ -177,3 +208,32 @@ def _read_json_records(path: Path) -> Any:
             f"{path.name} must hold a list of JSON objects (one per row), one per line for .jsonl."
         )
     return pd.DataFrame.from_records(records)
+
+
+def bound_strings(frame: Any, columns: list[str], limit: int) -> tuple[Any, list[str]]:
+    """Leave out sample rows with a string longer than requests may send (``limit`` characters).
+
+    Such a row can never reach the function (the handler answers 400 for it), so it would only
+    cost the build memory and time (a 10 MB text cell costs gigabytes in the text converters).
+    Returns the kept rows and a note saying how many were left out; none left is an error.
+    """
+    too_long = None
+    for name in columns:
+        column = frame[name]
+        if column.dtype == object or str(column.dtype) in ("string", "category"):
+            lengths = column.map(lambda v: len(v) if isinstance(v, str) else 0)
+            over = lengths > limit
+            too_long = over if too_long is None else too_long | over
+    if too_long is None or not too_long.any():
+        return frame, []
+    kept = frame[~too_long]
+    if not len(kept):
+        raise SlpackError(
+            f"every sample row has a string longer than {limit} characters, which requests "
+            "cannot send; give rows as requests will send them, or raise --max-string-length."
+        )
+    note = (
+        f"{int(too_long.sum())} sample rows with strings over {limit} characters left out "
+        "(requests cannot send them)"
+    )
+    return kept.reset_index(drop=True), [note]

@@ -92,10 +92,11 @@ def sklearn_predictions(model: Any, spec: OutputSpec, rows: Any) -> Predictions:
     return Predictions(values=out.reshape(len(out), -1))
 
 
-def onnx_predictions(session: Any, spec: OutputSpec, feeds: dict[str, np.ndarray]) -> Predictions:
-    results = dict(zip(spec.names, session.run(spec.names, feeds)))
+def runtime_predictions(outputs: list[Any], spec: OutputSpec) -> Predictions:
+    """What a handler runtime answered (its outputs in ``spec.names`` order, as nested lists)."""
+    results = dict(zip(spec.names, outputs))
     if spec.task == introspect.CLASSIFIER:
-        raw = results[spec.label].reshape(-1)
+        raw = np.asarray(results[spec.label], dtype=object).reshape(-1)
         labels = [label_value(v, spec.classes or []) for v in raw]
         probabilities = (
             np.asarray(results[spec.probabilities], dtype=np.float64)
@@ -225,3 +226,45 @@ def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
         k: json_value(v) if not isinstance(v, float) or np.isfinite(v) else str(v)
         for k, v in row.items()
     }
+
+
+def failure_message(result: ParityResult, model: Any, runtime: str) -> str:
+    """One sentence: how badly the runtime disagrees, where worst, and what to do about it.
+
+    Labels that differ are never a rounding matter, so that message never suggests loosening
+    the tolerances.
+    """
+    worst = result.worst[0] if result.worst else {}
+    where = (
+        f" (worst: row {worst.get('row')}, {worst.get('column')}: expected "
+        f"{worst.get('expected')}, got {worst.get('got')})"
+        if worst
+        else ""
+    )
+    agreement = (
+        f"label agreement {result.label_agreement:.2%}, "
+        if result.label_agreement is not None
+        else ""
+    )
+    return (
+        f"the {runtime} runtime disagrees with scikit-learn on the {result.rows} sample rows "
+        f"({agreement}max abs error {result.max_abs_error:.3g}){where}; {_hint(result, model)}."
+    )
+
+
+def _hint(result: ParityResult, model: Any) -> str:
+    if introspect.contains(model, introspect.TEXT_VECTORIZERS):
+        return (
+            "ONNX tokenizes and lowercases text with its own engine, so set the vectorizer's "
+            "token_pattern to a simple pattern such as r'\\b\\w+\\b' (or lowercase=False for "
+            "non-ASCII text) and retrain, or pass --allow-mismatch"
+        )
+    if result.label_agreement is not None and result.label_agreement < 1.0:
+        return (
+            "labels differ, so this is not a rounding matter: report the estimator, or pass "
+            "--allow-mismatch to build anyway"
+        )
+    return (
+        "loosen --atol/--rtol if the differences are acceptable, or pass --allow-mismatch "
+        "to build anyway"
+    )

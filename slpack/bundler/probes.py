@@ -3,57 +3,56 @@
 Whether a request may send ``null`` for a feature, or a category never seen in training, is a
 property of the fitted pipeline (an imputer, ``handle_unknown="ignore"``), not of the sample. So
 it is measured: a few real rows are altered one feature at a time and run through scikit-learn;
-what scikit-learn accepts is then run through ONNX and must agree. The handler enforces the
-result per feature: a request the model cannot answer faithfully is a 400, not a wrong answer.
+what scikit-learn accepts is then run through the bundle's runtime and must agree. The handler
+enforces the result per feature: a request the model cannot answer faithfully is a 400, not a
+wrong answer.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from slpack.bundler.parity import (
-    OutputSpec,
-    Predictions,
-    compare,
-    onnx_predictions,
-    sklearn_predictions,
-)
+from slpack.bundler.parity import OutputSpec, Predictions, compare, sklearn_predictions
 from slpack.bundler.schema import Feature, Schema
+
+if TYPE_CHECKING:
+    from slpack.bundler.runtimes import LocalRuntime
 
 PROBE_ROWS = 5
 UNSEEN = "__slpack_unseen_category__"
 
-OK, REFUSED, MISMATCH = "ok", "refused by scikit-learn", "ONNX disagrees with scikit-learn"
+OK, REFUSED, MISMATCH = "ok", "refused by scikit-learn", "the function disagrees with scikit-learn"
 
 
 def probe_features(
-    model: Any, schema: Schema, frame: Any, session: Any, spec: OutputSpec, atol: float, rtol: float
+    model: Any, schema: Schema, frame: Any, local: LocalRuntime, atol: float, rtol: float
 ) -> dict[str, dict[str, str]]:
     """Set ``nullable`` and ``unknown`` on each feature; return what each probe found."""
     complete = frame.dropna()
     base = (complete if len(complete) else frame).head(PROBE_ROWS).reset_index(drop=True)
+
+    def probe(feature: Feature, value: Any) -> str:
+        return _probe(model, schema, base, feature, value, local, atol, rtol)
+
     found: dict[str, dict[str, str]] = {}
     for feature in schema.features:
         outcome: dict[str, str] = {}
         if feature.dtype in ("float32", "float64", "string"):
-            outcome["missing"] = _probe(
-                model, schema, base, feature, np.nan, session, spec, atol, rtol
-            )
+            outcome["missing"] = probe(feature, np.nan)
             feature.nullable = outcome["missing"] == OK
         if feature.role == "categorical" and feature.unknown == "accept":
-            unseen: Any = UNSEEN if feature.dtype == "string" else _unseen_int(feature)
-            outcome["unknown"] = _probe(
-                model, schema, base, feature, unseen, session, spec, atol, rtol
-            )
+            outcome["unknown"] = probe(feature, _unseen(feature))
             feature.unknown = "accept" if outcome["unknown"] == OK else "reject"
         if outcome:
             found[feature.name] = outcome
     return found
 
 
-def _unseen_int(feature: Feature) -> int:
+def _unseen(feature: Feature) -> Any:
+    if feature.dtype == "string":
+        return UNSEEN
     return max(feature.categories or [0]) + 1_000_003
 
 
@@ -63,8 +62,7 @@ def _probe(
     base: Any,
     feature: Feature,
     value: Any,
-    session: Any,
-    spec: OutputSpec,
+    local: LocalRuntime,
     atol: float,
     rtol: float,
 ) -> str:
@@ -72,6 +70,7 @@ def _probe(
     if feature.dtype == "string":
         rows[feature.name] = rows[feature.name].astype(object)
     rows[feature.name] = [value] * len(rows)
+    spec: OutputSpec = local.spec
     try:
         expected = sklearn_predictions(model, spec, schema.sklearn_rows(rows))
     except Exception:
@@ -79,7 +78,7 @@ def _probe(
     if not _finite(expected):
         return REFUSED
     try:
-        got = onnx_predictions(session, spec, schema.onnx_feeds(rows))
+        got = local.predictions(rows)
     except Exception:
         return MISMATCH
     return OK if compare(expected, got, spec, atol, rtol).passed else MISMATCH

@@ -28,16 +28,18 @@ def print_build_report(console: Console, result: BuildResult) -> None:
     table.add_column()
     table.add_row("model", f"{m['task']}: {m['estimator']}")
     features = m["input"]["features"]
-    kinds = ", ".join(f"{f['name']} ({f['role']})" for f in features[:6]) + (
-        " ..." if len(features) > 6 else ""
-    )
+    kinds = ", ".join(f"{f['name']} ({f['role']})" for f in features[:6])
+    kinds += " ..." if len(features) > 6 else ""
     table.add_row("inputs", f"{len(features)} as {m['input']['layout']}: {kinds}")
-    table.add_row(
-        "onnx",
-        f"{_size(m['model']['bytes'])}, opset {m['model']['opset']['']}, IR "
-        f"{m['model']['ir_version']}, "
-        f"optimisation {m['model']['optimization']}",
-    )
+    onnx = m.get("onnx")
+    if onnx:
+        table.add_row(
+            "onnx",
+            f"{_size(onnx['bytes'])}, opset {onnx['opset']['']}, IR {onnx['ir_version']}, "
+            f"optimisation {onnx['optimization']}",
+        )
+    runtime = m["runtime"]
+    table.add_row("runtime", f"{runtime['name']} ({runtime.get('reason', '')})")
     table.add_row("function.zip", _size(result.files["function_zip"].stat().st_size))
     table.add_row("parity", parity_summary(result.parity))
     for note in result.notes:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from slpack.bundler import introspect
-from slpack.bundler.schema import MISSING_STRING
+from slpack_handler.contract import MISSING_STRING
 
 
 @dataclass

@@ -1,25 +1,23 @@
 """Infer the input schema from the sample and the fitted model.
 
-The schema decides three things at once: the ONNX inputs the converter is given, the feeds the
-parity gate builds, and the manifest the handler validates requests against. Keeping one
-:class:`Schema` object for all three is what makes "the ONNX model answers requests the way
-scikit-learn answered the sample" a checkable claim.
+The schema decides three things at once: the ONNX inputs the converter is given, the request
+values the parity gate sends through the bundle's runtime, and the manifest the handler validates
+requests against. Keeping one :class:`Schema` object for all three is what makes "the function
+answers requests the way scikit-learn answered the sample" a checkable claim.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from slpack.bundler import introspect
 from slpack.errors import SlpackError
 
-MISSING_STRING = ""  # what a missing string value becomes in an ONNX string tensor
-MAX_CATEGORIES = (
-    1000  # categories recorded per column (beyond that it is free text, not a category)
-)
+if TYPE_CHECKING:
+    from slpack_handler.contract import Dtype, FeatureSpec, InputSpec, Layout, TensorSpec
 
 
 @dataclass
@@ -35,8 +33,8 @@ class Feature:
     categories: list[Any] | None = None
     unknown: str | None = None  # categorical only: accept | reject
 
-    def to_manifest(self) -> dict[str, Any]:
-        return asdict(self)
+    def to_manifest(self) -> FeatureSpec:
+        return cast("FeatureSpec", asdict(self))
 
 
 @dataclass
@@ -54,18 +52,19 @@ class Schema:
     def names(self) -> list[str]:
         return [f.name for f in self.features]
 
-    def to_manifest(self) -> dict[str, Any]:
-        tensor = None
+    def to_manifest(self) -> InputSpec:
+        tensor: TensorSpec | None = None
         if self.layout == "tensor":
             tensor = {
                 "name": self.tensor_name,
-                "dtype": self.tensor_dtype,
+                "dtype": cast("Dtype", self.tensor_dtype),
                 "width": len(self.features),
             }
         return {
-            "layout": self.layout,
+            "layout": cast("Layout", self.layout),
             "tensor": tensor,
             "features": [f.to_manifest() for f in self.features],
+            "ignored": list(self.dropped_columns),
         }
 
     def use_float_dtype(self, dtype: str) -> None:
@@ -86,30 +85,25 @@ class Schema:
             return frame[self.names[0]].to_numpy()
         return frame[self.names].to_numpy()
 
-    def onnx_feeds(self, frame: Any) -> dict[str, np.ndarray]:
-        """The same rows as onnxruntime feeds, typed as the handler will build them."""
-        if self.layout == "tensor":
-            values = frame[self.names].to_numpy(dtype=np.float64)
-            return {self.tensor_name: np.ascontiguousarray(values, dtype=self.tensor_dtype)}
-        feeds = {}
-        for feature in self.features:
-            column = frame[feature.name]
-            if feature.dtype == "string":
-                values = np.array(
-                    [MISSING_STRING if _is_missing(v) else str(v) for v in column], dtype=object
-                )
-            elif feature.dtype.startswith(
-                "float"
-            ):  # pandas' nullable ints and bools hold NA, not NaN
-                values = column.to_numpy(dtype=np.float64, na_value=np.nan).astype(feature.dtype)
-            else:
-                values = column.to_numpy().astype(feature.dtype)
-            feeds[feature.onnx_name or feature.name] = values.reshape(-1, 1)
-        return feeds
+    def request_columns(self, frame: Any) -> list[list[Any]]:
+        """The rows of ``frame`` as a JSON request carries them, one list per feature: Python
+        numbers, booleans and strings, None for a missing value. The parity gate sends these
+        through the bundle's own runtime, so what it verifies is the path requests take."""
+        return [_request_values(frame[f.name], f.type) for f in self.features]
+
+
+def _request_values(column: Any, kind: str) -> list[Any]:
+    convert = _TO_JSON[kind]
+    return [None if _is_missing(v) else convert(v) for v in column.tolist()]
+
+
+_TO_JSON: dict[str, Any] = {"number": float, "integer": int, "boolean": bool, "string": str}
 
 
 def _is_missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and np.isnan(value))
+    import pandas as pd
+
+    return value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
 
 
 def as_frame(sample: Any, model: Any) -> Any:
@@ -203,48 +197,67 @@ def _missing_as_nan(frame: Any) -> Any:
 def _feature(name: str, column: Any, use: introspect.ColumnUse | None) -> Feature:
     import pandas as pd
 
-    kind = column.dtype.kind
+    dtype = column.dtype
     if (
-        isinstance(column.dtype, pd.CategoricalDtype)
-        or kind in "OSU"
-        or pd.api.types.is_string_dtype(column.dtype)
+        isinstance(dtype, pd.CategoricalDtype)
+        or dtype.kind in "OSU"
+        or pd.api.types.is_string_dtype(dtype)
     ):
-        values = column.dropna()
-        if not all(isinstance(v, str) for v in values):
-            bad = next(v for v in values if not isinstance(v, str))
-            raise SlpackError(
-                f"column {name!r} mixes text with {type(bad).__name__} values; make every value in "
-                "it a string (or every value a number) in the sample."
-            )
-        if use is not None and use.text:
-            return Feature(name, "string", "string", "text")
-        if use is not None and use.categories is not None:
-            cats = [c for c in use.categories if isinstance(c, str)]
-            unknown = "reject" if use.rejects_unknown else "accept"
-        else:
-            uniques = sorted(set(values))
-            cats = uniques if len(uniques) <= MAX_CATEGORIES else None
-            unknown = "accept"
-        return Feature(name, "string", "string", "categorical", categories=cats, unknown=unknown)
-    # Booleans and integers the model uses as numbers are fed as floats (requests still must send
-    # a bool or an integer): skl2onnx concatenates the columns of one transformer in the type of
-    # the first, so ["visits" (int), "spend" (float)] into an imputer, or a bool passed through
-    # beside scaled floats, would not convert; scikit-learn itself turns them into floats there.
-    if kind == "b":
-        if use is not None and use.categories is not None:
-            return Feature(name, "boolean", "bool", "boolean")
-        return Feature(name, "boolean", "float32", "boolean")
-    if kind in "iu":
-        if use is not None and use.categories is not None:
-            unknown = "reject" if use.rejects_unknown else "accept"
-            cats = [int(c) for c in use.categories if isinstance(c, (int, np.integer))]
-            return Feature(
-                name, "integer", "int64", "categorical", categories=cats, unknown=unknown
-            )
+        return _string_feature(name, column, use)
+    make = _NON_STRING.get(dtype.kind)
+    if make is None:
+        raise SlpackError(
+            f"column {name!r} has {dtype} values, which slpack cannot feed to ONNX; convert it "
+            "to numbers, booleans or strings before training."
+        )
+    return make(name, use)
+
+
+def _string_feature(name: str, column: Any, use: introspect.ColumnUse | None) -> Feature:
+    """Text or a category. Only categories the fitted model holds are recorded: the sample's own
+    values never go into the manifest (they may be personal data, and they ship in every copy)."""
+    bad = next((v for v in column.dropna() if not isinstance(v, str)), None)
+    if bad is not None:
+        raise SlpackError(
+            f"column {name!r} mixes text with {type(bad).__name__} values; make every value in "
+            "it a string (or every value a number) in the sample."
+        )
+    if use is not None and use.text:
+        return Feature(name, "string", "string", "text")
+    if use is None or use.categories is None:
+        return Feature(name, "string", "string", "categorical", unknown="accept")
+    cats = [c for c in use.categories if isinstance(c, str)]
+    unknown = "reject" if use.rejects_unknown else "accept"
+    return Feature(name, "string", "string", "categorical", categories=cats, unknown=unknown)
+
+
+# Booleans and integers the model uses as numbers are fed as floats (requests still must send a
+# bool or an integer): skl2onnx concatenates the columns of one transformer in the type of the
+# first, so ["visits" (int), "spend" (float)] into an imputer, or a bool passed through beside
+# scaled floats, would not convert; scikit-learn itself turns them into floats there.
+
+
+def _boolean_feature(name: str, use: introspect.ColumnUse | None) -> Feature:
+    if use is not None and use.categories is not None:
+        return Feature(name, "boolean", "bool", "boolean")
+    return Feature(name, "boolean", "float32", "boolean")
+
+
+def _integer_feature(name: str, use: introspect.ColumnUse | None) -> Feature:
+    if use is None or use.categories is None:
         return Feature(name, "integer", "float32", "numeric")
-    if kind == "f":
-        return Feature(name, "number", "float32", "numeric")
-    raise SlpackError(
-        f"column {name!r} has {column.dtype} values, which slpack cannot feed to ONNX; convert it "
-        "to numbers, booleans or strings before training."
-    )
+    unknown = "reject" if use.rejects_unknown else "accept"
+    cats = [int(c) for c in use.categories if isinstance(c, (int, np.integer))]
+    return Feature(name, "integer", "int64", "categorical", categories=cats, unknown=unknown)
+
+
+def _number_feature(name: str, use: introspect.ColumnUse | None) -> Feature:
+    return Feature(name, "number", "float32", "numeric")
+
+
+_NON_STRING = {
+    "b": _boolean_feature,
+    "i": _integer_feature,
+    "u": _integer_feature,
+    "f": _number_feature,
+}

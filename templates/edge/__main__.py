@@ -1,7 +1,8 @@
 """Run this slpack bundle: ``python edge.zip [--port N]`` or ``python __main__.py`` in its folder.
 
-Needs only numpy and onnxruntime. When run from the zip, the model is unpacked once into
-SLPACK_MODEL_CACHE_DIR (default: ~/.cache/slpack/<model sha256>/), since onnxruntime reads files.
+Needs what the bundle's runtime needs (nothing but Python for the python runtime; numpy and
+onnxruntime for the onnxruntime one). When run from the zip, the model folder is unpacked once
+into SLPACK_MODEL_CACHE_DIR (default: ~/.cache/slpack/<manifest sha256>/): runtimes read files.
 """
 
 import os
@@ -16,13 +17,16 @@ def _model_dir() -> str:
         return os.path.join(HERE, "model")
     archive = HERE  # running from a zip: __file__ is <zip>/__main__.py
     with zipfile.ZipFile(archive) as zf:
+        import hashlib
         import json
 
-        manifest = json.loads(zf.read("model/slpack.json"))
+        raw = zf.read("model/slpack.json")
+        manifest = json.loads(raw)
         base = os.environ.get("SLPACK_MODEL_CACHE_DIR") or os.path.join(
             os.path.expanduser("~"), ".cache", "slpack"
         )
-        target = os.path.join(base, manifest["model"]["sha256"])
+        # Keyed by the manifest, which names the model's sha256: a rebuild is never served stale.
+        target = os.path.join(base, hashlib.sha256(raw).hexdigest())
         if not os.path.isfile(os.path.join(target, "slpack.json")):
             os.makedirs(target, exist_ok=True)
             for name in (

@@ -1,0 +1,83 @@
+"""The runtimes a bundle can ship, as the build tool sees them.
+
+For each runtime: the artifact the function loads (file name, format, bytes), and the *handler's
+own* runtime opened here on that artifact (:class:`LocalRuntime`), so the parity gate and the
+probes run exactly the code that will answer requests: the same feeds, the same session options,
+the same interpreter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from slpack.bundler import introspect
+from slpack.bundler.parity import OutputSpec, Predictions, runtime_predictions
+from slpack.bundler.schema import Schema
+from slpack.errors import SlpackError
+
+if TYPE_CHECKING:
+    from slpack_handler.contract import Manifest, ModelFormat, RuntimeName
+
+ONNX_FILE = "model.onnx"
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """The file a runtime loads, as it will ship in function.zip's ``model/`` folder."""
+
+    runtime: RuntimeName
+    file: str
+    format: ModelFormat
+    data: bytes
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+def onnx_artifact(onnx_bytes: bytes) -> Artifact:
+    return Artifact("onnxruntime", ONNX_FILE, "onnx", onnx_bytes)
+
+
+def draft_manifest(
+    artifact: Artifact, schema: Schema, spec: OutputSpec, task: str, threads: int = 1
+) -> Manifest:
+    """The part of the manifest a runtime reads when it opens."""
+    return {
+        "task": task,  # type: ignore[typeddict-item]
+        "model": {"file": artifact.file, "format": artifact.format, "sha256": artifact.sha256},
+        "runtime": {"name": artifact.runtime, "intra_op_threads": threads, "inter_op_threads": 1},
+        "input": schema.to_manifest(),
+        "output": spec.to_manifest(),
+    }
+
+
+class LocalRuntime:
+    """The handler's runtime for ``artifact``, opened in this process."""
+
+    def __init__(self, artifact: Artifact, schema: Schema, spec: OutputSpec, model: Any) -> None:
+        from slpack_handler.config import Settings
+        from slpack_handler.errors import ModelUnavailable
+        from slpack_handler.model import open_runtime
+
+        self.artifact, self.schema, self.spec, self.model = artifact, schema, spec, model
+        manifest = draft_manifest(artifact, schema, spec, spec.task)
+        try:
+            self.runtime = open_runtime(dict(manifest), Settings(), artifact.data)
+        except ModelUnavailable as exc:
+            raise SlpackError(
+                f"the {artifact.runtime} runtime cannot load the converted "
+                f"{introspect.describe(model)} ({exc}); try another --opset or report the "
+                "estimator."
+            ) from None
+
+    def outputs(self, frame: Any) -> list[Any]:
+        """The runtime's raw outputs for the rows of ``frame``, sent as requests send them."""
+        from slpack_handler.schema import Parsed
+
+        return self.runtime.run(Parsed(len(frame), self.schema.request_columns(frame)))  # type: ignore[no-any-return]
+
+    def predictions(self, frame: Any) -> Predictions:
+        return runtime_predictions(self.outputs(frame), self.spec)
