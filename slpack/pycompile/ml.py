@@ -101,10 +101,7 @@ def _label_encoder(node: NodeProto, ctx: Context) -> Lowered:
         "values": values,
         "default": attrs.get(default_attr, fallback),
     }
-    if keys_name == "keys_floats":
-        params["float_keys"] = True
-        nan = [v for k, v in zip(keys, values) if k != k]
-        params["nan_value"] = nan[0] if nan else params["default"]
+    if keys_name == "keys_floats":  # a NaN key never matches (onnxruntime gives the default)
         params["keys"] = [k for k in keys if k == k]
         params["values"] = [v for k, v in zip(keys, values) if k == k]
     return Lowered(params, [dtype])
@@ -142,6 +139,9 @@ def _linear_classifier(node: NodeProto, ctx: Context) -> Lowered:
     labels = _labels(attrs, "classlabels_ints", "classlabels_strings")
     if not intercepts:
         raise Unsupported(f"{op_key(node)} without intercepts")
+    if len(intercepts) == 1 and len(labels) == 2 and attrs.get("post_transform") == "PROBIT":
+        # onnxruntime leaves part of its [N, 2] output unwritten here: nothing to reproduce
+        raise Unsupported(f"{op_key(node)} post_transform=PROBIT with one score column")
     return Lowered(
         {
             "coefficients": _rows(attrs["coefficients"], len(intercepts)),

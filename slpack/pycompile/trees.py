@@ -172,6 +172,9 @@ def lower_tree(node: NodeProto, ctx: Context) -> Lowered:
     if not classifier:
         return Lowered(params, ["float32"])
     weights = _pick(attrs, "class_weights")
+    if count == 2 and params["post_transform"] == "PROBIT" and len(set(attrs["class_ids"])) == 1:
+        # one score column: onnxruntime leaves the second probability unwritten (undefined)
+        raise Unsupported(f"{key} post_transform=PROBIT with one score column")
     params.update(
         labels=labels,
         binary_case=count == 2 and len(set(attrs["class_ids"])) == 1,

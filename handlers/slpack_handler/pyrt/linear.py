@@ -197,7 +197,12 @@ def _coupled(scores: list[float], prob_a: list[float], prob_b: list[float], k: i
     for _ in range(100):
         qp = [sum(q[i * k + j] * p[j] for j in range(k)) for i in range(k)]
         pqp = sum(p[i] * qp[i] for i in range(k))
-        if max(abs(qp[i] - pqp) for i in range(k)) < eps:
+        worst = 0.0  # as onnxruntime's loop: a NaN error never raises the maximum
+        for i in range(k):
+            error = abs(qp[i] - pqp)
+            if error > worst:
+                worst = error
+        if worst < eps:
             break
         for i in range(k):
             diff = (-qp[i] + pqp) / q[i * k + i]

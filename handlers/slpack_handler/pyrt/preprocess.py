@@ -91,28 +91,26 @@ def normalizer(op: str, params: dict[str, Any]) -> Callable[[Tensor], Tensor]:
 
 
 def binarizer(op: str, params: dict[str, Any]) -> Callable[[Tensor], Tensor]:
-    """Binarizer: 1 where ``x > threshold``, else 0, in the input's type."""
+    """Binarizer: 1 where ``x > threshold``, else 0, in the input's type (NaN is an error)."""
     threshold = params["threshold"]
 
     def kernel(x: Tensor) -> Tensor:
-        return [1.0 if v > threshold else 0.0 for v in x[0]], x[1]
+        data = x[0]
+        if any(v != v for v in data):
+            raise ValueError("Binarizer: the input holds NaN, which onnxruntime refuses")
+        return [1.0 if v > threshold else 0.0 for v in data], x[1]
 
     return kernel
 
 
 def lookup(op: str, params: dict[str, Any]) -> Callable[[Tensor], Tensor]:
-    """LabelEncoder and CategoryMapper: a dict lookup with a default; NaN keys match NaN."""
+    """LabelEncoder and CategoryMapper: a dict lookup with a default (NaN finds no key)."""
     table = dict(zip(params["keys"], params["values"]))
     default = params["default"]
-    nan_value = params.get("nan_value", default)
-    floats = params.get("float_keys", False)
     get = table.get
 
     def kernel(x: Tensor) -> Tensor:
-        data = x[0]
-        if floats:
-            return [nan_value if v != v else get(v, default) for v in data], x[1]
-        return [get(v, default) for v in data], x[1]
+        return [get(v, default) for v in x[0]], x[1]
 
     return kernel
 

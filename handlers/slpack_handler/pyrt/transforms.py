@@ -22,8 +22,8 @@ def logistic(v: float) -> float:
 def _erf_inv(x: float) -> float:
     sign = -1.0 if x < 0 else 1.0
     x = (1 - x) * (1 + x)
-    if x <= 0:
-        return sign * math.inf
+    if x <= 0:  # log(0) is -inf and the result infinite; log of a negative is NaN
+        return sign * math.inf if x == 0 else math.nan
     log = math.log(x)
     v = 2 / (_PI * 0.147) + 0.5 * log
     v2 = 1 / 0.147 * log
@@ -68,8 +68,11 @@ VECTOR: dict[str, Callable[[list[float]], list[float]]] = {
 
 def second_class(score: float, mode: int, transform: str) -> list[float]:
     """One score expanded to two columns, by onnxruntime's ``add_second_class`` convention:
-    0/1 (all weights positive) -> [1 - s, s]; 2/3 (mixed) -> [-s, s] or their logistics."""
+    0/1 (all weights positive) -> [1 - s, s]; 2/3 (mixed) -> [-s, s]; LOGISTIC applies the
+    logistic to s first (0/1) or to both columns (2/3)."""
     if mode in (0, 1):
+        if transform == "LOGISTIC":
+            score = logistic(score)
         return [1.0 - score, score]
     if transform == "LOGISTIC":
         return [logistic(-score), logistic(score)]
