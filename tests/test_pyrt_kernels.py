@@ -15,9 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
+from slpack_handler.pyrt import load
 
 from slpack.pycompile import UnsupportedGraph, compile_model, unsupported_ops
-from slpack_handler.pyrt import load
 
 F32, F64, I64, STR, BOOL = (
     TensorProto.FLOAT,
@@ -96,8 +96,8 @@ floats = st.one_of(st.floats(-1e4, 1e4, width=32), st.sampled_from([np.nan, np.i
 
 
 @st.composite
-def float_matrix(draw: Any, rows: Any = st.integers(1, 5), cols: Any = st.integers(1, 4)) -> Any:
-    n, k = draw(rows), draw(cols)
+def float_matrix(draw: Any) -> Any:
+    n, k = draw(st.integers(1, 5)), draw(st.integers(1, 4))
     return np.array(
         draw(st.lists(floats, min_size=n * k, max_size=n * k)), dtype=np.float64
     ).reshape(n, k)

@@ -6,6 +6,7 @@ all at build time: the function only looks values up.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 from typing import Any
@@ -249,7 +250,7 @@ def _tokenizer(node: NodeProto, ctx: Context) -> Lowered:
             re.compile(regex, re.ASCII)
         except re.error as exc:
             raise Unsupported(f"{op_key(node)} tokenexp={regex!r} ({exc})") from None
-    params = {
+    params: dict[str, Any] = {
         k: attrs[k]
         for k in ("pad_value", "mincharnum", "mark", "tokenexp", "separators")
         if k in attrs
@@ -260,12 +261,12 @@ def _tokenizer(node: NodeProto, ctx: Context) -> Lowered:
 def _tfidf(node: NodeProto, ctx: Context) -> Lowered:
     attrs = attributes(node)
     pool = list(attrs.get("pool_strings") or attrs.get("pool_int64s") or [])
-    counts = list(attrs["ngram_counts"]) + [len(pool)]
+    counts = [*list(attrs["ngram_counts"]), len(pool)]
     indexes = list(attrs["ngram_indexes"])
     width = max(indexes) + 1 if indexes else 0
     trie: dict[Any, Any] = {}
     ngram = 0
-    for n, (start, end) in enumerate(zip(counts, counts[1:]), start=1):
+    for n, (start, end) in enumerate(itertools.pairwise(counts), start=1):
         for first in range(start, end, n):
             node_map = trie
             for pos, token in enumerate(pool[first : first + n]):

@@ -128,15 +128,15 @@ def _has_score(forest: _Forest, count: int) -> list[bool] | None:
     """Which outputs receive a score on every row, when that does not depend on the row."""
     ever: set[int] = set()
     always: set[int] = set()
-    by_tree: dict[int, set[int] | None] = {}
+    by_tree: dict[int, set[int]] = {}
     for where, weights in forest.leaves.items():
         ks = {k for k, _ in weights}
         ever |= ks
         tree = forest.trees[where]
         seen = by_tree.get(tree)
         by_tree[tree] = ks if seen is None else seen & ks
-    for ks in by_tree.values():
-        always |= ks or set()
+    for common in by_tree.values():
+        always |= common
     if all(k in always or k not in ever for k in range(count)):
         return [k in always for k in range(count)]
     return None

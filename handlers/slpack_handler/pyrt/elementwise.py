@@ -157,7 +157,7 @@ def _safe_pow(a: float, b: float) -> float:
     try:
         return math.pow(a, b)
     except OverflowError:
-        return _INF if a > 0 or float(b).is_integer() and int(b) % 2 == 0 else -_INF
+        return _INF if a > 0 or (float(b).is_integer() and int(b) % 2 == 0) else -_INF
     except ValueError:  # 0 ** negative, negative ** fraction
         return _INF if a == 0 else _NAN
 

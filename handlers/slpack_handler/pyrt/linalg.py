@@ -9,7 +9,7 @@ float32 GEMM (whose summation order is its own).
 from __future__ import annotations
 
 from operator import mul
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 from slpack_handler.pyrt.tensor import Tensor, broadcast_shape, expand, f32, size
 
@@ -29,11 +29,11 @@ def gemm(op: str, params: dict[str, Any]) -> Callable[..., Tensor]:
     beta = params.get("beta", 1.0)
     trans_a = params.get("transA", 0)
     trans_b = params.get("transB", 0)
-    baked: Optional[list[list[Any]]] = params.get("columns")
+    baked: list[list[Any]] | None = params.get("columns")
     vector_b = params.get("vector_b", False)
     rounded = params["dtype"] == "float32"
 
-    def right(b: Optional[Tensor]) -> tuple[list[list[Any]], int]:
+    def right(b: Tensor | None) -> tuple[list[list[Any]], int]:
         if baked is not None:
             return baked, len(baked[0]) if baked else 0
         data, shape = b  # type: ignore[misc]
@@ -42,7 +42,7 @@ def gemm(op: str, params: dict[str, Any]) -> Callable[..., Tensor]:
         k, m = shape if not trans_b else (shape[1], shape[0])
         return (_columns(data, k, m) if not trans_b else _rows(data, m, k)), k
 
-    def kernel(a: Tensor, b: Optional[Tensor] = None, c: Optional[Tensor] = None) -> Tensor:
+    def kernel(a: Tensor, b: Tensor | None = None, c: Tensor | None = None) -> Tensor:
         data, shape = a
         cols, k = right(b)
         if trans_a:
@@ -56,7 +56,7 @@ def gemm(op: str, params: dict[str, Any]) -> Callable[..., Tensor]:
             rows = _rows(data, n, k) if len(shape) > 1 else [data]
             lead = shape[:-1]
         out = [sum(map(mul, row, col)) for row in rows for col in cols]
-        dims = lead if (vector_b or (b is not None and len(b[1]) == 1)) else lead + (len(cols),)
+        dims = lead if (vector_b or (b is not None and len(b[1]) == 1)) else (*lead, len(cols))
         if is_gemm:
             if alpha != 1.0:
                 out = [alpha * v for v in out]

@@ -143,7 +143,7 @@ def svm_classifier(op: str, params: dict[str, Any]) -> Callable[[Tensor], tuple[
             return labels[maxclass]
         if len(labels) == 2:
             if not has_proba and (
-                all_positive and max_weight >= 0.5 or max_weight > 0 and not all_positive
+                (all_positive and max_weight >= 0.5) or (max_weight > 0 and not all_positive)
             ):
                 return labels[1]
             return labels[maxclass]
@@ -180,9 +180,9 @@ def _coupled(scores: list[float], prob_a: list[float], prob_b: list[float], k: i
     index = 0
     for i in range(k - 1):
         for j in range(i + 1, k):
-            p = 1.0 - logistic(scores[index] * prob_a[index] + prob_b[index])
-            p = min(max(p, 1e-7), 1 - 1e-7)
-            r[i * k + j], r[j * k + i] = p, 1 - p
+            pair = 1.0 - logistic(scores[index] * prob_a[index] + prob_b[index])
+            pair = min(max(pair, 1e-7), 1 - 1e-7)
+            r[i * k + j], r[j * k + i] = pair, 1 - pair
             index += 1
     q = [0.0] * (k * k)
     for i in range(k):

@@ -133,6 +133,6 @@ def one_hot(op: str, params: dict[str, Any]) -> Callable[[Tensor], Tensor]:
                 out[i * width + j] = 1.0
             elif not zeros:
                 raise ValueError(f"OneHotEncoder: the category {key!r} is unknown")
-        return out, shape + (width,)
+        return out, (*shape, width)
 
     return kernel

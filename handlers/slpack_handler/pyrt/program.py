@@ -19,7 +19,7 @@ import marshal
 from array import array
 from importlib import import_module
 from itertools import compress
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable
 
 from slpack_handler.pyrt.registry import KERNELS, MAGIC, VERSION
 from slpack_handler.pyrt.tensor import Tensor, nested
@@ -27,7 +27,7 @@ from slpack_handler.pyrt.tensor import Tensor, nested
 _DATA = frozenset((type(None), bool, int, float, str, bytes, tuple, list, dict))
 _CONTAINERS = frozenset((tuple, list, dict))
 _DTYPES = ("float32", "float64", "int64", "bool", "string")
-Step = Tuple[Callable[..., Any], Tuple[int, ...], Any]
+Step = tuple[Callable[..., Any], tuple[int, ...], Any]
 
 
 class ProgramError(ValueError):
@@ -58,7 +58,7 @@ class Program:
     """A loaded program: ``run`` answers feeds as onnxruntime's ``session.run`` would."""
 
     def __init__(self, body: dict[str, Any]) -> None:
-        self.inputs: list[tuple[str, str, Optional[int]]] = [
+        self.inputs: list[tuple[str, str, int | None]] = [
             (name, dtype, width) for name, dtype, width, _ in body["inputs"]
         ]
         self.outputs: list[str] = [name for name, _ in body["outputs"]]
@@ -66,11 +66,11 @@ class Program:
             (name, slot, _converter(name, dtype, width))
             for name, dtype, width, slot in body["inputs"]
         ]
-        self._output_slots: Dict[str, int] = dict((name, slot) for name, slot in body["outputs"])
+        self._output_slots: dict[str, int] = dict((name, slot) for name, slot in body["outputs"])
         self._all = [slot for _, slot in body["outputs"]]
         self._body = build(body)
 
-    def run(self, feeds: dict[str, Any], outputs: Optional[List[str]] = None) -> list[Any]:
+    def run(self, feeds: dict[str, Any], outputs: list[str] | None = None) -> list[Any]:
         """Evaluate the graph on ``feeds`` (2-D row lists by input name); one value per output,
         shaped like ``numpy_array.tolist()`` of what onnxruntime returns."""
         if outputs is None:
@@ -154,7 +154,7 @@ def _check_data(body: Any) -> None:
         frontier = list(compress(found, map(_CONTAINERS.__contains__, map(type, found))))
 
 
-def _converter(name: str, dtype: str, width: Optional[int]) -> Callable[[Any], Tensor]:
+def _converter(name: str, dtype: str, width: int | None) -> Callable[[Any], Tensor]:
     """Turn 2-D row lists into a flat tensor of ``dtype``, refusing what the graph cannot take."""
     if dtype not in _DTYPES:
         raise ProgramError(f"the input {name!r} has element type {dtype}, which is not supported")

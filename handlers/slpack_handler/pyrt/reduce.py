@@ -7,7 +7,7 @@ the common case) and applies a C-speed builtin (``sum``, ``max``, ``sorted``) to
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 from slpack_handler.pyrt.tensor import Shape, Tensor, axis_of, blocks, f32, size
 
@@ -42,7 +42,7 @@ def _lse(values: list[float]) -> float:
 
 
 _SQUARE = (lambda v: v * v, None)
-_REDUCERS: dict[str, tuple[Any, Callable[[list[Any]], Any], Optional[Callable[[Any], Any]]]] = {
+_REDUCERS: dict[str, tuple[Any, Callable[[list[Any]], Any], Callable[[Any], Any] | None]] = {
     "ReduceSum": (None, sum, None),
     "ReduceMean": (None, sum, None),
     "ReduceMax": (None, max, None),
@@ -64,7 +64,7 @@ def reduce(op: str, params: dict[str, Any]) -> Callable[..., Tensor]:
     fixed = params.get("axes")
     rounded = params["dtype"] == "float32"
 
-    def kernel(x: Tensor, axes_in: Optional[Tensor] = None) -> Tensor:
+    def kernel(x: Tensor, axes_in: Tensor | None = None) -> Tensor:
         data, shape = x
         rank = len(shape)
         axes = fixed if fixed is not None else (axes_in[0] if axes_in is not None else [])
@@ -126,7 +126,7 @@ def topk(op: str, params: dict[str, Any]) -> Callable[[Tensor, Tensor], tuple[Te
             for g in _groups(data, shape, a)
         ]
         values = [[g[i] for i in order] for g, order in zip(_groups(data, shape, a), orders)]
-        dims = shape[:a] + (count,) + shape[a + 1 :]
+        dims = (*shape[:a], count, *shape[a + 1 :])
         return (_scatter(values, shape, a), dims), (_scatter(orders, shape, a), dims)
 
     return kernel

@@ -2,9 +2,10 @@
 
 Each entry maps an ONNX operator (``domain:op_type``, the default domain written ``ai.onnx``) to
 the module and factory that build its kernel, and to the attribute values the kernel implements
-(an attribute not named accepts any value; every element of a list attribute must be allowed). The build side (``slpack.pycompile``) reads this table
-to decide what a graph needs that is missing, so a kernel added here is compiled for at once and
-nothing can be compiled that the runtime would refuse.
+(an attribute not named accepts any value; every element of a list attribute must be allowed).
+The build side (``slpack.pycompile``) reads this table to decide what a graph needs that is
+missing, so a kernel added here is compiled for at once and nothing can be compiled that the
+runtime would refuse.
 
 The program loader imports only the modules the program's steps name: a linear model never pays
 for the tree or text kernels.
@@ -12,21 +13,19 @@ for the tree or text kernels.
 
 from __future__ import annotations
 
-from typing import Dict, Tuple
-
 MAGIC = b"SLPYRT"
 """First bytes of a compiled program."""
 VERSION = 1
 """The program layout this runtime reads; bumped on any change an older runtime would misread."""
 
-_TRANSFORMS = ("NONE", "LOGISTIC", "SOFTMAX", "SOFTMAX_ZERO", "PROBIT")
-_TREE = {
+_TRANSFORMS: tuple[object, ...] = ("NONE", "LOGISTIC", "SOFTMAX", "SOFTMAX_ZERO", "PROBIT")
+_TREE: dict[str, tuple[object, ...]] = {
     "post_transform": _TRANSFORMS,
     "aggregate_function": ("SUM", "AVERAGE", "MIN", "MAX"),
     "nodes_modes": ("BRANCH_LEQ", "BRANCH_LT", "BRANCH_GTE", "BRANCH_GT", "LEAF"),
 }
 
-Constraints = Dict[str, Tuple[object, ...]]
+Constraints = dict[str, tuple[object, ...]]
 KERNELS: dict[str, tuple[str, str, Constraints]] = {
     # elementwise arithmetic and logic (elementwise.py)
     "ai.onnx:Abs": ("elementwise", "unary", {}),

@@ -7,7 +7,7 @@ With flat row-major storage a reshape only changes the shape tuple; the kernels 
 from __future__ import annotations
 
 from itertools import product
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 from slpack_handler.pyrt.tensor import Shape, Tensor, axis_of, blocks, size
 
@@ -26,7 +26,7 @@ def _reshape_to(shape: Shape, target: list[int]) -> Shape:
     return tuple(dims)
 
 
-def _squeeze(shape: Shape, axes: Optional[list[int]]) -> Shape:
+def _squeeze(shape: Shape, axes: list[int] | None) -> Shape:
     if axes is None:
         return tuple(d for d in shape if d != 1)
     drop = {axis_of(a, len(shape)) for a in axes}
@@ -57,10 +57,10 @@ def reshape(op: str, params: dict[str, Any]) -> Callable[..., Tensor]:
     if kind == "Squeeze":
         return lambda x, *_: (x[0], _squeeze(x[1], axes))
     if kind == "Unsqueeze":
-        return lambda x, *_: (x[0], _unsqueeze(x[1], axes))
+        return lambda x, *_: (x[0], _unsqueeze(x[1], axes or []))
     fixed = params.get("shape")
 
-    def reshape_(x: Tensor, target: Optional[Tensor] = None) -> Tensor:
+    def reshape_(x: Tensor, target: Tensor | None = None) -> Tensor:
         dims = fixed if fixed is not None else target[0]  # type: ignore[index]
         return x[0], _reshape_to(x[1], dims)
 
@@ -146,8 +146,8 @@ def slice_(op: str, params: dict[str, Any]) -> Callable[..., Tensor]:
         x: Tensor,
         starts: Tensor,
         ends: Tensor,
-        axes: Optional[Tensor] = None,
-        steps: Optional[Tensor] = None,
+        axes: Tensor | None = None,
+        steps: Tensor | None = None,
     ) -> Tensor:
         data, shape = x
         rank = len(shape)
@@ -197,6 +197,6 @@ def array_feature_extractor(op: str, params: dict[str, Any]) -> Callable[[Tensor
             return [data[i] for i in picks], (1, len(picks))
         rows = size(shape[:-1])
         out = [data[r * cols + i] for r in range(rows) for i in picks]
-        return out, shape[:-1] + (len(picks),)
+        return out, (*shape[:-1], len(picks))
 
     return kernel

@@ -12,10 +12,10 @@ from __future__ import annotations
 import math
 from array import array
 from itertools import product
-from typing import Any, List, Tuple
+from typing import Any
 
-Shape = Tuple[int, ...]
-Tensor = Tuple[List[Any], Shape]
+Shape = tuple[int, ...]
+Tensor = tuple[list[Any], Shape]
 
 INT64_MIN = -(2**63)
 _INF = math.inf

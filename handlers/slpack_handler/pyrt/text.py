@@ -53,8 +53,8 @@ def tokenizer(op: str, params: dict[str, Any]) -> Callable[[Tensor], Tensor]:
         ]
     else:
         seps = params.get("separators", [])
-        pattern = re.compile("|".join(seps), re.ASCII) if seps else None
-        split = (lambda s: pattern.split(s)) if pattern is not None else (lambda s: [s])  # type: ignore[union-attr]  # noqa: E731
+        splitter = re.compile("|".join(seps), re.ASCII) if seps else None
+        split = splitter.split if splitter is not None else (lambda s: [s])
 
     def tokens(s: str) -> list[str]:
         found = [t for t in split(s) if len(t) >= mincharnum]
@@ -65,7 +65,7 @@ def tokenizer(op: str, params: dict[str, Any]) -> Callable[[Tensor], Tensor]:
         rows = [tokens(s) for s in data]
         width = max((len(r) for r in rows), default=0)
         out = [t for r in rows for t in r + [pad] * (width - len(r))]
-        return out, shape + (width,)
+        return out, (*shape, width)
 
     return kernel
 

@@ -15,7 +15,7 @@ the binary-classifier conventions and the post transforms follow tree_ensemble_a
 from __future__ import annotations
 
 from array import array
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable
 
 from slpack_handler.pyrt.tensor import Tensor, f32
 from slpack_handler.pyrt.transforms import VECTOR, probit, second_class
@@ -38,7 +38,7 @@ def _sums(params: dict[str, Any]) -> Callable[[list[float]], tuple[list[float], 
     trees = params["trees"]
     count = params["n_outputs"]
     code = "d" if params["double"] else "f"
-    static: Optional[List[bool]] = params.get("has_score")
+    static: list[bool] | None = params.get("has_score")
     zeros = [0.0] * count
 
     if params["single"]:
