@@ -1,0 +1,185 @@
+"""Load a compiled program and run it: the whole per-request path of the Python runtime.
+
+A program is ``MAGIC + version byte + marshal(body)``. ``marshal`` is the fastest stdlib decoder
+(C speed, no imports) and reads the same bytes on every CPython from 3.9 on, but it can also
+carry code objects, so :func:`load` refuses any object that is not plain data before it trusts
+the body: the check walks containers with ``gc.get_referents`` and ``map(type, ...)``, which keeps
+it at C speed even for forests of tens of thousands of nodes.
+
+The body is a dict of plain data: graph inputs and outputs with the value slots they live in,
+the constants to place in their slots, and the steps (operator, input slots, output slots,
+parameters) in execution order. :func:`build` turns a body into kernels bound to their
+parameters once; ``run`` then only moves values between slots.
+"""
+
+from __future__ import annotations
+
+import gc
+import marshal
+from array import array
+from importlib import import_module
+from itertools import compress
+from typing import Any, Callable
+
+from slpack_handler.pyrt.registry import KERNELS, MAGIC, VERSION
+from slpack_handler.pyrt.tensor import Tensor, nested
+
+_DATA = frozenset((type(None), bool, int, float, str, bytes, tuple, list, dict))
+_CONTAINERS = frozenset((tuple, list, dict))
+_DTYPES = ("float32", "float64", "int64", "bool", "string")
+Step = tuple[Callable[..., Any], tuple[int, ...], Any]
+
+
+class ProgramError(ValueError):
+    """The program bytes are not a program this runtime can run."""
+
+
+class Body:
+    """A program body made executable: constants in a slot template, kernels bound to params."""
+
+    __slots__ = ("env", "steps")
+
+    def __init__(self, env: list[Any], steps: list[Step]) -> None:
+        self.env = env
+        self.steps = steps
+
+    def execute(self, env: list[Any]) -> None:
+        """Run every step on ``env`` (a copy of :attr:`env` with the inputs placed)."""
+        for fn, ins, out in self.steps:
+            result = fn(*[env[i] for i in ins])
+            if type(out) is int:
+                env[out] = result
+            else:
+                for slot, value in zip(out, result):
+                    env[slot] = value
+
+
+class Program:
+    """A loaded program: ``run`` answers feeds as onnxruntime's ``session.run`` would."""
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        self.inputs: list[tuple[str, str, int | None]] = [
+            (name, dtype, width) for name, dtype, width, _ in body["inputs"]
+        ]
+        self.outputs: list[str] = [name for name, _ in body["outputs"]]
+        self._feeds = [
+            (name, slot, _converter(name, dtype, width))
+            for name, dtype, width, slot in body["inputs"]
+        ]
+        self._output_slots: dict[str, int] = dict((name, slot) for name, slot in body["outputs"])
+        self._all = [slot for _, slot in body["outputs"]]
+        self._body = build(body)
+
+    def run(self, feeds: dict[str, Any], outputs: list[str] | None = None) -> list[Any]:
+        """Evaluate the graph on ``feeds`` (2-D row lists by input name); one value per output,
+        shaped like ``numpy_array.tolist()`` of what onnxruntime returns."""
+        if outputs is None:
+            slots = self._all
+        else:
+            try:
+                slots = [self._output_slots[name] for name in outputs]
+            except KeyError as exc:
+                raise ValueError(f"the model has no output {exc.args[0]!r}") from None
+        body = self._body
+        env = body.env[:]
+        for name, slot, convert in self._feeds:
+            if name not in feeds:
+                raise ValueError(f"the input {name!r} is missing")
+            env[slot] = convert(feeds[name])
+        try:
+            body.execute(env)
+        except (IndexError, KeyError, TypeError, ZeroDivisionError, OverflowError) as exc:
+            raise ValueError(
+                f"the model cannot evaluate this input ({type(exc).__name__} in a kernel)"
+            ) from None
+        return [nested(env[slot]) for slot in slots]
+
+
+def load(data: bytes) -> Program:
+    """Read compiled program bytes (already verified against the manifest's sha256)."""
+    head = len(MAGIC)
+    if data[:head] != MAGIC:
+        raise ProgramError("the data is not a compiled slpack program; rebuild the bundle")
+    if data[head : head + 1] != bytes((VERSION,)):
+        found = data[head] if len(data) > head else None
+        raise ProgramError(
+            f"the program has format version {found} but this runtime reads version {VERSION}; "
+            "rebuild the bundle with this slpack"
+        )
+    try:
+        body = marshal.loads(data[head + 1 :])
+    except (EOFError, ValueError, TypeError) as exc:
+        raise ProgramError(f"the program cannot be decoded ({exc}); rebuild the bundle") from None
+    _check_data(body)
+    try:
+        return Program(body)
+    except ProgramError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        raise ProgramError(
+            f"the program is malformed ({type(exc).__name__}: {exc}); rebuild the bundle"
+        ) from None
+
+
+def build(body: dict[str, Any]) -> Body:
+    """Place the constants and bind every step's kernel to its parameters."""
+    env: list[Any] = [None] * int(body["slots"])
+    for slot, data, shape in body["constants"]:
+        env[slot] = (data, tuple(shape))
+    steps: list[Step] = []
+    for op, ins, outs, params in body["steps"]:
+        entry = KERNELS.get(op)
+        if entry is None:
+            raise ProgramError(f"the program uses {op}, which this runtime does not implement")
+        module = import_module("slpack_handler.pyrt." + entry[0])
+        kernel = getattr(module, entry[1])(op, params)
+        out: Any = outs[0] if len(outs) == 1 else tuple(outs)
+        steps.append((kernel, tuple(ins), out))
+    return Body(env, steps)
+
+
+def _check_data(body: Any) -> None:
+    """Refuse anything but plain data (a code object above all), at C speed."""
+    if type(body) is not dict:
+        raise ProgramError("the program body is not a mapping; rebuild the bundle")
+    frontier: list[Any] = [body]
+    while frontier:
+        found = gc.get_referents(*frontier)
+        kinds = set(map(type, found))
+        if not kinds <= _DATA:
+            bad = sorted(k.__name__ for k in kinds - _DATA)
+            raise ProgramError(
+                f"the program holds {', '.join(bad)} objects, not plain data; it was refused"
+            )
+        frontier = list(compress(found, map(_CONTAINERS.__contains__, map(type, found))))
+
+
+def _converter(name: str, dtype: str, width: int | None) -> Callable[[Any], Tensor]:
+    """Turn 2-D row lists into a flat tensor of ``dtype``, refusing what the graph cannot take."""
+    if dtype not in _DTYPES:
+        raise ProgramError(f"the input {name!r} has element type {dtype}, which is not supported")
+    typecode = {"float32": "f", "float64": "d", "int64": "q"}.get(dtype)
+
+    def convert(rows: Any) -> Tensor:
+        if type(rows) is not list or not rows:
+            raise ValueError(f"the input {name!r} must be a non-empty list of rows")
+        cols = width if width is not None else len(rows[0]) if type(rows[0]) is list else -1
+        if not all(type(row) is list and len(row) == cols for row in rows):
+            raise ValueError(f"every row of the input {name!r} must be a list of {cols} values")
+        flat = [v for row in rows for v in row]
+        if typecode is not None:
+            try:
+                values = array(typecode, flat).tolist()
+            except (TypeError, OverflowError):
+                raise ValueError(f"the input {name!r} takes {dtype} values") from None
+        elif dtype == "bool":
+            if not all(type(v) is bool for v in flat):
+                raise ValueError(f"the input {name!r} takes booleans")
+            values = flat
+        else:
+            if not all(type(v) is str for v in flat):
+                raise ValueError(f"the input {name!r} takes strings")
+            values = flat
+        return values, (len(rows), cols)
+
+    return convert
