@@ -28,12 +28,12 @@ from sklearn.ensemble import (
     RandomForestRegressor,
 )
 from sklearn.linear_model import LinearRegression, LogisticRegression
-from slpack_handler.pyrt import load
 
 from slpack.bundler.convert import convert
 from slpack.bundler.optimize import optimize_offline
 from slpack.bundler.schema import infer_schema
 from slpack.pycompile import compile_model
+from slpack_handler.pyrt import load
 
 HANDLERS = Path(__file__).resolve().parent.parent / "handlers"
 _COLD_PYRT = """

@@ -45,23 +45,27 @@ def test_build_writes_the_bundle_and_reports(run_cli, iris_files, tmp_path: Path
     assert set(manifest["stats"]) == {f["name"] for f in manifest["input"]["features"]}
     with zipfile.ZipFile(bundle / "function.zip") as zf:
         names = zf.namelist()
-    assert "model/model.onnx" in names and "model/slpack.json" in names
+    assert f"model/{manifest['model']['file']}" in names and "model/slpack.json" in names
+    assert manifest["runtime"]["name"] in ("python", "onnxruntime")
+    assert manifest["runtime"]["chosen_by"] == "auto" and manifest["runtime"]["reason"]
+    report = json.loads((bundle / "build.json").read_text())
+    assert set(report["runtime"]["measured"]) == {"python", "onnxruntime"}
+    assert json.loads((bundle / "request.json").read_text())["instances"][0].keys() == {
+        f["name"] for f in manifest["input"]["features"]
+    }
     assert "slpack_handler/__init__.py" in names
     assert all(n.startswith(("slpack_handler/", "model/")) for n in names)
 
 
+@pytest.mark.parametrize("runtime", ["python", "onnxruntime"])
 def test_same_inputs_give_a_byte_identical_function_zip(
-    run_cli, iris_files, tmp_path: Path
+    run_cli, iris_files, tmp_path: Path, runtime: str
 ) -> None:
     model, sample = iris_files
     digests = []
     for out in ("a", "b"):
-        assert (
-            run_cli(
-                "build", model, "--sample", sample, "--out", tmp_path / out, "--target", "none"
-            ).code
-            == 0
-        )
+        args = ("--out", tmp_path / out, "--target", "none", "--runtime", runtime)
+        assert run_cli("build", model, "--sample", sample, *args).code == 0
         digests.append((tmp_path / out / "iris" / "function.zip").read_bytes())
     assert digests[0] == digests[1]
     with zipfile.ZipFile(tmp_path / "a" / "iris" / "function.zip") as zf:

@@ -66,7 +66,7 @@ def test_float64_sample_does_not_make_a_double_tree_model(tmp_path: Path) -> Non
     y = X[:, 0] * 2 + rng.normal(size=300)
     model = RandomForestRegressor(n_estimators=10, random_state=0).fit(X, y)
     result = build_bundle(model, X, tmp_path, name="rf64")
-    graph = onnx.load(result.files["model"]).graph
+    graph = onnx.load(result.files["onnx"]).graph
     assert graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
     assert graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
     assert result.manifest["input"]["tensor"]["dtype"] == "float32"

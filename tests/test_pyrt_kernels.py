@@ -15,9 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
-from slpack_handler.pyrt import load
 
 from slpack.pycompile import UnsupportedGraph, compile_model, unsupported_ops
+from slpack_handler.pyrt import load
 
 F32, F64, I64, STR, BOOL = (
     TensorProto.FLOAT,

@@ -19,13 +19,13 @@ import onnx
 import onnxruntime as ort
 import pytest
 from pipelines import COVERAGE
-from slpack_handler.pyrt import ProgramError, load
-from slpack_handler.pyrt.registry import MAGIC, VERSION
 
 from slpack.bundler.convert import convert
 from slpack.bundler.optimize import optimize_offline
 from slpack.bundler.schema import infer_schema
 from slpack.pycompile import compile_model, unsupported_ops
+from slpack_handler.pyrt import ProgramError, load
+from slpack_handler.pyrt.registry import MAGIC, VERSION
 
 ROWS = 40
 HANDLERS = Path(__file__).resolve().parent.parent / "handlers"

@@ -112,8 +112,7 @@ if TYPE_CHECKING:
     class RuntimeEntry(TypedDict, total=False):
         name: RuntimeName
         chosen_by: ChosenBy
-        reason: str  # why this runtime (auto) or that it was asked for (flag)
-        measured: dict[str, RuntimeMeasure]  # by runtime name
+        reason: str  # why this runtime (auto: the rule; the timings are in build.json)
         intra_op_threads: int  # onnxruntime
         inter_op_threads: int
         requirements: dict[str, str]  # sklearn: exact distribution versions the model needs

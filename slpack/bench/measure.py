@@ -107,7 +107,7 @@ def run_bench(
                     work.events,
                 ),
             ),
-            FLOOR: Target(FLOOR, _floor_spec(layer_dirs, task_root, manifest, work.feeds)),
+            FLOOR: Target(FLOOR, _floor_spec(layer_dirs, bundle_dir, manifest, work.feeds)),
         }
         runs = root / "runs"
 
@@ -156,13 +156,14 @@ def _handler_spec(
 
 
 def _floor_spec(
-    layer_dirs: tuple[Path, ...], task_root: Path, manifest: dict[str, Any], feeds: dict[str, Any]
+    layer_dirs: tuple[Path, ...], bundle_dir: Path, manifest: Any, feeds: dict[str, Any]
 ) -> dict[str, Any]:
+    """The floor: a bare session on the bundle's verified ONNX graph, whatever runtime ships."""
     runtime = manifest.get("runtime") or {}
     return {
         "kind": "floor",
         "path": [str(p) for p in layer_dirs],
-        "model": str(task_root / "model" / manifest["model"]["file"]),
+        "model": str(bundle_dir / manifest["onnx"]["file"]),
         "intra_op_threads": int(runtime.get("intra_op_threads", 1)),
         "inter_op_threads": int(runtime.get("inter_op_threads", 1)),
         "outputs": manifest["output"]["names"],

@@ -25,14 +25,15 @@ from slpack.bundler import (
     probes,
     runtimes,
     schema,
+    selection,
     stats,
     versions,
 )
-from slpack.errors import ParityError, SlpackError
+from slpack.errors import SlpackError
 from slpack_handler.contract import DEFAULT_PYTHON, DEFAULTS, FORMAT, Env
 
 if TYPE_CHECKING:
-    from slpack_handler.contract import Manifest, OnnxEntry, RuntimeEntry
+    from slpack_handler.contract import Manifest, OnnxEntry
 
 DEFAULT_ATOL = 1e-5
 DEFAULT_RTOL = 1e-4
@@ -52,6 +53,7 @@ class BuildOptions:
     converters: list[str] = field(default_factory=list)
     intra_op_threads: int = 1
     layer: Path | None = None  # a layer zip from slpack layer, recorded with its lock
+    runtime: str = "auto"  # auto | python | onnxruntime (slpack.bundler.selection)
     no_pickle: bool = False  # refuse joblib/pickle model files (also SLPACK_NO_PICKLE=1)
     trust: list[str] = field(default_factory=list)  # skops types accepted after review
     max_string_length: int = DEFAULTS[Env.MAX_STRING_LENGTH]
@@ -64,14 +66,7 @@ class BuildResult:
     files: dict[str, Path]
     notes: list[str]
     parity: parity.ParityResult
-
-
-@dataclass
-class _Verified:
-    """A runtime that passed (or was allowed past) the parity gate, ready to ship."""
-
-    local: runtimes.LocalRuntime
-    result: parity.ParityResult
+    runtime_detail: str = ""  # why this runtime, with the figures measured (build.json)
 
 
 def build_bundle(
@@ -118,16 +113,19 @@ def build_bundle(
     }
 
     step("checking parity with scikit-learn")
-    expected = _expected(fitted, sch, frame, spec)
-    artifact = runtimes.onnx_artifact(onnx_bytes)
-    verified = _verify(runtimes.LocalRuntime(artifact, sch, spec, fitted), expected, frame, opts)
-    runtime: RuntimeEntry = {
-        "name": artifact.runtime,
-        "chosen_by": "flag",
-        "reason": "onnxruntime runs every graph slpack converts",
-        "intra_op_threads": opts.intra_op_threads,
-        "inter_op_threads": 1,
-    }
+    job = selection.Job(
+        fitted,
+        sch,
+        spec,
+        frame,
+        _expected(fitted, sch, frame, spec),
+        opts.atol,
+        opts.rtol,
+        opts.allow_mismatch,
+        opts.intra_op_threads,
+    )
+    verified = selection.select(opts.runtime, job, converted.onnx_model, onnx_bytes)
+    artifact = verified.local.artifact
 
     step("probing missing values and unknown categories")
     verified.result.probes = probes.probe_features(
@@ -153,7 +151,7 @@ def build_bundle(
                 "bytes": len(artifact.data),
             },
             "onnx": onnx_entry,
-            "runtime": runtime,
+            "runtime": verified.entry,
             "input": sch.to_manifest(),
             "output": spec.to_manifest(),
             "example": stats.example_row(sch, frame),
@@ -165,10 +163,13 @@ def build_bundle(
         }
         bundle_dir = Path(out_dir) / name
         files = bundle.write_bundle(bundle_dir, manifest, artifact, handler, onnx_bytes)
+        files["report"] = bundle.write_report(
+            bundle_dir, verified.entry, verified.measured, verified.detail
+        )
     notes += converted.notes
     if sch.dropped_columns:
         notes.append(f"sample columns not used by the model: {', '.join(sch.dropped_columns[:5])}")
-    return BuildResult(bundle_dir, manifest, files, notes, verified.result)
+    return BuildResult(bundle_dir, manifest, files, notes, verified.result, verified.detail)
 
 
 def _options(options: BuildOptions | None, overrides: dict[str, Any]) -> BuildOptions:
@@ -198,28 +199,6 @@ def _expected(model: Any, sch: schema.Schema, frame: Any, spec: parity.OutputSpe
             f"scikit-learn could not predict on the sample ({str(exc).splitlines()[0][:200]}); "
             "give a sample shaped like the training data."
         ) from None
-
-
-def _verify(
-    local: runtimes.LocalRuntime, expected: Any, frame: Any, opts: BuildOptions
-) -> _Verified:
-    """The parity gate: the runtime, fed the sample as requests, against scikit-learn."""
-    try:
-        got = local.predictions(frame)
-    except SlpackError:
-        raise
-    except Exception as exc:
-        first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-        raise SlpackError(
-            f"the {local.artifact.runtime} runtime could not answer the sample ({first})."
-        ) from None
-    result = parity.compare(expected, got, local.spec, opts.atol, opts.rtol)
-    result.allow_mismatch = opts.allow_mismatch
-    if not result.passed and not opts.allow_mismatch:
-        raise ParityError(
-            parity.failure_message(result, local.model, local.artifact.runtime), result
-        )
-    return _Verified(local, result)
 
 
 def _layer_entry(zip_path: Path) -> dict[str, Any]:

@@ -25,11 +25,13 @@ from slpack_handler.contract import read_manifest as read_contract_manifest
 
 if TYPE_CHECKING:
     from slpack.bundler.runtimes import Artifact
-    from slpack_handler.contract import Manifest
+    from slpack_handler.contract import Manifest, RuntimeEntry
 
 MANIFEST = MANIFEST_FILE  # the bundle folder's manifest: the same file function.zip carries
 MODEL = ONNX_FILE  # the verified ONNX graph in the bundle folder
 FUNCTION_ZIP = "function.zip"
+REQUEST = "request.json"  # an example request (the manifest's synthetic row), beside the bundle
+REPORT = "build.json"  # what the build measured (runtime timings), beside the bundle
 
 
 def manifest_bytes(manifest: Manifest | dict[str, Any]) -> bytes:
@@ -91,9 +93,13 @@ def write_bundle(
     written = {"manifest": bundle_dir / MANIFEST_FILE, "model": bundle_dir / artifact.file}
     written["manifest"].write_bytes(data)
     written["model"].write_bytes(artifact.data)
-    if onnx_bytes is not None and artifact.file != ONNX_FILE:
+    written["request"] = bundle_dir / REQUEST
+    example = {"instances": [manifest.get("example") or {}]}
+    written["request"].write_text(json.dumps(example, indent=2) + "\n", encoding="utf-8")
+    if onnx_bytes is not None:
         written["onnx"] = bundle_dir / ONNX_FILE
-        written["onnx"].write_bytes(onnx_bytes)
+        if artifact.file != ONNX_FILE:
+            written["onnx"].write_bytes(onnx_bytes)
     written["function_zip"] = bundle_dir / FUNCTION_ZIP
     ziputil.write_zip(
         written["function_zip"],
@@ -116,3 +122,14 @@ def read_manifest(bundle_dir: Path) -> Manifest:
         return read_contract_manifest(str(path))
     except ManifestError as exc:
         raise SlpackError(f"{exc}.") from None
+
+
+def write_report(
+    bundle_dir: Path, runtime: RuntimeEntry, measured: dict[str, Any], detail: str
+) -> Path:
+    """build.json: the runtime choice with the timings behind it (not in function.zip: they
+    change from run to run, the zip must not)."""
+    path = bundle_dir / REPORT
+    report = {"runtime": {**runtime, "detail": detail, "measured": measured}}
+    path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return path

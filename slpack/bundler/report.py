@@ -39,13 +39,34 @@ def print_build_report(console: Console, result: BuildResult) -> None:
             f"optimisation {onnx['optimization']}",
         )
     runtime = m["runtime"]
-    table.add_row("runtime", f"{runtime['name']} ({runtime.get('reason', '')})")
+    table.add_row(
+        "runtime", f"{runtime['name']} ({result.runtime_detail or runtime.get('reason')})"
+    )
     table.add_row("function.zip", _size(result.files["function_zip"].stat().st_size))
     table.add_row("parity", parity_summary(result.parity))
     for note in result.notes:
         table.add_row("note", note)
     table.add_row("bundle", str(result.bundle_dir))
     console.print(table)
+    print_next_steps(console, result)
+
+
+def print_next_steps(console: Console, result: BuildResult) -> None:
+    """The commands that take the bundle further, with its real paths."""
+    bundle = result.bundle_dir
+    request = result.files["request"]
+    lines = [
+        f"slpack invoke {bundle} --data @{request}",
+        f"slpack serve {bundle} --port 8080",
+    ]
+    if result.manifest["runtime"]["name"] == "onnxruntime" and not result.manifest.get("layer"):
+        lines.append("slpack layer --python 3.12 --arch arm64   # numpy + onnxruntime for Lambda")
+        lines.append(f"slpack deploy {bundle} --bucket BUCKET --layer dist/layers/ort-...zip")
+    else:
+        lines.append(f"slpack deploy {bundle} --bucket BUCKET")
+    console.print("next:", highlight=False)
+    for line in lines:
+        console.print(f"  {line}", highlight=False, soft_wrap=True)
 
 
 def parity_summary(p: ParityResult) -> str:

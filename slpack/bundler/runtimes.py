@@ -9,6 +9,7 @@ the same interpreter.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from slpack_handler.contract import Manifest, ModelFormat, RuntimeName
 
 ONNX_FILE = "model.onnx"
+PROGRAM_FILE = "model.pyrt"  # the Python runtime's compiled program
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,25 @@ class Artifact:
 
 def onnx_artifact(onnx_bytes: bytes) -> Artifact:
     return Artifact("onnxruntime", ONNX_FILE, "onnx", onnx_bytes)
+
+
+class UnsupportedGraph(ValueError):
+    """The Python runtime cannot evaluate the graph; ``ops`` names what it lacks."""
+
+    def __init__(self, message: str, ops: list[str]) -> None:
+        super().__init__(message)
+        self.ops = ops
+
+
+def python_artifact(onnx_model: Any) -> Artifact:
+    """The graph compiled for the Python runtime; UnsupportedGraph names what it lacks."""
+    from slpack import pycompile
+
+    try:
+        program = pycompile.compile_model(onnx_model)
+    except pycompile.UnsupportedGraph as exc:
+        raise UnsupportedGraph(str(exc), list(exc.ops)) from None
+    return Artifact("python", PROGRAM_FILE, "slpack-python", program)
 
 
 def draft_manifest(
@@ -61,11 +82,17 @@ class LocalRuntime:
         from slpack_handler.config import Settings
         from slpack_handler.errors import ModelUnavailable
         from slpack_handler.model import open_runtime
+        from slpack_handler.schema import Schema as RequestSchema
+        from slpack_handler.shape import shaper
 
         self.artifact, self.schema, self.spec, self.model = artifact, schema, spec, model
         manifest = draft_manifest(artifact, schema, spec, spec.task)
         try:
             self.runtime = open_runtime(dict(manifest), Settings(), artifact.data)
+            self.requests = RequestSchema(
+                dict(manifest), 10**9, 10**9, getattr(self.runtime, "bulk", None)
+            )
+            self.shape = shaper(spec.task, dict(manifest["output"]))
         except ModelUnavailable as exc:
             raise SlpackError(
                 f"the {artifact.runtime} runtime cannot load the converted "
@@ -81,3 +108,8 @@ class LocalRuntime:
 
     def predictions(self, frame: Any) -> Predictions:
         return runtime_predictions(self.outputs(frame), self.spec)
+
+    def answer(self, body: bytes) -> bytes:
+        """The handler's request path for a JSON body: decode, validate, run, shape, encode."""
+        parsed = self.requests.parse(json.loads(body))
+        return json.dumps({"predictions": self.shape(self.runtime.run(parsed))}).encode()

@@ -60,6 +60,27 @@ def build(
     layer: Annotated[
         Path | None, typer.Option(help="Layer zip from slpack layer, referenced by the templates.")
     ] = None,
+    runtime: Annotated[
+        str,
+        typer.Option(
+            help="What runs the model: auto (python when it is covered, verified and fast "
+            "enough, else onnxruntime), python (no layer, no numpy) or onnxruntime."
+        ),
+    ] = "auto",
+    no_pickle: Annotated[
+        bool,
+        typer.Option(
+            "--no-pickle", help="Refuse joblib/pickle model files (also SLPACK_NO_PICKLE=1)."
+        ),
+    ] = False,
+    trust: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--trust",
+            help="A type in a .skops file you reviewed and accept (skops reports it untrusted); "
+            "repeatable.",
+        ),
+    ] = None,
 ) -> None:
     """Convert MODEL to ONNX, check it against scikit-learn on the sample, and bundle a function."""
     from slpack.bundler import BuildOptions, build_bundle
@@ -82,6 +103,9 @@ def build(
         opset=opset,
         converters=list(converters or []),
         layer=layer,
+        runtime=runtime,
+        no_pickle=no_pickle,
+        trust=list(trust or []),
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -11,10 +11,10 @@ from __future__ import annotations
 import marshal
 
 from onnx import ModelProto
-from slpack_handler.pyrt.registry import MAGIC, VERSION
 
 from slpack.pycompile.graph import check_node, compile_body
 from slpack.pycompile.lowering import Unsupported
+from slpack_handler.pyrt.registry import MAGIC, VERSION
 
 __all__ = ["UnsupportedGraph", "compile_model", "unsupported_ops"]
 

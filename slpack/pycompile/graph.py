@@ -13,7 +13,6 @@ from importlib import import_module
 from typing import Any
 
 from onnx import GraphProto, ModelProto, NodeProto, numpy_helper
-from slpack_handler.pyrt.registry import KERNELS
 
 from slpack.pycompile.lowering import (
     DTYPES,
@@ -26,6 +25,7 @@ from slpack.pycompile.lowering import (
 )
 from slpack.pycompile.ml import ML_LOWERINGS
 from slpack.pycompile.trees import lower_tree
+from slpack_handler.pyrt.registry import KERNELS
 
 ALL_LOWERINGS = {
     **LOWERINGS,
