@@ -22,7 +22,7 @@ from slpack.deploy.rollback import plan_rollback
 from slpack.deploy.state import read_function
 from slpack.deploy.status import Status, read_status
 from slpack.deploy.steps import Plan, Step
-from slpack.render.context import function_name_for
+from slpack.deployment import function_name_for
 
 OnPlan = Callable[[Plan], None]
 OnStep = Callable[[Step], None]

@@ -19,7 +19,7 @@ from slpack.deploy.state import (
     version_description,
 )
 from slpack.deploy.steps import UNCHANGED, Call, Ref, Step, unchanged
-from slpack.render.context import ALIAS, HANDLER, Deployment
+from slpack.deployment import ALIAS, HANDLER, Deployment
 
 # Lambda's waiters: State Active after a create, LastUpdateStatus Successful after an update,
 # and a published version Active before traffic moves to it.

@@ -1,6 +1,6 @@
 """What ``slpack deploy`` is asked to do, settled against the bundle before AWS is asked anything.
 
-The deployment is resolved by :func:`slpack.render.context.resolve`, the same code the SAM,
+The deployment is resolved by :func:`slpack.deployment.resolve`, the same code the SAM,
 Serverless and Terraform templates are rendered from: a direct deploy and a template give the
 function the same name, runtime, environment and alarms.
 """
@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Literal
 
 from slpack.bundler.bundle import read_manifest
+from slpack.deployment import Deployment, resolve
+from slpack.deployment.options import RenderOptions
 from slpack.errors import SlpackError
-from slpack.render.context import Deployment, resolve
-from slpack.render.options import RenderOptions
 from slpack.ziputil import sha256_file
 
 UrlAuth = Literal["iam", "public", "none"]

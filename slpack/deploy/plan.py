@@ -19,9 +19,9 @@ from slpack.deploy.function import configuration, function_steps
 from slpack.deploy.options import DeployOptions
 from slpack.deploy.state import read_function
 from slpack.deploy.steps import Call, Plan, Ref, Step, unchanged
+from slpack.deployment import Deployment
 from slpack.errors import SlpackError
 from slpack.layer.sizes import mib
-from slpack.render.context import Deployment
 from slpack.ziputil import sha256_file
 
 ROLE_POLICY_NAME = "slpack-function"

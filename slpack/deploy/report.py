@@ -12,7 +12,7 @@ from rich.text import Text
 from slpack.deploy.state import parse_description
 from slpack.deploy.status import SHOWN_VERSIONS, Status
 from slpack.deploy.steps import Plan
-from slpack.render.context import ALIAS
+from slpack.deployment import ALIAS
 
 
 def plan_table(plan: Plan, title: str = "deploy") -> Table:

@@ -14,11 +14,11 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from slpack.deployment.options import RenderOptions
 from slpack.errors import SlpackError
-from slpack.render.options import RenderOptions
 
 if TYPE_CHECKING:
-    from slpack.render.context import Deployment
+    from slpack.deployment import Deployment
 
 # Target name -> its module, whose ``render(d: Deployment, out_dir: Path) -> list[Path]`` writes
 # the folder. Modules load when their target renders, so listing the targets (the CLI's help)
@@ -43,7 +43,7 @@ def render(
     unknown = [t for t in targets if t not in TARGETS]
     if unknown:
         raise SlpackError(f"unknown target {', '.join(unknown)}; choose from {', '.join(TARGETS)}.")
-    from slpack.render.context import resolve
+    from slpack.deployment import resolve
 
     d = resolve(Path(bundle_dir), options or RenderOptions())
     for message in _warnings(d, targets):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from slpack.render.context import Deployment
+from slpack.deployment import Deployment
 
 _W, _H = 12, 6  # two widgets per row
 PARTITION_MARK, REGION_MARK, ACCOUNT_MARK = "@@partition@@", "@@region@@", "@@account@@"

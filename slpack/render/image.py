@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from slpack.deployment import Deployment
 from slpack.errors import SlpackError
 from slpack.layer.image import render_dockerfile
 from slpack.layer.lockfile import lock_of
-from slpack.render.context import Deployment
 from slpack.render.templating import write
 
 

@@ -14,9 +14,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+from slpack.deployment import ALIAS, HANDLER, Deployment
 from slpack.render import cloudformation as cfn
 from slpack.render.cloudformation import Resource, getatt, managed_policy, ref
-from slpack.render.context import ALIAS, HANDLER, Deployment
 from slpack.render.suppressions import skips
 from slpack.render.templating import write
 

@@ -19,8 +19,8 @@ from packaging.version import InvalidVersion, Version
 
 from slpack import ziputil
 from slpack.bundler.bundle import MANIFEST, MODEL, read_manifest
+from slpack.deployment import Deployment
 from slpack.errors import SlpackError
-from slpack.render.context import Deployment
 from slpack.resources import handler_package
 
 RUNTIME_PACKAGES = ("numpy", "onnxruntime")

@@ -1,4 +1,4 @@
-"""What a rendered deployment looks like: every knob, with the safe choice as its default.
+"""What a deployment looks like: every knob, with the safe choice as its default.
 
 Defaults give a private (IAM-authenticated) Function URL on the ``live`` alias, 1024 MB, a
 canary rollout gated by the rollback alarms, X-Ray tracing, and a year of log retention.
@@ -15,9 +15,11 @@ from slpack.errors import SlpackError
 
 Endpoint = Literal["url", "http-api", "none"]
 
-PYTHONS = ("3.10", "3.11", "3.12", "3.13")
+# The Lambda Python runtimes AWS still lets you create functions on (python3.9 was deprecated in
+# December 2025); each has a layer target in slpack.layer.target.LAMBDA_RUNTIMES.
+PYTHONS = ("3.10", "3.11", "3.12", "3.13", "3.14")
 ARCHES = ("x86_64", "arm64")
-DEFAULT_PYTHON = "3.12"
+
 DEFAULT_ARCH = "x86_64"
 
 # SAM's DeploymentPreference types; serverless maps them onto CodeDeployDefault.Lambda<Type>.

@@ -1,8 +1,11 @@
-"""Everything the targets share, resolved once: bundle facts, layer, names, environment, alarms.
+"""What a deployment of one bundle is, resolved once: bundle facts, layer, names, environment,
+alarms.
 
-The targets (SAM, Serverless, Terraform) only translate a :class:`Deployment` into their own
-syntax; every decision (what the function is called, which runtime matches the layer, which
-environment the handler gets, which alarms exist) is made here, so the three stay equivalent.
+Both ways to ship a bundle read it from here: ``slpack render`` (the SAM, Serverless, Terraform,
+image, edge, Cloud Run and Azure targets only translate a :class:`Deployment` into their own
+syntax) and ``slpack deploy`` (boto3). Every decision (what the function is called, which runtime
+matches the layer, which environment the handler gets, which alarms exist) is made here, so a
+template and a direct deploy stay equivalent, and neither side imports the other.
 """
 
 from __future__ import annotations
@@ -15,73 +18,25 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from slpack_handler.contract import ALIAS, DEFAULT_PYTHON, HANDLER
+
 from slpack.alarms import AlarmSpec, AlarmTarget, alarm_specs
 from slpack.bundler.bundle import FUNCTION_ZIP, MODEL, read_manifest
+from slpack.deployment.layer import LAYER_ARN, Layer, resolve_layer
+from slpack.deployment.options import DEFAULT_ARCH, RenderOptions
 from slpack.errors import SlpackError
-from slpack.render.options import DEFAULT_ARCH, DEFAULT_PYTHON, RenderOptions
 from slpack.ziputil import sha256_file
 
-HANDLER = "slpack_handler.handler"
-ALIAS = "live"
-_LAYER_NAME = re.compile(
-    r"^ort-(?P<ort>[^-]+)-np(?P<np>[^-]+)-py(?P<major>\d)(?P<minor>\d+)-(?P<arch>x86_64|arm64)$"
-)
-LAYER_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]+:\d+$")
-
-
-@dataclass(frozen=True)
-class Layer:
-    """The dependency layer: a local zip the template uploads, or an existing layer version."""
-
-    arn: str | None = None
-    path: Path | None = None
-    python: str | None = None  # "3.12", when the layer says
-    arch: str | None = None
-
-    @property
-    def name(self) -> str:
-        """A layer name for the templates: the zip's stem (``ort-…-py312-x86_64``)."""
-        assert self.path is not None
-        return re.sub(r"[^A-Za-z0-9_-]", "-", self.path.stem)[:140]
-
-
-def resolve_layer(ref: str) -> Layer:
-    """Read a ``--layer`` value: a layer version ARN, or a zip written by ``slpack layer``.
-
-    The zip's Python and architecture come from its lock file when there is one, else from its
-    name (``ort-<ort>-np<numpy>-py<XY>-<arch>.zip``).
-    """
-    if ref.startswith("arn:"):
-        if not LAYER_ARN.match(ref):
-            raise SlpackError(
-                f"{ref} is not a Lambda layer version ARN "
-                "(arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION)."
-            )
-        return Layer(arn=ref)
-    path = Path(ref).expanduser().resolve()
-    if not path.is_file() or path.suffix != ".zip":
-        raise SlpackError(
-            f"layer {ref} is not a zip file; build one with slpack layer or pass a layer ARN."
-        )
-    python, arch = _layer_lock(path)
-    named = _LAYER_NAME.match(path.stem)
-    if named:
-        python = python or f"{named['major']}.{named['minor']}"
-        arch = arch or named["arch"]
-    return Layer(path=path, python=python, arch=arch)
-
-
-def _layer_lock(zip_path: Path) -> tuple[str | None, str | None]:
-    """Python and architecture from the lock ``slpack layer`` writes next to the zip, if any."""
-    from slpack.layer.lockfile import find_lock, read_lock
-
-    lock = find_lock(zip_path)
-    if lock is None:
-        return None, None
-    data = read_lock(lock)
-    python, arch = data.get("python"), data.get("arch")
-    minor = ".".join(str(python).split(".")[:2]) if python else None  # "3.12.4" -> "3.12"
-    return minor, (str(arch) if arch else None)
+__all__ = [
+    "ALIAS",
+    "HANDLER",
+    "LAYER_ARN",
+    "Deployment",
+    "Layer",
+    "RenderOptions",
+    "function_name_for",
+    "resolve",
+]
 
 
 def function_name_for(name: str) -> str:
@@ -195,7 +150,7 @@ class Deployment:
         """Changes whenever a deploy must publish a new function version (code or configuration)."""
         facts = {
             "code": self.code_sha256,
-            "layer": str(self.layer.arn or self.layer.path.name) if self.layer else None,
+            "layer": self.layer.reference if self.layer else None,
             "options": asdict(self.options),
             "runtime": self.runtime,
             "arch": self.arch,
