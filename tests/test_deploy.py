@@ -187,9 +187,10 @@ def test_new_code_publishes_a_version_and_moves_live(site: Site) -> None:
     after = site.snapshot()
     assert after["code"] != code_before and after["versions"] == ["$LATEST", "1", "2"]
     assert after["alias"][0] == "2"
-    # The model-scoped alarms follow the new model version.
+    # The alarms watch the alias, so the new version needed no alarm change.
+    assert not any(s.resource == "alarm" for s in outcome.plan.changes)
     [alarm] = site.client("cloudwatch").describe_alarms(AlarmNames=["iris-errors"])["MetricAlarms"]
-    assert {"Name": "ModelVersion", "Value": "2b3c4d5e6f70"} in alarm["Dimensions"]
+    assert {"Name": "Resource", "Value": "iris:live"} in alarm["Dimensions"]
 
 
 def test_a_configuration_change_alone_also_publishes(site: Site) -> None:
@@ -345,3 +346,51 @@ def test_status_reads_versions_traffic_url_and_alarms(site: Site) -> None:
     assert sum(now.alarm_counts().values()) == len(alarm_specs())
     with pytest.raises(SlpackError, match="there is no function nope in us-east-1"):
         status("nope", endpoint_url=site.url)
+
+
+def test_alarms_follow_the_traffic_through_a_canary_and_a_rollback(site: Site) -> None:
+    """Every alarm watches the live alias, so it sees what serves: both versions during a canary,
+    the older one after a rollback; status says so for each alarm."""
+    site.deploy()
+    change_code(site.bundle, "2b3c4d5e6f70")
+    site.deploy(canary=10)
+    during = status("iris", endpoint_url=site.url)
+    assert {during.watches(a) for a in during.alarms} == {
+        "live: version 1 (90%), version 2 (10%)"
+    }
+
+    rollback("iris", endpoint_url=site.url)
+
+    after = status("iris", endpoint_url=site.url)
+    assert len(after.alarms) == len(alarm_specs())
+    assert {after.watches(a) for a in after.alarms} == {"live: version 1 (100%)"}
+    for alarm in after.alarms:  # every metric of every alarm names the alias, none a version
+        math = [q["MetricStat"]["Metric"] for q in alarm.get("Metrics", []) if "MetricStat" in q]
+        queries = math or [alarm]
+        for query in queries:
+            dims = {d["Name"]: d["Value"] for d in query.get("Dimensions", [])}
+            assert dims.get("Resource") == "iris:live" and "ModelVersion" not in dims, alarm
+
+
+def test_status_names_an_alarm_left_on_an_old_model_version(site: Site) -> None:
+    site.deploy()
+    cloudwatch = site.client("cloudwatch")
+    cloudwatch.put_metric_alarm(  # what an earlier slpack wrote: pinned to one model version
+        AlarmName="iris-errors",
+        Namespace="slpack",
+        MetricName="Errors",
+        Dimensions=[
+            {"Name": "FunctionName", "Value": "iris"},
+            {"Name": "ModelName", "Value": "iris"},
+            {"Name": "ModelVersion", "Value": "0ld0ld0ld0ld"},
+        ],
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )
+    now = status("iris", endpoint_url=site.url)
+    [pinned] = [a for a in now.alarms if a["AlarmName"] == "iris-errors"]
+    assert now.watches(pinned).startswith("model 0ld0ld0ld0ld: serves no traffic")
+    assert site.deploy().plan.changes[0].name == "iris-errors"  # a deploy puts it back on live

@@ -17,7 +17,7 @@ from slpack_handler.cache import ResponseCache
 from slpack_handler.config import Settings
 from slpack_handler.errors import ModelUnavailable, RequestError, error_body
 from slpack_handler.logger import Logger
-from slpack_handler.metrics import MetricRecord, Metrics, load_hooks
+from slpack_handler.metrics import MetricRecord, Metrics, load_hooks, resource_of
 
 JSON = "application/json"
 _ACCEPTED_TYPES = ("", "application/json", "text/plain", "application/x-www-form-urlencoded")
@@ -66,7 +66,9 @@ class App:
             "FunctionName": self.settings.function_name,
             "ModelName": "unknown",
             "ModelVersion": "unknown",
+            "Resource": resource_of(None, self.settings.function_name),
         }
+        self._invoked_arn: str | None = None
         self._model: Any = None
         self._lock = _thread.allocate_lock()  # threading's Lock, without importing threading
         self._failure: str | None = None
@@ -121,6 +123,13 @@ class App:
             self._pending_load_ms = record.values.get("ModelLoadMs")
         except ModelUnavailable:
             pass
+
+    def invoked_as(self, arn: str | None) -> None:
+        """Take the serving dimension (``Resource``) from the invoked ARN; worked out once per
+        distinct ARN, so a warm container pays one string comparison per request."""
+        if arn and arn != self._invoked_arn:
+            self._invoked_arn = arn
+            self.dimensions["Resource"] = resource_of(arn, self.settings.function_name)
 
     # -- requests ----------------------------------------------------------------------------
 

@@ -140,8 +140,6 @@ class Deployment:
         """Where the alarms point: every name is known at render time, so plain strings do."""
         return AlarmTarget(
             function_name=self.function_name,
-            model_name=self.name,
-            model_version=self.version,
             alias_resource=self.alias_resource,
             namespace=self.options.metrics_namespace,
         )
