@@ -15,7 +15,13 @@ from typing import Any
 
 import boto3
 import pytest
-from conftest import AWS_TEST_REGION, change_code, write_render_bundle, write_render_layer
+from conftest import (
+    AWS_TEST_REGION,
+    change_code,
+    write_bundle_files,
+    write_render_bundle,
+    write_render_layer,
+)
 
 from slpack.alarms import alarm_specs
 from slpack.deploy import DeployOptions, Outcome, deploy, rollback, status
@@ -114,7 +120,7 @@ def test_first_deploy_creates_the_function_and_everything_around_it(site: Site) 
     assert parse_description(version["Description"]) == {
         "name": "iris",
         "version": "1a2b3c4d5e6f",
-        "sha": "ab" * 6,
+        "sha": json.loads((site.bundle / "slpack.json").read_text())["model"]["sha256"][:12],
     }
     assert lam.get_alias(FunctionName="iris", Name="live")["FunctionVersion"] == "1"
     url = lam.get_function_url_config(FunctionName="iris", Qualifier="live")
@@ -322,9 +328,8 @@ def test_url_modes_grant_and_revoke_public_access(site: Site) -> None:
 def test_the_bundles_own_layer_is_found_next_to_it(site: Site, tmp_path: Path) -> None:
     from slpack.ziputil import sha256_file
 
-    manifest = json.loads((site.bundle / "slpack.json").read_text())
-    manifest["layer"] = {"file": site.layer.name, "sha256": sha256_file(site.layer), "lock": {}}
-    (site.bundle / "slpack.json").write_text(json.dumps(manifest))
+    layer = {"file": site.layer.name, "sha256": sha256_file(site.layer), "lock": {}}
+    write_bundle_files(site.bundle, "iris", "1a2b3c4d5e6f", handler="", layer=layer)
 
     site.deploy(layer=None)  # dist/iris finds dist/layers/<file>
     config = site.client("lambda").get_function_configuration(FunctionName="iris")
@@ -332,7 +337,7 @@ def test_the_bundles_own_layer_is_found_next_to_it(site: Site, tmp_path: Path) -
 
     with zipfile.ZipFile(site.layer, "a") as zf:
         zf.writestr("python/extra.py", "")  # the zip changed since the build
-    with pytest.raises(SlpackError, match=r"not in .* with the same hash; pass --layer"):
+    with pytest.raises(SlpackError, match=r"nor in .* with the same hash; pass --layer"):
         site.deploy(layer=None)
 
 
@@ -355,9 +360,7 @@ def test_alarms_follow_the_traffic_through_a_canary_and_a_rollback(site: Site) -
     change_code(site.bundle, "2b3c4d5e6f70")
     site.deploy(canary=10)
     during = status("iris", endpoint_url=site.url)
-    assert {during.watches(a) for a in during.alarms} == {
-        "live: version 1 (90%), version 2 (10%)"
-    }
+    assert {during.watches(a) for a in during.alarms} == {"live: version 1 (90%), version 2 (10%)"}
 
     rollback("iris", endpoint_url=site.url)
 
@@ -394,3 +397,90 @@ def test_status_names_an_alarm_left_on_an_old_model_version(site: Site) -> None:
     [pinned] = [a for a in now.alarms if a["AlarmName"] == "iris-errors"]
     assert now.watches(pinned).startswith("model 0ld0ld0ld0ld: serves no traffic")
     assert site.deploy().plan.changes[0].name == "iris-errors"  # a deploy puts it back on live
+
+
+@pytest.mark.parametrize(
+    ("tamper", "message"),
+    [
+        (
+            lambda zf: zf.writestr("slpack_handler/__init__.py", "import os  # edited\n"),
+            r"function\.zip: slpack_handler/__init__\.py has sha256 \w+… but the manifest "
+            r"recorded \w+…; rebuild the bundle with slpack build\.",
+        ),
+        (
+            lambda zf: zf.writestr("model/model.onnx", b"another model"),
+            r"function\.zip: model/model\.onnx has sha256",
+        ),
+        (
+            lambda zf: zf.writestr("slpack_handler/extra.py", "print('hi')\n"),
+            r"function\.zip: slpack_handler/extra\.py is not in the manifest's files",
+        ),
+    ],
+)
+def test_a_tampered_bundle_is_refused_before_any_aws_call(
+    site: Site, monkeypatch: pytest.MonkeyPatch, tamper: Any, message: str
+) -> None:
+    import slpack.deploy as deploy_module
+
+    original = {
+        n: zipfile.ZipFile(site.bundle / "function.zip").read(n)
+        for n in zipfile.ZipFile(site.bundle / "function.zip").namelist()
+    }
+    with zipfile.ZipFile(site.bundle / "function.zip", "w") as zf:
+        for name, data in original.items():
+            if name not in ("slpack_handler/__init__.py", "model/model.onnx"):
+                zf.writestr(name, data)
+        tamper(zf)
+        for name in ("slpack_handler/__init__.py", "model/model.onnx"):
+            if name not in zf.namelist():
+                zf.writestr(name, original[name])
+
+    def no_aws(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("AWS was called for a bundle that fails verification")
+
+    monkeypatch.setattr(deploy_module, "connect", no_aws)
+    with pytest.raises(SlpackError, match=message):
+        site.deploy()
+
+
+def test_a_layer_that_differs_from_its_lock_is_refused(site: Site) -> None:
+    with zipfile.ZipFile(site.layer, "a") as zf:
+        zf.writestr("python/numpy/core.py", "")
+    with pytest.raises(SlpackError, match=r"the layer .* has sha256 \w+… but its lock"):
+        site.deploy(dry_run=True)
+    site.layer.with_suffix(".lock.json").unlink()
+    with pytest.raises(SlpackError, match=r"has no lock file beside it"):
+        site.deploy(dry_run=True)
+
+
+def test_a_bundle_moved_to_another_folder_deploys_with_its_own_layer(
+    site: Site, tmp_path: Path
+) -> None:
+    """render --layer puts the layer inside the bundle; the folder then travels alone."""
+    import shutil
+
+    from slpack.render import RenderOptions, render
+
+    render(site.bundle, ["sam", "terraform"], RenderOptions(layer=str(site.layer)))
+    moved = tmp_path / "elsewhere" / "handed-over" / "iris"
+    shutil.move(str(site.bundle), moved)
+    shutil.rmtree(site.layer.parent)  # nothing is left beside the old place
+
+    outcome = deploy(moved, site.options(layer=None))
+
+    assert outcome.outputs["version"] == "1"
+    config = site.client("lambda").get_function_configuration(FunctionName="iris")
+    assert config["Layers"][0]["Arn"].split(":")[-2] == _layer_name(site.layer)
+    sam = (moved / "deploy" / "sam" / "template.yaml").read_text()
+    assert "ContentUri: ../../layer/" in sam and "../../../" not in sam
+
+
+def test_a_layer_arn_rendered_into_the_bundle_is_what_deploy_uses(site: Site) -> None:
+    from slpack.deploy.options import layer_for
+    from slpack.deployment.layer import bundle_layer
+
+    arn = "arn:aws:lambda:us-east-1:123456789012:layer:ort:4"
+    bundle_layer(site.bundle, arn)
+    assert (site.bundle / "layer" / "arn.txt").read_text().strip() == arn
+    assert layer_for(site.bundle, None) == arn
+    assert layer_for(site.bundle, str(site.layer)) == str(site.layer)  # --layer still wins

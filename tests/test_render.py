@@ -119,9 +119,12 @@ def test_relative_paths_reach_the_bundle_and_the_layer_from_each_target(
     render_bundle: Path, render_layer: Path
 ) -> None:
     """Each tool resolves these relative to the rendered file's folder: they must land on the real
-    files."""
+    files, all inside the bundle (the layer is linked into BUNDLE/layer/ with its lock)."""
     rendered(render_bundle, layer=str(render_layer))
     deploy = render_bundle / "deploy"
+    inside = render_bundle / "layer" / render_layer.name
+    assert inside.read_bytes() == render_layer.read_bytes()
+    assert (render_bundle / "layer" / f"{render_layer.stem}.lock.json").is_file()
 
     def lands(folder: Path, rel: str) -> Path:
         return Path(os.path.normpath(folder / rel.replace("${path.module}/", "")))
@@ -131,15 +134,14 @@ def test_relative_paths_reach_the_bundle_and_the_layer_from_each_target(
         lands(deploy / "sam", sam["Function"]["Properties"]["CodeUri"])
         == render_bundle / "function.zip"
     )
-    assert lands(deploy / "sam", sam["DependencyLayer"]["Properties"]["ContentUri"]) == render_layer
+    assert lands(deploy / "sam", sam["DependencyLayer"]["Properties"]["ContentUri"]) == inside
     sls = sls_config(render_bundle)
     assert (
         lands(deploy / "serverless", sls["functions"]["predict"]["package"]["artifact"])
         == render_bundle / "function.zip"
     )
     assert (
-        lands(deploy / "serverless", sls["layers"]["dependencies"]["package"]["artifact"])
-        == render_layer
+        lands(deploy / "serverless", sls["layers"]["dependencies"]["package"]["artifact"]) == inside
     )
     tf = tf_resources(deploy / "terraform")
     assert (
@@ -151,7 +153,7 @@ def test_relative_paths_reach_the_bundle_and_the_layer_from_each_target(
             deploy / "terraform",
             tf_value(tf[("aws_lambda_layer_version", "dependencies")]["filename"]),
         )
-        == render_layer
+        == inside
     )
 
 

@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Literal
 
 from slpack.bundler.bundle import read_manifest
+from slpack.deploy.verify import verify_bundle, verify_layer
 from slpack.deployment import Deployment, resolve
+from slpack.deployment.layer import BUNDLED_LAYER_DIR, bundled_layer
 from slpack.deployment.options import RenderOptions
 from slpack.errors import SlpackError
 from slpack.ziputil import sha256_file
@@ -82,20 +84,29 @@ class DeployOptions:
 
 
 def resolve_bundle(bundle_dir: Path, options: DeployOptions) -> Deployment:
-    """The bundle and the options checked against each other, with the layer settled."""
+    """The bundle and the options checked against each other, with the layer settled; the bundle
+    and a layer zip verified against their records (:mod:`slpack.deploy.verify`). No AWS call."""
     options.validate()
-    return resolve(bundle_dir, options.render_options(layer_for(bundle_dir, options.layer)))
+    d = resolve(bundle_dir, options.render_options(layer_for(bundle_dir, options.layer)))
+    verify_bundle(d.bundle_dir, read_manifest(d.bundle_dir))
+    if d.layer is not None and d.layer.path is not None:
+        verify_layer(d.layer.path)
+    return d
 
 
 def layer_for(bundle_dir: Path, given: str | None) -> str:
-    """``--layer`` if given, else the layer the bundle was built with when its zip is at hand.
+    """``--layer`` if given, else the bundle's own layer.
 
-    ``slpack build --layer dist/layers/X.zip`` records X.zip and its hash in the manifest; the zip
-    is looked for in ``dist/layers`` next to the bundle and used only if its hash still matches.
+    That is the one ``slpack render --layer`` put inside the bundle (``BUNDLE/layer/``: a zip, or
+    ``arn.txt``), else the one ``slpack build --layer dist/layers/X.zip`` recorded in the manifest,
+    looked for in ``dist/layers`` beside the bundle and used only if its hash still matches.
     Without a layer the function could not import numpy, so deploying without one is refused.
     """
     if given:
         return given
+    inside = bundled_layer(bundle_dir)
+    if inside:
+        return inside
     recorded = read_manifest(bundle_dir).get("layer") or {}
     name, sha = recorded.get("file"), recorded.get("sha256")
     if name:
@@ -103,8 +114,8 @@ def layer_for(bundle_dir: Path, given: str | None) -> str:
         if candidate.is_file() and sha256_file(candidate) == sha:
             return str(candidate)
         raise SlpackError(
-            f"the bundle was built for the layer {name}, which is not in {candidate.parent} "
-            "with the same hash; "
+            f"the bundle was built for the layer {name}, which is neither in "
+            f"{bundle_dir / BUNDLED_LAYER_DIR} nor in {candidate.parent} with the same hash; "
             "pass --layer with that zip (slpack layer) or a layer version ARN."
         )
     raise SlpackError(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import shutil
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,8 +45,12 @@ def render(
     if unknown:
         raise SlpackError(f"unknown target {', '.join(unknown)}; choose from {', '.join(TARGETS)}.")
     from slpack.deployment import resolve
+    from slpack.deployment.layer import bundle_layer
 
-    d = resolve(Path(bundle_dir), options or RenderOptions())
+    options = options or RenderOptions()
+    d = resolve(Path(bundle_dir), options)  # everything checked before the bundle is touched
+    if options.layer:  # the templates then reach the layer inside the bundle, never beside it
+        d = resolve(d.bundle_dir, replace(options, layer=bundle_layer(d.bundle_dir, options.layer)))
     for message in _warnings(d, targets):
         warnings.warn(message, RenderWarning, stacklevel=2)
     written: list[Path] = []
