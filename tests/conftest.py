@@ -217,6 +217,7 @@ def write_bundle_files(bundle: Path, name: str, version: str, handler: str, **fi
 def write_render_layer(root: Path, python: str = "312", arch: str = "arm64") -> Path:
     """A layer zip named as ``slpack layer`` names it, with its lock, in ``root/dist/layers``."""
     from slpack.ziputil import sha256_file
+
     layer = root / "dist" / "layers" / f"ort-1.20.1-np2.1.3-py{python}-{arch}.zip"
     layer.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(layer, "w") as zf:

@@ -484,3 +484,18 @@ def test_a_layer_arn_rendered_into_the_bundle_is_what_deploy_uses(site: Site) ->
     assert (site.bundle / "layer" / "arn.txt").read_text().strip() == arn
     assert layer_for(site.bundle, None) == arn
     assert layer_for(site.bundle, str(site.layer)) == str(site.layer)  # --layer still wins
+
+
+def test_snapstart_is_part_of_the_function_configuration(site: Site, tmp_path: Path) -> None:
+    """moto stores no SnapStart setting (it always answers ApplyOn None), so the plan's calls are
+    what is checked; the deploy itself still runs against it."""
+    outcome = site.deploy(snapstart=True)
+
+    [create] = [
+        c for s in outcome.plan.changes for c in s.calls if c.operation == "create_function"
+    ]
+    assert create.params["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    assert outcome.outputs["version"] == "1"
+    old = write_render_layer(tmp_path / "old", python="311")
+    with pytest.raises(SlpackError, match=r"--snapstart needs Python 3\.12 or later"):
+        site.deploy(snapstart=True, layer=str(old))

@@ -500,3 +500,39 @@ def test_cli_renders_with_options_and_reports_errors_in_one_line(
         and bad.err.startswith("error: unknown alarm latency")
         and "Traceback" not in bad.err
     )
+
+
+def test_snapstart_in_every_lambda_target(render_bundle: Path, render_layer: Path) -> None:
+    rendered(render_bundle, layer=str(render_layer), snapstart=True)
+    fn = sam_template(render_bundle)["Resources"]["Function"]["Properties"]
+    assert fn["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    sls = sls_config(render_bundle)
+    assert sls["resources"]["extensions"] == {
+        "PredictLambdaFunction": {"Properties": {"SnapStart": {"ApplyOn": "PublishedVersions"}}}
+    }
+    assert "snapStart" not in sls["functions"]["predict"]  # no second alias of the framework's
+    tf = tf_resources(render_bundle / "deploy" / "terraform")
+    [snap] = tf[("aws_lambda_function", "this")]["snap_start"]
+    assert tf_value(snap["apply_on"]) == "PublishedVersions"
+    assert fn["Environment"]["Variables"]["SLPACK_EAGER"] == "0"  # the snapshot hook loads it
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"python": "3.11"}, r"--snapstart needs Python 3\.12 or later, and this deployment runs"),
+        ({"provisioned_concurrency": 2}, r"--snapstart and --provisioned-concurrency cannot be"),
+    ],
+)
+def test_snapstart_is_refused_where_it_cannot_apply(
+    render_bundle: Path, options: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(SlpackError, match=message):
+        render(render_bundle, ["sam"], RenderOptions(snapstart=True, **options))
+
+
+def test_snapstart_is_refused_for_the_container_image(
+    render_bundle: Path, render_layer: Path
+) -> None:
+    with pytest.raises(SlpackError, match="SnapStart does not apply to container images"):
+        render(render_bundle, ["image"], RenderOptions(layer=str(render_layer), snapstart=True))

@@ -2,7 +2,8 @@
 
 Lambda handler string: ``slpack_handler.handler``. Importing this package is cheap (standard
 library only); numpy, onnxruntime and the model load on the first request, or during init with
-``SLPACK_EAGER=1`` (provisioned concurrency, SnapStart). See docs/handler.md.
+``SLPACK_EAGER=1`` (provisioned concurrency), or before the snapshot under SnapStart
+(:mod:`slpack_handler.snapstart`). See docs/handler.md.
 """
 
 from __future__ import annotations
@@ -25,7 +26,11 @@ def handler(event: Any, context: Any) -> Any:
     return _dispatch(event, context)
 
 
-if os.environ.get("SLPACK_EAGER", "0").strip().lower() in ("1", "true", "yes"):
+if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":
+    from slpack_handler import snapstart
+
+    snapstart.register()
+elif os.environ.get("SLPACK_EAGER", "0").strip().lower() in ("1", "true", "yes"):
     from slpack_handler.app import get_app
 
     get_app().warm()

@@ -131,6 +131,26 @@ class App:
             self._invoked_arn = arn
             self.dimensions["Resource"] = resource_of(arn, self.settings.function_name)
 
+    def restored(self) -> None:
+        """Reset what a SnapStart snapshot would otherwise share between its restored copies.
+
+        Random state is reseeded from the OS (numpy's too, when loaded), the first invocation
+        reports a cold start again (without a load time: the load happened before the snapshot),
+        cached answers go (their expiry times were measured before the snapshot) and a failed
+        model load is retried at once rather than after a backoff timed on another clock.
+        """
+        import sys
+
+        for name in ("random", "numpy.random"):
+            module = sys.modules.get(name)
+            if module is not None:
+                module.seed()  # type: ignore[attr-defined]
+        self._cold = True
+        self._pending_load_ms = None
+        if self.cache is not None:
+            self.cache.clear()
+        self._failure, self._failed_at = None, 0.0
+
     # -- requests ----------------------------------------------------------------------------
 
     def predict(self, payload: Any, record: MetricRecord | None = None) -> dict[str, Any]:

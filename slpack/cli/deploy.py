@@ -83,6 +83,14 @@ def deploy(
     alarm_topic_arn: Annotated[
         str | None, typer.Option(help="SNS topic the alarms notify.")
     ] = None,
+    snapstart: Annotated[
+        bool,
+        typer.Option(
+            "--snapstart",
+            help="Lambda SnapStart: snapshot each published version with the model loaded and "
+            "primed (Python 3.12+).",
+        ),
+    ] = False,
     endpoint_url: Annotated[str | None, ENDPOINT] = None,
     dry_run: Annotated[bool, DRY_RUN] = False,
 ) -> None:
@@ -105,6 +113,7 @@ def deploy(
         canary=canary,
         role=role,
         alarm_topic_arn=alarm_topic_arn,
+        snapstart=snapstart,
     )
     with _err.status("reading what is deployed") as spinner:
 

@@ -62,6 +62,7 @@ def configuration(d: Deployment, role_arn: str, layer_arn: str | Ref) -> dict[st
         "Environment": {"Variables": d.environment()},
         "Layers": [layer_arn],
         "TracingConfig": {"Mode": "Active" if d.options.tracing else "PassThrough"},
+        "SnapStart": {"ApplyOn": "PublishedVersions" if d.options.snapstart else "None"},
     }
 
 
@@ -73,6 +74,7 @@ def differences(wanted: dict[str, Any], config: dict[str, Any]) -> list[str]:
         "Layers": [layer["Arn"] for layer in config.get("Layers") or []],
         "TracingConfig": {"Mode": (config.get("TracingConfig") or {}).get("Mode", "PassThrough")},
         "Architectures": config.get("Architectures") or ["x86_64"],
+        "SnapStart": {"ApplyOn": (config.get("SnapStart") or {}).get("ApplyOn", "None")},
     }
     return [key for key, value in wanted.items() if current.get(key, config.get(key)) != value]
 

@@ -46,6 +46,7 @@ class DeployOptions:
     canary: float | None = None  # percent of live's traffic sent to the new version
     role: str | None = None  # existing execution role ARN; default: slpack-<function>-role, created
     alarm_topic_arn: str | None = None  # SNS topic notified by the alarms
+    snapstart: bool = False  # Lambda SnapStart on the published versions (Python 3.12+)
 
     def validate(self) -> None:
         """Raise :class:`SlpackError` naming the first option that cannot work."""
@@ -80,6 +81,7 @@ class DeployOptions:
             endpoint="none" if self.url == "none" else "url",
             public=self.url == "public",
             alarm_topic_arn=self.alarm_topic_arn,
+            snapstart=self.snapstart,
         )
 
 

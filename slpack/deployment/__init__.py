@@ -27,6 +27,8 @@ from slpack.deployment.options import DEFAULT_ARCH, RenderOptions
 from slpack.errors import SlpackError
 from slpack.ziputil import sha256_file
 
+SNAPSTART_PYTHON = (3, 12)  # Lambda SnapStart covers the Python runtimes from 3.12 on
+
 __all__ = [
     "ALIAS",
     "HANDLER",
@@ -185,6 +187,12 @@ def resolve(bundle_dir: Path, options: RenderOptions) -> Deployment:
     layer = resolve_layer(options.layer) if options.layer else None
     python = _agree("python", options.python, layer.python if layer else None, DEFAULT_PYTHON)
     arch = _agree("arch", options.arch, layer.arch if layer else None, DEFAULT_ARCH)
+    if options.snapstart and tuple(map(int, python.split("."))) < SNAPSTART_PYTHON:
+        raise SlpackError(
+            f"--snapstart needs Python {'.'.join(map(str, SNAPSTART_PYTHON))} or later, and this "
+            f"deployment runs python{python}; use a layer built with slpack layer --python 3.12 "
+            "(or later), or drop --snapstart."
+        )
     return Deployment(
         bundle_dir=bundle_dir.resolve(),
         name=name,

@@ -77,6 +77,7 @@ class RenderOptions:
     timeout_s: int = 30
     reserved_concurrency: int | None = None
     provisioned_concurrency: int = 0  # > 0 also sets SLPACK_EAGER=1 (load during init)
+    snapstart: bool = False  # Lambda SnapStart on published versions (Python 3.12 and later)
     log_retention_days: int = 365
     tracing: bool = True  # X-Ray active tracing: init and invocation segments per request
 
@@ -144,6 +145,11 @@ class RenderOptions:
                 self.reserved_concurrency is None
                 or self.provisioned_concurrency <= self.reserved_concurrency,
                 "--provisioned-concurrency cannot exceed --reserved-concurrency.",
+            ),
+            (
+                not (self.snapstart and self.provisioned_concurrency),
+                "--snapstart and --provisioned-concurrency cannot be combined (Lambda refuses "
+                "both on one function); keep one of them (docs/deploy.md compares the two).",
             ),
             (
                 self.log_retention_days in LOG_RETENTION_DAYS,

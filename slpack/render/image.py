@@ -17,6 +17,11 @@ from slpack.render.templating import write
 
 
 def render(d: Deployment, out_dir: Path) -> list[Path]:
+    if d.options.snapstart:
+        raise SlpackError(
+            "Lambda SnapStart does not apply to container images; render the image target "
+            "without --snapstart (the zip targets and slpack deploy support it)."
+        )
     if d.layer is None or d.layer.path is None:
         raise SlpackError(
             "the image target installs the layer's exact packages, so it needs --layer "

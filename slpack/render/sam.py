@@ -96,6 +96,8 @@ def _function(d: Deployment, out_dir: Path, layers: list[Any]) -> Resource:
     }
     if o.reserved_concurrency is not None:
         props["ReservedConcurrentExecutions"] = o.reserved_concurrency
+    if o.snapstart:
+        props["SnapStart"] = {"ApplyOn": "PublishedVersions"}
     if o.provisioned_concurrency:
         props["ProvisionedConcurrencyConfig"] = {
             "ProvisionedConcurrentExecutions": o.provisioned_concurrency

@@ -41,6 +41,7 @@ def render(d: Deployment, out_dir: Path) -> list[Path]:
         "functions": {FUNCTION_KEY: _function(d, out_dir)},
         "resources": resources,
         "outputs": _outputs(d),
+        "extensions": _extensions(d),
         "model_path": d.relative(d.model_file, out_dir),
     }
     return [
@@ -107,6 +108,18 @@ def _function(d: Deployment, out_dir: Path) -> dict[str, Any]:
     if o.reserved_concurrency is not None:
         function["reservedConcurrency"] = o.reserved_concurrency
     return function
+
+
+def _extensions(d: Deployment) -> dict[str, Any]:
+    """Properties merged into the resources the framework generates.
+
+    SnapStart goes on the function this way rather than with the framework's ``snapStart: true``,
+    which would publish a version and an alias of its own beside the ``live`` alias; extensions
+    work the same in v4 and osls.
+    """
+    if not d.options.snapstart:
+        return {}
+    return {FUNCTION: {"Properties": {"SnapStart": {"ApplyOn": "PublishedVersions"}}}}
 
 
 def _version(d: Deployment, logical_id: str) -> Resource:

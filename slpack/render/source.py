@@ -132,6 +132,8 @@ def warn_unsupported(d: Deployment, platform: str) -> None:
         ignored.append("--cors-origin")
     if d.options.uses_s3_model:
         ignored.append("the S3 model source (the model ships in the source folder)")
+    if d.options.snapstart:
+        ignored.append("--snapstart (a Lambda feature)")
     if ignored:
         warnings.warn(
             f"the {platform} target does not apply {', '.join(ignored)}.",
