@@ -156,7 +156,7 @@ def test_a_second_deploy_plans_only_no_ops_and_changes_nothing(site: Site) -> No
 
     assert again.plan.changes == [] and all(step.noop for step in again.plan.steps)
     assert site.snapshot() == before
-    assert again.outputs == {"version": "1", "live": "1", "url": before["url"]}
+    assert again.outputs == {"version": "1", "live": "1", "canary": {}, "url": before["url"]}
 
 
 def test_dry_run_shows_the_plan_and_creates_nothing(site: Site) -> None:
@@ -231,7 +231,7 @@ def test_canary_promote_and_rollback(site: Site) -> None:
     )
 
     rolled = rollback("iris", endpoint_url=site.url)  # during a canary: end it, all traffic on 1
-    assert rolled.outputs == {"version": "1"}
+    assert rolled.outputs == {"version": "1", "live": "1", "canary": {}}  # read back from AWS
     alias = lam.get_alias(FunctionName="iris", Name="live")
     assert alias["FunctionVersion"] == "1" and not (alias.get("RoutingConfig") or {}).get(
         "AdditionalVersionWeights"

@@ -47,6 +47,7 @@ class DeployOptions:
     role: str | None = None  # existing execution role ARN; default: slpack-<function>-role, created
     alarm_topic_arn: str | None = None  # SNS topic notified by the alarms
     snapstart: bool = False  # Lambda SnapStart on the published versions (Python 3.12+)
+    wait_s: float = 0  # how long to wait for another deploy of the function to finish
 
     def validate(self) -> None:
         """Raise :class:`SlpackError` naming the first option that cannot work."""
@@ -61,6 +62,7 @@ class DeployOptions:
                 "--canary is the percent of traffic for the new version: more than 0 and "
                 "less than 100.",
             ),
+            (self.wait_s >= 0, "--wait is a number of seconds, 0 or more."),
             (
                 self.role is None or bool(_ROLE_ARN.match(self.role)),
                 "--role must be an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME).",

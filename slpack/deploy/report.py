@@ -81,7 +81,7 @@ def status_report(status: Status) -> RenderableType:
         state_value = alarm["StateValue"]
         alarms.add_row(
             alarm["AlarmName"],
-            Text(state_value, style="bold red" if state_value == "ALARM" else None),
+            Text(state_value, style="bold red" if state_value == "ALARM" else ""),
             status.watches(alarm),
         )
     return Group(
