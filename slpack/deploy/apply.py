@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from slpack.deploy.aws import Aws, error_code
 from slpack.deploy.steps import Call, Plan, Step, resolve_refs
+from slpack.deploy.upload import upload_file
 from slpack.errors import SlpackError
 
 ROLE_PROPAGATION_S = 60.0  # IAM usually needs ~10 s before Lambda can assume a new role
@@ -56,7 +58,11 @@ def run_call(aws: Aws, call: Call, values: dict[str, Any]) -> dict[str, Any]:
     client = aws.client(call.service)
     # A value AWS did not give (moto has no function RevisionId) is not sent.
     params = {k: v for k, v in resolve_refs(call.params, values).items() if v is not None}
-    operation = getattr(client, call.operation)
+    operation = (
+        (lambda **kw: upload_file(client, Path(kw.pop("Filename")), **kw))
+        if call.operation == "upload_file"  # ours: aborts an interrupted multipart upload
+        else getattr(client, call.operation)
+    )
     deadline = time.monotonic() + ROLE_PROPAGATION_S
     while True:
         try:
