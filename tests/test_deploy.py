@@ -499,3 +499,12 @@ def test_snapstart_is_part_of_the_function_configuration(site: Site, tmp_path: P
     old = write_render_layer(tmp_path / "old", python="311")
     with pytest.raises(SlpackError, match=r"--snapstart needs Python 3\.12 or later"):
         site.deploy(snapstart=True, layer=str(old))
+
+
+def test_a_public_url_gets_a_concurrency_cap(site: Site) -> None:
+    lam = site.client("lambda")
+    site.deploy(url="public")
+    assert lam.get_function_concurrency(FunctionName="iris")["ReservedConcurrentExecutions"] == 10
+    assert site.deploy(url="public").plan.changes == []  # idempotent
+    site.deploy(url="public", reserved_concurrency=3)
+    assert lam.get_function_concurrency(FunctionName="iris")["ReservedConcurrentExecutions"] == 3

@@ -536,3 +536,36 @@ def test_snapstart_is_refused_for_the_container_image(
 ) -> None:
     with pytest.raises(SlpackError, match="SnapStart does not apply to container images"):
         render(render_bundle, ["image"], RenderOptions(layer=str(render_layer), snapstart=True))
+
+
+@pytest.mark.parametrize(("python", "floor"), [("3.12", "3.41.0"), ("3.14", "3.60.0")])
+def test_serverless_pins_a_framework_version_that_accepts_its_runtime(
+    render_bundle: Path, tmp_path: Path, python: str, floor: str
+) -> None:
+    from conftest import write_render_layer
+
+    layer = write_render_layer(tmp_path / python, python=python.replace(".", ""))
+    rendered(render_bundle, layer=str(layer))
+    sls = sls_config(render_bundle)
+    assert sls["provider"]["runtime"] == f"python{python}"
+    assert sls["frameworkVersion"] == f">={floor} <5"
+
+
+def test_a_public_endpoint_is_capped_unless_told_otherwise(
+    render_bundle: Path, render_layer: Path
+) -> None:
+    rendered(render_bundle, layer=str(render_layer), public=True)
+    fn = sam_template(render_bundle)["Resources"]["Function"]["Properties"]
+    assert fn["ReservedConcurrentExecutions"] == 10
+    rendered(render_bundle, layer=str(render_layer), public=True, reserved_concurrency=50)
+    assert (
+        sam_template(render_bundle)["Resources"]["Function"]["Properties"][
+            "ReservedConcurrentExecutions"
+        ]
+        == 50
+    )
+    rendered(render_bundle, layer=str(render_layer))
+    assert (
+        "ReservedConcurrentExecutions"
+        not in sam_template(render_bundle)["Resources"]["Function"]["Properties"]
+    )

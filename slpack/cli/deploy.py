@@ -90,6 +90,12 @@ def deploy(
             "stop at once and say who holds it)."
         ),
     ] = 0,
+    reserved_concurrency: Annotated[
+        int | None,
+        typer.Option(
+            help="Cap on concurrent executions (default: 10 with --url public, else left as it is)."
+        ),
+    ] = None,
     snapstart: Annotated[
         bool,
         typer.Option(
@@ -122,7 +128,13 @@ def deploy(
         alarm_topic_arn=alarm_topic_arn,
         snapstart=snapstart,
         wait_s=wait,
+        reserved_concurrency=reserved_concurrency,
     )
+    if url == "public":
+        _err.print(
+            "[yellow]warning:[/] --url public lets anyone call the model without signing; its "
+            f"concurrency is capped at {reserved_concurrency or 10} (--reserved-concurrency)."
+        )
     with _err.status("reading what is deployed") as spinner:
 
         def show(plan: Plan) -> None:

@@ -48,6 +48,7 @@ class DeployOptions:
     alarm_topic_arn: str | None = None  # SNS topic notified by the alarms
     snapstart: bool = False  # Lambda SnapStart on the published versions (Python 3.12+)
     wait_s: float = 0  # how long to wait for another deploy of the function to finish
+    reserved_concurrency: int | None = None  # cap; a public URL gets 10 unless this says
 
     def validate(self) -> None:
         """Raise :class:`SlpackError` naming the first option that cannot work."""
@@ -84,6 +85,7 @@ class DeployOptions:
             public=self.url == "public",
             alarm_topic_arn=self.alarm_topic_arn,
             snapstart=self.snapstart,
+            reserved_concurrency=self.reserved_concurrency,
         )
 
 

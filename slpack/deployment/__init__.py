@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from slpack_handler.contract import ALIAS, DEFAULT_PYTHON, HANDLER
 from slpack.alarms import AlarmSpec, AlarmTarget, alarm_specs
 from slpack.bundler.bundle import FUNCTION_ZIP, MODEL, read_manifest
 from slpack.deployment.layer import LAYER_ARN, Layer, resolve_layer
-from slpack.deployment.options import DEFAULT_ARCH, RenderOptions
+from slpack.deployment.options import DEFAULT_ARCH, PUBLIC_RESERVED_CONCURRENCY, RenderOptions
 from slpack.errors import SlpackError
 from slpack.ziputil import sha256_file
 
@@ -161,6 +161,9 @@ class Deployment:
 def resolve(bundle_dir: Path, options: RenderOptions) -> Deployment:
     """Check the bundle and the options against each other and settle every derived value."""
     options.validate()
+    if options.public and options.reserved_concurrency is None:
+        options = replace(options, reserved_concurrency=PUBLIC_RESERVED_CONCURRENCY)
+        options.validate()  # provisioned concurrency must still fit under the cap
     manifest = read_manifest(bundle_dir)
     if not (bundle_dir / FUNCTION_ZIP).is_file():
         raise SlpackError(

@@ -61,6 +61,13 @@ LOG_RETENTION_DAYS = (
     3653,
 )
 
+# A public endpoint's cap unless --reserved-concurrency says otherwise: anyone can call it, and
+# without a cap a flood takes the whole account's concurrency (1,000 by default) from every other
+# function in the region and bills for all of it. Ten environments answer a few hundred
+# single-row predictions per second (one takes milliseconds) and cost at most about $0.60 an hour
+# at 1 GB on x86_64, whatever the flood.
+PUBLIC_RESERVED_CONCURRENCY = 10
+
 LAMBDA_PAYLOAD_LIMIT = 6 * 1024 * 1024  # synchronous invocations (URL, HTTP API) carry at most 6 MB
 HTTP_API_TIMEOUT_S = 30  # API Gateway HTTP APIs give up on an integration after 30 s
 

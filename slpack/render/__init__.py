@@ -73,8 +73,10 @@ def _warnings(d: Deployment, targets: list[str]) -> list[str]:
         return out
     if d.options.public:
         out.append(
-            f"the {d.options.endpoint} endpoint is public: anyone with the URL can call "
-            "the model and run up your bill."
+            f"the {d.options.endpoint} endpoint is public: anyone with the URL can call the "
+            f"model; its concurrency is capped at {d.options.reserved_concurrency} "
+            "(--reserved-concurrency) so a flood cannot take the account's capacity or run up "
+            "an unbounded bill."
         )
     if d.layer is None:
         out.append(

@@ -36,6 +36,7 @@ def render(d: Deployment, out_dir: Path) -> list[Path]:
     context = {
         "d": d,
         "service": _service_name(d.function_name),
+        "framework_version": framework_version(d.python),
         "provider": _provider(d),
         "layers": _layers(d, out_dir),
         "functions": {FUNCTION_KEY: _function(d, out_dir)},
@@ -48,6 +49,24 @@ def render(d: Deployment, out_dir: Path) -> list[Path]:
         write("serverless/serverless.yml.j2", out_dir / "serverless.yml", **context),
         write("serverless/README.md.j2", out_dir / "README.md", **context),
     ]
+
+
+# The first v3 release whose schema accepts each Lambda Python runtime: Serverless v3.34.0 knows
+# python3.10 and 3.11; upstream v3 never accepted python3.12, which only its MIT fork osls added
+# (3.41.0; python3.13 in 3.42.0, python3.14 in 3.60.0). v4 accepts python3.12 from 4.0 on. The
+# range ends before 5, so a future major version is not assumed to read this file the same way.
+OSLS_FLOOR = {
+    "3.10": "3.34.0",
+    "3.11": "3.34.0",
+    "3.12": "3.41.0",
+    "3.13": "3.42.0",
+    "3.14": "3.60.0",
+}
+
+
+def framework_version(python: str) -> str:
+    """``frameworkVersion``: a semver range osls and v4 both satisfy for this runtime."""
+    return f">={OSLS_FLOOR[python]} <5"
 
 
 def _service_name(function_name: str) -> str:
