@@ -4,12 +4,17 @@ Every deployment target (the SAM, Serverless and Terraform templates) and ``slpa
 (boto3 ``put_metric_alarm``) consume the same :class:`AlarmSpec` list, so an alarm cannot mean
 one thing in a template and another after a direct deploy.
 
-The alarms watch two sources:
+The alarms watch the ``live`` alias, whatever version serves it, in two sources:
 
 - the handler's EMF metrics (namespace ``slpack`` unless ``SLPACK_METRICS_NAMESPACE`` says
-  otherwise, dimensions ``FunctionName``, ``ModelName``, ``ModelVersion``; see docs/handler.md);
-- Lambda's own metrics (``AWS/Lambda``), either on the ``live`` alias (``FunctionName`` +
-  ``Resource = "<function>:<alias>"``) or on the whole function (``FunctionName`` only).
+  otherwise) in their serving dimension set, ``FunctionName`` + ``Resource = "<function>:live"``
+  (the handler reads the alias from the invoked ARN; docs/handler.md);
+- Lambda's own metrics (``AWS/Lambda``) of the alias, with the same two dimensions.
+
+Watching the alias rather than a model version is what keeps the alarms true: during a canary
+they see both versions' traffic, after a rollback the version serving, and a deploy never has to
+move them (so no deploy can leave the alias and the alarms on different versions). The handler's
+per-model dimension set (``ModelName``, ``ModelVersion``) stays for dashboards and comparisons.
 
 Rates (validation errors per request, drift signals per row) are CloudWatch metric math, so a
 busy function and a quiet one share one threshold.
@@ -18,7 +23,7 @@ Usage::
 
     from slpack.alarms import AlarmTarget, AlarmThresholds, alarm_properties, alarm_specs
 
-    target = AlarmTarget(function_name="iris", model_name="iris", model_version="1a2b3c4d5e6f")
+    target = AlarmTarget(function_name="iris")
     for spec in alarm_specs(AlarmThresholds(latency_p99_ms=500)):
         cloudwatch.put_metric_alarm(**alarm_properties(spec, target, actions=[topic_arn]))
 
@@ -32,14 +37,15 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
-SLPACK_NAMESPACE = "slpack"
-LAMBDA_NAMESPACE = "AWS/Lambda"
-DEFAULT_ALIAS = "live"
+from slpack_handler.contract import ALIAS, NAMESPACE, SERVING_DIMENSIONS
 
-Scope = Literal["model", "alias", "function"]
+SLPACK_NAMESPACE = NAMESPACE
+LAMBDA_NAMESPACE = "AWS/Lambda"
+
+Scope = Literal["handler", "alias", "function"]
 """Which metric a :class:`MetricRef` names.
 
-``model``: the handler's EMF metric (FunctionName, ModelName, ModelVersion);
+``handler``: the handler's EMF metric for the alias (its serving set: FunctionName, Resource);
 ``alias``: Lambda's metric for the alias (FunctionName, Resource);
 ``function``: Lambda's metric for every version of the function (FunctionName).
 """
@@ -92,12 +98,11 @@ class AlarmTarget:
     """The values that place the alarms on one deployed function.
 
     Values are usually strings; templates pass their own expressions instead (for instance
-    ``{"Fn::Sub": "${Function}:live"}`` for ``alias_resource``) and get them back in place.
+    ``{"Fn::Sub": "${Function}:live"}`` for ``alias_resource``) and get them back in place. No
+    value names a version or a model: the alarms follow the alias.
     """
 
     function_name: Any
-    model_name: Any
-    model_version: Any
     alias_resource: Any = None  # "<function>:<alias>"; default: f"{function_name}:live"
     namespace: Any = SLPACK_NAMESPACE
 
@@ -105,7 +110,7 @@ class AlarmTarget:
         """The ``Resource`` dimension value of the alias."""
         if self.alias_resource is not None:
             return self.alias_resource
-        return f"{self.function_name}:{DEFAULT_ALIAS}"
+        return f"{self.function_name}:{ALIAS}"
 
 
 @dataclass(frozen=True)
@@ -184,8 +189,8 @@ def _rate_alarm(
     )
 
 
-_ROWS = MetricRef("rows", "BatchSize", "model", "Sum")  # rows predicted: the drift denominator
-_INVOCATIONS = MetricRef("n", "Invocations", "function", "Sum")
+_ROWS = MetricRef("rows", "BatchSize", "handler", "Sum")  # rows predicted: the drift denominator
+_INVOCATIONS = MetricRef("n", "Invocations", "alias", "Sum")
 
 
 def alarm_specs(thresholds: AlarmThresholds | None = None) -> list[AlarmSpec]:
@@ -196,12 +201,12 @@ def alarm_specs(thresholds: AlarmThresholds | None = None) -> list[AlarmSpec]:
     only notify.
     """
     t = thresholds or AlarmThresholds()
-    counts = (
+    counts: tuple[tuple[str, str, str, Scope, float | None], ...] = (
         (
             "errors",
             "The handler answered 5xx (a fault of ours, not bad input).",
             "Errors",
-            "model",
+            "handler",
             t.errors,
         ),
         (
@@ -215,7 +220,7 @@ def alarm_specs(thresholds: AlarmThresholds | None = None) -> list[AlarmSpec]:
             "model-load-failures",
             "The model could not be loaded (missing, hash mismatch or S3 unreachable).",
             "ModelLoadFailures",
-            "model",
+            "handler",
             t.model_load_failures,
         ),
         (
@@ -236,7 +241,7 @@ def alarm_specs(thresholds: AlarmThresholds | None = None) -> list[AlarmSpec]:
             AlarmSpec(
                 key="latency-p99",
                 description="The p99 of the handler's TotalMs is above the threshold.",
-                metrics=(MetricRef("m", "TotalMs", "model", "p99"),),
+                metrics=(MetricRef("m", "TotalMs", "handler", "p99"),),
                 threshold=t.latency_p99_ms,
                 comparison_operator="GreaterThanThreshold",
                 period=60,
@@ -251,7 +256,7 @@ def alarm_specs(thresholds: AlarmThresholds | None = None) -> list[AlarmSpec]:
             _rate_alarm(
                 "validation-error-rate",
                 "Share of invocations rejected as invalid input (percent).",
-                MetricRef("v", "ValidationErrors", "model", "Sum"),
+                MetricRef("v", "ValidationErrors", "handler", "Sum"),
                 _INVOCATIONS,
                 t.validation_error_rate_pct,
                 evaluation_periods=1,
@@ -273,7 +278,7 @@ def alarm_specs(thresholds: AlarmThresholds | None = None) -> list[AlarmSpec]:
                 _rate_alarm(
                     f"drift-{key}",
                     f"Drift: share of rows with {what} (percent).",
-                    MetricRef("d", metric, "model", "Sum"),
+                    MetricRef("d", metric, "handler", "Sum"),
                     _ROWS,
                     pct,
                     evaluation_periods=3,
@@ -284,20 +289,16 @@ def alarm_specs(thresholds: AlarmThresholds | None = None) -> list[AlarmSpec]:
 
 def namespace(ref: MetricRef, target: AlarmTarget) -> Any:
     """The CloudWatch namespace of ``ref`` on ``target``."""
-    return target.namespace if ref.scope == "model" else LAMBDA_NAMESPACE
+    return target.namespace if ref.scope == "handler" else LAMBDA_NAMESPACE
 
 
 def dimensions(ref: MetricRef, target: AlarmTarget) -> dict[str, Any]:
     """The dimensions of ``ref`` on ``target``, in CloudWatch's order."""
-    if ref.scope == "model":
-        return {
-            "FunctionName": target.function_name,
-            "ModelName": target.model_name,
-            "ModelVersion": target.model_version,
-        }
-    if ref.scope == "alias":
-        return {"FunctionName": target.function_name, "Resource": target.resource()}
-    return {"FunctionName": target.function_name}
+    if ref.scope == "function":
+        return {"FunctionName": target.function_name}
+    # The handler's serving set has the names and order of Lambda's alias dimensions.
+    function_dim, resource_dim = SERVING_DIMENSIONS
+    return {function_dim: target.function_name, resource_dim: target.resource()}
 
 
 def _statistic(stat: str) -> dict[str, str]:

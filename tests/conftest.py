@@ -181,33 +181,65 @@ def standin_bundle(tmp_path: Path) -> Path:
 
 
 def write_render_bundle(root: Path, name: str = "iris", version: str = "1a2b3c4d5e6f") -> Path:
-    """A minimal bundle for the template renderer: function.zip, model.onnx and the manifest
-    fields templates read (name, version, model.sha256), laid out as ``root/dist/NAME``."""
+    """A minimal bundle laid out as ``root/dist/NAME`` the way ``slpack build`` writes one:
+    function.zip (a handler stand-in, ``model/model.onnx``, ``model/slpack.json``), model.onnx
+    and the manifest with the fields templates read and the hashes deploy verifies."""
     bundle = root / "dist" / name
     bundle.mkdir(parents=True)
-    with zipfile.ZipFile(bundle / "function.zip", "w") as zf:
-        zf.writestr("slpack_handler/__init__.py", "")
-    (bundle / "model.onnx").write_bytes(b"not really onnx")
+    write_bundle_files(bundle, name, version, handler="")
+    return bundle
+
+
+def write_bundle_files(bundle: Path, name: str, version: str, handler: str, **fields: Any) -> None:
+    """function.zip, model.onnx and slpack.json, with ``files`` and ``model.sha256`` recorded
+    (``fields``: more manifest entries, such as ``layer``)."""
+    import hashlib
+
+    model = f"not really onnx: {name} {version}".encode()
     manifest = {
         "format": FORMAT,
         "name": name,
         "version": version,
         "task": "classifier",
-        "model": {"file": "model.onnx", "format": "onnx", "sha256": "ab" * 32},
+        "model": {
+            "file": "model.onnx",
+            "format": "onnx",
+            "sha256": hashlib.sha256(model).hexdigest(),
+        },
         "runtime": {"name": "onnxruntime"},
         "input": {"layout": "tensor", "features": []},
         "output": {"names": []},
+        "files": {
+            "model/model.onnx": hashlib.sha256(model).hexdigest(),
+            "slpack_handler/__init__.py": hashlib.sha256(handler.encode()).hexdigest(),
+        },
+        **fields,
     }
-    (bundle / "slpack.json").write_text(json.dumps(manifest))
-    return bundle
+    data = json.dumps(manifest).encode()
+    (bundle / "model.onnx").write_bytes(model)
+    (bundle / "slpack.json").write_bytes(data)
+    with zipfile.ZipFile(bundle / "function.zip", "w") as zf:
+        zf.writestr("slpack_handler/__init__.py", handler)
+        zf.writestr("model/model.onnx", model)
+        zf.writestr("model/slpack.json", data)
 
 
 def write_render_layer(root: Path, python: str = "312", arch: str = "arm64") -> Path:
-    """A layer zip named the way ``slpack layer`` names it, in ``root/dist/layers``."""
+    """A layer zip named as ``slpack layer`` names it, with its lock, in ``root/dist/layers``."""
+    from slpack.ziputil import sha256_file
+
     layer = root / "dist" / "layers" / f"ort-1.20.1-np2.1.3-py{python}-{arch}.zip"
     layer.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(layer, "w") as zf:
         zf.writestr("python/numpy/__init__.py", "")
+    lock = {
+        "file": layer.name,
+        "sha256": sha256_file(layer),
+        "python": f"{python[0]}.{python[1:]}",
+        "arch": arch,
+        "runtime": f"python{python[0]}.{python[1:]}",
+    }
+    layer.with_suffix(".lock.json").write_text(json.dumps(lock))
     return layer
 
 
@@ -252,13 +284,10 @@ AWS_TEST_REGION = "us-east-1"
 
 
 def change_code(bundle: Path, version: str) -> None:
-    """Rewrite a ``write_render_bundle`` bundle's function.zip and manifest as a new model version
-    would."""
-    with zipfile.ZipFile(bundle / "function.zip", "w") as zf:
-        zf.writestr("slpack_handler/__init__.py", f"# model {version}\n")
+    """Rewrite a ``write_render_bundle`` bundle as a new model version would (new code, model and
+    manifest, hashes recorded)."""
     manifest = json.loads((bundle / "slpack.json").read_text())
-    manifest["version"] = version
-    (bundle / "slpack.json").write_text(json.dumps(manifest))
+    write_bundle_files(bundle, manifest["name"], version, handler=f"# model {version}\n")
 
 
 @pytest.fixture(scope="session")

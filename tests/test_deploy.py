@@ -15,7 +15,13 @@ from typing import Any
 
 import boto3
 import pytest
-from conftest import AWS_TEST_REGION, change_code, write_render_bundle, write_render_layer
+from conftest import (
+    AWS_TEST_REGION,
+    change_code,
+    write_bundle_files,
+    write_render_bundle,
+    write_render_layer,
+)
 
 from slpack.alarms import alarm_specs
 from slpack.deploy import DeployOptions, Outcome, deploy, rollback, status
@@ -114,7 +120,7 @@ def test_first_deploy_creates_the_function_and_everything_around_it(site: Site) 
     assert parse_description(version["Description"]) == {
         "name": "iris",
         "version": "1a2b3c4d5e6f",
-        "sha": "ab" * 6,
+        "sha": json.loads((site.bundle / "slpack.json").read_text())["model"]["sha256"][:12],
     }
     assert lam.get_alias(FunctionName="iris", Name="live")["FunctionVersion"] == "1"
     url = lam.get_function_url_config(FunctionName="iris", Qualifier="live")
@@ -150,7 +156,7 @@ def test_a_second_deploy_plans_only_no_ops_and_changes_nothing(site: Site) -> No
 
     assert again.plan.changes == [] and all(step.noop for step in again.plan.steps)
     assert site.snapshot() == before
-    assert again.outputs == {"version": "1", "live": "1", "url": before["url"]}
+    assert again.outputs == {"version": "1", "live": "1", "canary": {}, "url": before["url"]}
 
 
 def test_dry_run_shows_the_plan_and_creates_nothing(site: Site) -> None:
@@ -187,9 +193,10 @@ def test_new_code_publishes_a_version_and_moves_live(site: Site) -> None:
     after = site.snapshot()
     assert after["code"] != code_before and after["versions"] == ["$LATEST", "1", "2"]
     assert after["alias"][0] == "2"
-    # The model-scoped alarms follow the new model version.
+    # The alarms watch the alias, so the new version needed no alarm change.
+    assert not any(s.resource == "alarm" for s in outcome.plan.changes)
     [alarm] = site.client("cloudwatch").describe_alarms(AlarmNames=["iris-errors"])["MetricAlarms"]
-    assert {"Name": "ModelVersion", "Value": "2b3c4d5e6f70"} in alarm["Dimensions"]
+    assert {"Name": "Resource", "Value": "iris:live"} in alarm["Dimensions"]
 
 
 def test_a_configuration_change_alone_also_publishes(site: Site) -> None:
@@ -224,7 +231,7 @@ def test_canary_promote_and_rollback(site: Site) -> None:
     )
 
     rolled = rollback("iris", endpoint_url=site.url)  # during a canary: end it, all traffic on 1
-    assert rolled.outputs == {"version": "1"}
+    assert rolled.outputs == {"version": "1", "live": "1", "canary": {}}  # read back from AWS
     alias = lam.get_alias(FunctionName="iris", Name="live")
     assert alias["FunctionVersion"] == "1" and not (alias.get("RoutingConfig") or {}).get(
         "AdditionalVersionWeights"
@@ -321,9 +328,8 @@ def test_url_modes_grant_and_revoke_public_access(site: Site) -> None:
 def test_the_bundles_own_layer_is_found_next_to_it(site: Site, tmp_path: Path) -> None:
     from slpack.ziputil import sha256_file
 
-    manifest = json.loads((site.bundle / "slpack.json").read_text())
-    manifest["layer"] = {"file": site.layer.name, "sha256": sha256_file(site.layer), "lock": {}}
-    (site.bundle / "slpack.json").write_text(json.dumps(manifest))
+    layer = {"file": site.layer.name, "sha256": sha256_file(site.layer), "lock": {}}
+    write_bundle_files(site.bundle, "iris", "1a2b3c4d5e6f", handler="", layer=layer)
 
     site.deploy(layer=None)  # dist/iris finds dist/layers/<file>
     config = site.client("lambda").get_function_configuration(FunctionName="iris")
@@ -331,7 +337,7 @@ def test_the_bundles_own_layer_is_found_next_to_it(site: Site, tmp_path: Path) -
 
     with zipfile.ZipFile(site.layer, "a") as zf:
         zf.writestr("python/extra.py", "")  # the zip changed since the build
-    with pytest.raises(SlpackError, match=r"not in .* with the same hash; pass --layer"):
+    with pytest.raises(SlpackError, match=r"nor in .* with the same hash; pass --layer"):
         site.deploy(layer=None)
 
 
@@ -345,3 +351,160 @@ def test_status_reads_versions_traffic_url_and_alarms(site: Site) -> None:
     assert sum(now.alarm_counts().values()) == len(alarm_specs())
     with pytest.raises(SlpackError, match="there is no function nope in us-east-1"):
         status("nope", endpoint_url=site.url)
+
+
+def test_alarms_follow_the_traffic_through_a_canary_and_a_rollback(site: Site) -> None:
+    """Every alarm watches the live alias, so it sees what serves: both versions during a canary,
+    the older one after a rollback; status says so for each alarm."""
+    site.deploy()
+    change_code(site.bundle, "2b3c4d5e6f70")
+    site.deploy(canary=10)
+    during = status("iris", endpoint_url=site.url)
+    assert {during.watches(a) for a in during.alarms} == {"live: version 1 (90%), version 2 (10%)"}
+
+    rollback("iris", endpoint_url=site.url)
+
+    after = status("iris", endpoint_url=site.url)
+    assert len(after.alarms) == len(alarm_specs())
+    assert {after.watches(a) for a in after.alarms} == {"live: version 1 (100%)"}
+    for alarm in after.alarms:  # every metric of every alarm names the alias, none a version
+        math = [q["MetricStat"]["Metric"] for q in alarm.get("Metrics", []) if "MetricStat" in q]
+        queries = math or [alarm]
+        for query in queries:
+            dims = {d["Name"]: d["Value"] for d in query.get("Dimensions", [])}
+            assert dims.get("Resource") == "iris:live" and "ModelVersion" not in dims, alarm
+
+
+def test_status_names_an_alarm_left_on_an_old_model_version(site: Site) -> None:
+    site.deploy()
+    cloudwatch = site.client("cloudwatch")
+    cloudwatch.put_metric_alarm(  # what an earlier slpack wrote: pinned to one model version
+        AlarmName="iris-errors",
+        Namespace="slpack",
+        MetricName="Errors",
+        Dimensions=[
+            {"Name": "FunctionName", "Value": "iris"},
+            {"Name": "ModelName", "Value": "iris"},
+            {"Name": "ModelVersion", "Value": "0ld0ld0ld0ld"},
+        ],
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )
+    now = status("iris", endpoint_url=site.url)
+    [pinned] = [a for a in now.alarms if a["AlarmName"] == "iris-errors"]
+    assert now.watches(pinned).startswith("model 0ld0ld0ld0ld: serves no traffic")
+    assert site.deploy().plan.changes[0].name == "iris-errors"  # a deploy puts it back on live
+
+
+@pytest.mark.parametrize(
+    ("tamper", "message"),
+    [
+        (
+            lambda zf: zf.writestr("slpack_handler/__init__.py", "import os  # edited\n"),
+            r"function\.zip: slpack_handler/__init__\.py has sha256 [0-9a-f]{64} but the manifest "
+            r"recorded [0-9a-f]{64}; rebuild the bundle with slpack build\.",
+        ),
+        (
+            lambda zf: zf.writestr("model/model.onnx", b"another model"),
+            r"function\.zip: model/model\.onnx has sha256",
+        ),
+        (
+            lambda zf: zf.writestr("slpack_handler/extra.py", "print('hi')\n"),
+            r"function\.zip: slpack_handler/extra\.py is not in the manifest's files",
+        ),
+    ],
+)
+def test_a_tampered_bundle_is_refused_before_any_aws_call(
+    site: Site, monkeypatch: pytest.MonkeyPatch, tamper: Any, message: str
+) -> None:
+    import slpack.deploy as deploy_module
+
+    original = {
+        n: zipfile.ZipFile(site.bundle / "function.zip").read(n)
+        for n in zipfile.ZipFile(site.bundle / "function.zip").namelist()
+    }
+    with zipfile.ZipFile(site.bundle / "function.zip", "w") as zf:
+        for name, data in original.items():
+            if name not in ("slpack_handler/__init__.py", "model/model.onnx"):
+                zf.writestr(name, data)
+        tamper(zf)
+        for name in ("slpack_handler/__init__.py", "model/model.onnx"):
+            if name not in zf.namelist():
+                zf.writestr(name, original[name])
+
+    def no_aws(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("AWS was called for a bundle that fails verification")
+
+    monkeypatch.setattr(deploy_module, "connect", no_aws)
+    with pytest.raises(SlpackError, match=message):
+        site.deploy()
+
+
+def test_a_layer_that_differs_from_its_lock_is_refused(site: Site) -> None:
+    with zipfile.ZipFile(site.layer, "a") as zf:
+        zf.writestr("python/numpy/core.py", "")
+    with pytest.raises(SlpackError, match=r"the layer .* has sha256 [0-9a-f]{64} but its lock"):
+        site.deploy(dry_run=True)
+    site.layer.with_suffix(".lock.json").unlink()
+    with pytest.raises(SlpackError, match=r"has no lock file beside it"):
+        site.deploy(dry_run=True)
+
+
+def test_a_bundle_moved_to_another_folder_deploys_with_its_own_layer(
+    site: Site, tmp_path: Path
+) -> None:
+    """render --layer puts the layer inside the bundle; the folder then travels alone."""
+    import shutil
+
+    from slpack.render import RenderOptions, render
+
+    render(site.bundle, ["sam", "terraform"], RenderOptions(layer=str(site.layer)))
+    moved = tmp_path / "elsewhere" / "handed-over" / "iris"
+    shutil.move(str(site.bundle), moved)
+    shutil.rmtree(site.layer.parent)  # nothing is left beside the old place
+
+    outcome = deploy(moved, site.options(layer=None))
+
+    assert outcome.outputs["version"] == "1"
+    config = site.client("lambda").get_function_configuration(FunctionName="iris")
+    assert config["Layers"][0]["Arn"].split(":")[-2] == _layer_name(site.layer)
+    sam = (moved / "deploy" / "sam" / "template.yaml").read_text()
+    assert "ContentUri: ../../layer/" in sam and "../../../" not in sam
+
+
+def test_a_layer_arn_rendered_into_the_bundle_is_what_deploy_uses(site: Site) -> None:
+    from slpack.deploy.options import layer_for
+    from slpack.deployment.layer import bundle_layer
+
+    arn = "arn:aws:lambda:us-east-1:123456789012:layer:ort:4"
+    bundle_layer(site.bundle, arn)
+    assert (site.bundle / "layer" / "arn.txt").read_text().strip() == arn
+    assert layer_for(site.bundle, None) == arn
+    assert layer_for(site.bundle, str(site.layer)) == str(site.layer)  # --layer still wins
+
+
+def test_snapstart_is_part_of_the_function_configuration(site: Site, tmp_path: Path) -> None:
+    """moto stores no SnapStart setting (it always answers ApplyOn None), so the plan's calls are
+    what is checked; the deploy itself still runs against it."""
+    outcome = site.deploy(snapstart=True)
+
+    [create] = [
+        c for s in outcome.plan.changes for c in s.calls if c.operation == "create_function"
+    ]
+    assert create.params["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    assert outcome.outputs["version"] == "1"
+    old = write_render_layer(tmp_path / "old", python="311")
+    with pytest.raises(SlpackError, match=r"--snapstart needs Python 3\.12 or later"):
+        site.deploy(snapstart=True, layer=str(old))
+
+
+def test_a_public_url_gets_a_concurrency_cap(site: Site) -> None:
+    lam = site.client("lambda")
+    site.deploy(url="public")
+    assert lam.get_function_concurrency(FunctionName="iris")["ReservedConcurrentExecutions"] == 10
+    assert site.deploy(url="public").plan.changes == []  # idempotent
+    site.deploy(url="public", reserved_concurrency=3)
+    assert lam.get_function_concurrency(FunctionName="iris")["ReservedConcurrentExecutions"] == 3

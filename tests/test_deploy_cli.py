@@ -109,7 +109,8 @@ def test_deploy_status_and_rollback_on_the_command_line(
     canary = run_cli(*args, "--canary", "10")
     assert (
         canary.code == 0
-        and "iris version 2 is the canary, version 1 keeps the rest of live's traffic" in canary.err
+        and "iris version 2 is the canary (10%), version 1 keeps the rest of live's traffic"
+        in canary.err
     )
     assert "10% (canary)" in run_cli("status", "iris", "--endpoint-url", aws_env).out
 

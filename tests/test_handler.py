@@ -22,7 +22,8 @@ from pipelines import COVERAGE
 from slpack.bundler import build_bundle
 from slpack_handler.app import App
 from slpack_handler.config import Settings
-from slpack_handler.metrics import DIMENSIONS, MetricRecord, emf_line
+from slpack_handler.contract import DIMENSION_SETS
+from slpack_handler.metrics import MetricRecord, emf_line
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +32,7 @@ def bundles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     built = {}
     for case in ("mixed-logreg", "standard-scaler-logreg", "imputer-ridge", "pca-embedding"):
         model, sample = COVERAGE[case]()
-        built[case] = build_bundle(model, sample, out, name=case).bundle_dir
+        built[case] = build_bundle(model, sample, out, name=case, runtime="onnxruntime").bundle_dir
     return built
 
 
@@ -388,20 +389,22 @@ def test_emf_line_follows_the_specification() -> None:
         emf_line(
             record,
             "slpack",
-            {"FunctionName": "f", "ModelName": "m", "ModelVersion": "v"},
+            {"FunctionName": "f", "ModelName": "m", "ModelVersion": "v", "Resource": "f:live"},
             1700000000000,
         )
     )
     aws = line["_aws"]
     assert isinstance(aws["Timestamp"], int)
     (directive,) = aws["CloudWatchMetrics"]
-    assert directive["Namespace"] == "slpack" and directive["Dimensions"] == [list(DIMENSIONS)]
+    assert directive["Namespace"] == "slpack" and directive["Dimensions"] == [
+        list(names) for names in DIMENSION_SETS
+    ]
     for metric in directive["Metrics"]:
         assert metric["Name"] in line and isinstance(line[metric["Name"]], (int, float))
         assert metric["Unit"] in ("Milliseconds", "Count", "None")
-    for dimension in DIMENSIONS:  # every dimension referenced must be a top-level string member
-        assert isinstance(line[dimension], str)
-    assert len(directive["Metrics"]) <= 100 and len(DIMENSIONS) <= 30
+    for names in DIMENSION_SETS:  # every dimension referenced must be a top-level string member
+        assert all(isinstance(line[dimension], str) for dimension in names) and len(names) <= 30
+    assert len(directive["Metrics"]) <= 100
 
 
 def test_one_emf_line_per_invocation_with_cold_start_once(

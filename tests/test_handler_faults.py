@@ -70,8 +70,9 @@ def test_s3_unreachable_then_back(
     try:
         client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
         client.create_bucket(Bucket="models")
+        shipped = json.loads((bundle / "slpack.json").read_text())["model"]["file"]
         client.put_object(
-            Bucket="models", Key="iris/model.onnx", Body=(bundle / "model.onnx").read_bytes()
+            Bucket="models", Key="iris/model.onnx", Body=(bundle / shipped).read_bytes()
         )
         up = app.handle_http("POST", "/", {}, body, "r2")
         assert up.status == 200 and json.loads(up.body)["predictions"][0]["label"] == 0

@@ -21,11 +21,15 @@ import pytest
 from pipelines import COVERAGE
 
 from slpack.bundler.convert import convert
+from slpack.bundler.introspect import task_of
 from slpack.bundler.optimize import optimize_offline
+from slpack.bundler.parity import output_spec
+from slpack.bundler.runtimes import LocalRuntime, onnx_artifact
 from slpack.bundler.schema import infer_schema
 from slpack.pycompile import compile_model, unsupported_ops
 from slpack_handler.pyrt import ProgramError, load
 from slpack_handler.pyrt.registry import MAGIC, VERSION
+from slpack_handler.schema import Parsed
 
 ROWS = 40
 HANDLERS = Path(__file__).resolve().parent.parent / "handlers"
@@ -43,7 +47,11 @@ def converted(case: str) -> tuple[Any, dict[str, np.ndarray]]:
         warnings.simplefilter("ignore")
         onx = convert(model, schema).onnx_model
     data, _ = optimize_offline(onx.SerializeToString())
-    return onnx.load_from_string(data), schema.onnx_feeds(frame.head(ROWS))
+    spec = output_spec(onx, model, task_of(model))
+    ort_runtime = LocalRuntime(onnx_artifact(data), schema, spec, model).runtime
+    rows = frame.head(ROWS)
+    feeds = ort_runtime.feeds(Parsed(len(rows), schema.request_columns(rows)))
+    return onnx.load_from_string(data), feeds
 
 
 def test_unsupported_cases_are_the_expected_ones() -> None:

@@ -119,9 +119,12 @@ def test_relative_paths_reach_the_bundle_and_the_layer_from_each_target(
     render_bundle: Path, render_layer: Path
 ) -> None:
     """Each tool resolves these relative to the rendered file's folder: they must land on the real
-    files."""
+    files, all inside the bundle (the layer is linked into BUNDLE/layer/ with its lock)."""
     rendered(render_bundle, layer=str(render_layer))
     deploy = render_bundle / "deploy"
+    inside = render_bundle / "layer" / render_layer.name
+    assert inside.read_bytes() == render_layer.read_bytes()
+    assert (render_bundle / "layer" / f"{render_layer.stem}.lock.json").is_file()
 
     def lands(folder: Path, rel: str) -> Path:
         return Path(os.path.normpath(folder / rel.replace("${path.module}/", "")))
@@ -131,15 +134,14 @@ def test_relative_paths_reach_the_bundle_and_the_layer_from_each_target(
         lands(deploy / "sam", sam["Function"]["Properties"]["CodeUri"])
         == render_bundle / "function.zip"
     )
-    assert lands(deploy / "sam", sam["DependencyLayer"]["Properties"]["ContentUri"]) == render_layer
+    assert lands(deploy / "sam", sam["DependencyLayer"]["Properties"]["ContentUri"]) == inside
     sls = sls_config(render_bundle)
     assert (
         lands(deploy / "serverless", sls["functions"]["predict"]["package"]["artifact"])
         == render_bundle / "function.zip"
     )
     assert (
-        lands(deploy / "serverless", sls["layers"]["dependencies"]["package"]["artifact"])
-        == render_layer
+        lands(deploy / "serverless", sls["layers"]["dependencies"]["package"]["artifact"]) == inside
     )
     tf = tf_resources(deploy / "terraform")
     assert (
@@ -151,7 +153,7 @@ def test_relative_paths_reach_the_bundle_and_the_layer_from_each_target(
             deploy / "terraform",
             tf_value(tf[("aws_lambda_layer_version", "dependencies")]["filename"]),
         )
-        == render_layer
+        == inside
     )
 
 
@@ -497,4 +499,73 @@ def test_cli_renders_with_options_and_reports_errors_in_one_line(
         bad.code == 1
         and bad.err.startswith("error: unknown alarm latency")
         and "Traceback" not in bad.err
+    )
+
+
+def test_snapstart_in_every_lambda_target(render_bundle: Path, render_layer: Path) -> None:
+    rendered(render_bundle, layer=str(render_layer), snapstart=True)
+    fn = sam_template(render_bundle)["Resources"]["Function"]["Properties"]
+    assert fn["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    sls = sls_config(render_bundle)
+    assert sls["resources"]["extensions"] == {
+        "PredictLambdaFunction": {"Properties": {"SnapStart": {"ApplyOn": "PublishedVersions"}}}
+    }
+    assert "snapStart" not in sls["functions"]["predict"]  # no second alias of the framework's
+    tf = tf_resources(render_bundle / "deploy" / "terraform")
+    [snap] = tf[("aws_lambda_function", "this")]["snap_start"]
+    assert tf_value(snap["apply_on"]) == "PublishedVersions"
+    assert fn["Environment"]["Variables"]["SLPACK_EAGER"] == "0"  # the snapshot hook loads it
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"python": "3.11"}, r"--snapstart needs Python 3\.12 or later, and this deployment runs"),
+        ({"provisioned_concurrency": 2}, r"--snapstart and --provisioned-concurrency cannot be"),
+    ],
+)
+def test_snapstart_is_refused_where_it_cannot_apply(
+    render_bundle: Path, options: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(SlpackError, match=message):
+        render(render_bundle, ["sam"], RenderOptions(snapstart=True, **options))
+
+
+def test_snapstart_is_refused_for_the_container_image(
+    render_bundle: Path, render_layer: Path
+) -> None:
+    with pytest.raises(SlpackError, match="SnapStart does not apply to container images"):
+        render(render_bundle, ["image"], RenderOptions(layer=str(render_layer), snapstart=True))
+
+
+@pytest.mark.parametrize(("python", "floor"), [("3.12", "3.41.0"), ("3.14", "3.60.0")])
+def test_serverless_pins_a_framework_version_that_accepts_its_runtime(
+    render_bundle: Path, tmp_path: Path, python: str, floor: str
+) -> None:
+    from conftest import write_render_layer
+
+    layer = write_render_layer(tmp_path / python, python=python.replace(".", ""))
+    rendered(render_bundle, layer=str(layer))
+    sls = sls_config(render_bundle)
+    assert sls["provider"]["runtime"] == f"python{python}"
+    assert sls["frameworkVersion"] == f">={floor} <5"
+
+
+def test_a_public_endpoint_is_capped_unless_told_otherwise(
+    render_bundle: Path, render_layer: Path
+) -> None:
+    rendered(render_bundle, layer=str(render_layer), public=True)
+    fn = sam_template(render_bundle)["Resources"]["Function"]["Properties"]
+    assert fn["ReservedConcurrentExecutions"] == 10
+    rendered(render_bundle, layer=str(render_layer), public=True, reserved_concurrency=50)
+    assert (
+        sam_template(render_bundle)["Resources"]["Function"]["Properties"][
+            "ReservedConcurrentExecutions"
+        ]
+        == 50
+    )
+    rendered(render_bundle, layer=str(render_layer))
+    assert (
+        "ReservedConcurrentExecutions"
+        not in sam_template(render_bundle)["Resources"]["Function"]["Properties"]
     )

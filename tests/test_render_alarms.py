@@ -6,7 +6,7 @@ import pytest
 
 from slpack.alarms import AlarmTarget, AlarmThresholds, alarm_properties, alarm_specs, dimensions
 
-TARGET = AlarmTarget(function_name="iris", model_name="iris", model_version="1a2b3c4d5e6f")
+TARGET = AlarmTarget(function_name="iris")
 
 
 def _put_metric_alarm_shape():  # type: ignore[no-untyped-def]
@@ -76,15 +76,12 @@ def test_dimensions_follow_the_handler_and_the_alias() -> None:
     emf, alias = (
         next(s for s in alarm_specs() if s.key == k).metrics[0] for k in ("errors", "throttles")
     )
-    assert dimensions(emf, TARGET) == {
-        "FunctionName": "iris",
-        "ModelName": "iris",
-        "ModelVersion": "1a2b3c4d5e6f",
-    }
+    # The handler's metric and Lambda's are read on the same alias: neither names a version.
+    assert dimensions(emf, TARGET) == {"FunctionName": "iris", "Resource": "iris:live"}
     assert dimensions(alias, TARGET) == {"FunctionName": "iris", "Resource": "iris:live"}
     props = alarm_properties(
         next(s for s in alarm_specs() if s.key == "errors"),
-        AlarmTarget("f", "m", "v", namespace="acme"),
+        AlarmTarget("f", namespace="acme"),
     )
     assert props["Namespace"] == "acme" and props["AlarmName"] == "f-errors"
 

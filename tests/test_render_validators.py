@@ -50,6 +50,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "bare": {
         "endpoint": "none",
         "arch": "arm64",
+        "snapstart": True,
         "thresholds": AlarmThresholds(latency_p99_ms=None, unknown_category_pct=None),
     },
 }

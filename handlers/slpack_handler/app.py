@@ -17,7 +17,7 @@ from slpack_handler.cache import ResponseCache
 from slpack_handler.config import Settings
 from slpack_handler.errors import ModelUnavailable, RequestError, error_body
 from slpack_handler.logger import Logger
-from slpack_handler.metrics import MetricRecord, Metrics, load_hooks
+from slpack_handler.metrics import MetricRecord, Metrics, load_hooks, resource_of
 
 JSON = "application/json"
 _ACCEPTED_TYPES = ("", "application/json", "text/plain", "application/x-www-form-urlencoded")
@@ -65,7 +65,9 @@ class App:
             "FunctionName": self.settings.function_name,
             "ModelName": "unknown",
             "ModelVersion": "unknown",
+            "Resource": resource_of(None, self.settings.function_name),
         }
+        self._invoked_arn: str | None = None
         self._model: Any = None
         self._lock = _thread.allocate_lock()  # threading's Lock, without importing threading
         self._failure: str | None = None
@@ -124,6 +126,33 @@ class App:
             self._pending_load_ms = record.values.get("ModelLoadMs")
         except ModelUnavailable:
             pass
+
+    def invoked_as(self, arn: str | None) -> None:
+        """Take the serving dimension (``Resource``) from the invoked ARN; worked out once per
+        distinct ARN, so a warm container pays one string comparison per request."""
+        if arn and arn != self._invoked_arn:
+            self._invoked_arn = arn
+            self.dimensions["Resource"] = resource_of(arn, self.settings.function_name)
+
+    def restored(self) -> None:
+        """Reset what a SnapStart snapshot would otherwise share between its restored copies.
+
+        Random state is reseeded from the OS (numpy's too, when loaded), the first invocation
+        reports a cold start again (without a load time: the load happened before the snapshot),
+        cached answers go (their expiry times were measured before the snapshot) and a failed
+        model load is retried at once rather than after a backoff timed on another clock.
+        """
+        import sys
+
+        for name in ("random", "numpy.random"):
+            module = sys.modules.get(name)
+            if module is not None:
+                module.seed()  # type: ignore[attr-defined]
+        self._cold = True
+        self._pending_load_ms = None
+        if self.cache is not None:
+            self.cache.clear()
+        self._failure, self._failed_at = None, 0.0
 
     # -- requests ----------------------------------------------------------------------------
 

@@ -220,7 +220,14 @@ SINKS = ("emf", "log", "gcp", "azure", "none")
 # -- metrics ----------------------------------------------------------------------------------
 
 NAMESPACE = "slpack"
+# Every metric is published under two dimension sets (CloudWatch EMF lets one line carry several):
+# per model version, for dashboards and comparing a canary with the stable version; and per
+# serving alias (or version), ``Resource = FUNCTION:QUALIFIER`` from the invoked ARN, the names
+# and values of Lambda's own alias metrics, which is what the alarms watch, so they follow traffic
+# through canaries and rollbacks without being moved.
 DIMENSIONS = ("FunctionName", "ModelName", "ModelVersion")
+SERVING_DIMENSIONS = ("FunctionName", "Resource")
+DIMENSION_SETS = (DIMENSIONS, SERVING_DIMENSIONS)
 METRICS = {
     "ColdStart": "Count",
     "ModelLoadMs": "Milliseconds",

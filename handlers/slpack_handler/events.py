@@ -73,6 +73,7 @@ def _request_id(event: dict[str, Any], context: Any) -> str | None:
 def dispatch(event: Any, context: Any) -> Any:
     """The Lambda entry point's body: route the event by shape and answer in the same shape."""
     app = get_app()
+    app.invoked_as(getattr(context, "invoked_function_arn", None))
     kind = kind_of(event)
     request_id = _request_id(event if isinstance(event, dict) else {}, context)
     deadline = _deadline(context)

@@ -21,14 +21,16 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
+from slpack_handler.contract import DIMENSION_SETS
 from slpack_handler.logger import Logger
 
-DIMENSIONS = ("FunctionName", "ModelName", "ModelVersion")
+_DIMENSION_SETS = [list(names) for names in DIMENSION_SETS]
 UNITS = {
     "ColdStart": "Count",
     "ModelLoadMs": "Milliseconds",
@@ -79,7 +81,7 @@ def _directive(namespace: str, names: tuple[str, ...]) -> str:
             [
                 {
                     "Namespace": namespace,
-                    "Dimensions": [list(DIMENSIONS)],
+                    "Dimensions": _DIMENSION_SETS,
                     "Metrics": [{"Name": name, "Unit": UNITS.get(name, "None")} for name in names],
                 }
             ]
@@ -134,6 +136,23 @@ def azure_message(record: MetricRecord, dimensions: dict[str, str]) -> tuple[str
     """
     plain = record.as_dict(dimensions)
     return _ENCODER.encode({"metrics": plain}), plain
+
+
+def resource_of(invoked_arn: str | None, function_name: str) -> str:
+    """The ``Resource`` dimension of an invocation: ``FUNCTION:QUALIFIER``, as Lambda names it.
+
+    The qualifier (an alias such as ``live``, or a version number) follows the seventh colon of
+    the invoked ARN (``arn:aws:lambda:REGION:ACCOUNT:function:NAME:QUALIFIER``); an unqualified
+    ARN gives the bare name. Without an ARN (not on Lambda, or no context) the version the
+    runtime says it runs stands in, and elsewhere the function's name.
+    """
+    parts = invoked_arn.split(":") if invoked_arn else ()
+    if len(parts) > 7 and parts[7]:
+        return f"{parts[6]}:{parts[7]}"
+    if len(parts) > 6:
+        return parts[6]
+    version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION")
+    return f"{function_name}:{version}" if version else function_name
 
 
 Hook = Callable[[dict[str, Any]], Any]

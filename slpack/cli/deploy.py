@@ -83,6 +83,27 @@ def deploy(
     alarm_topic_arn: Annotated[
         str | None, typer.Option(help="SNS topic the alarms notify.")
     ] = None,
+    wait: Annotated[
+        float,
+        typer.Option(
+            help="Seconds to wait for another deploy of the same function to finish (default: "
+            "stop at once and say who holds it)."
+        ),
+    ] = 0,
+    reserved_concurrency: Annotated[
+        int | None,
+        typer.Option(
+            help="Cap on concurrent executions (default: 10 with --url public, else left as it is)."
+        ),
+    ] = None,
+    snapstart: Annotated[
+        bool,
+        typer.Option(
+            "--snapstart",
+            help="Lambda SnapStart: snapshot each published version with the model loaded and "
+            "primed (Python 3.12+).",
+        ),
+    ] = False,
     endpoint_url: Annotated[str | None, ENDPOINT] = None,
     dry_run: Annotated[bool, DRY_RUN] = False,
 ) -> None:
@@ -105,7 +126,15 @@ def deploy(
         canary=canary,
         role=role,
         alarm_topic_arn=alarm_topic_arn,
+        snapstart=snapstart,
+        wait_s=wait,
+        reserved_concurrency=reserved_concurrency,
     )
+    if url == "public":
+        _err.print(
+            "[yellow]warning:[/] --url public lets anyone call the model without signing; its "
+            f"concurrency is capped at {reserved_concurrency or 10} (--reserved-concurrency)."
+        )
     with _err.status("reading what is deployed") as spinner:
 
         def show(plan: Plan) -> None:
@@ -186,14 +215,20 @@ def _finish(outcome: Outcome, dry_run: bool) -> None:
         outcome.outputs.get("version"),
         outcome.outputs.get("url"),
     )
-    live = outcome.outputs.get("live", version)
+    live = outcome.outputs.get("live", version)  # read back from AWS after applying
+    canary = outcome.outputs.get("canary") or {}
     done = "done" if outcome.plan.changes else "already up to date"
-    if live != version:
+    if live == version:
+        _err.print(f"{done}: {fn} version {version} is live" + (f" at {url}" if url else ""))
+    elif version in canary:
         _err.print(
-            f"{done}: {fn} version {version} is the canary, version {live} keeps the rest "
-            "of live's traffic; "
-            "deploy again without --canary to promote it, or slpack rollback to end it"
+            f"{done}: {fn} version {version} is the canary ({canary[version]:.0%}), version "
+            f"{live} keeps the rest of live's traffic; deploy again without --canary to promote "
+            "it, or slpack rollback to end it"
         )
     else:
-        _err.print(f"{done}: {fn} version {version} is live" + (f" at {url}" if url else ""))
-    typer.echo(url or version)
+        _err.print(
+            f"{done}, but live is on version {live} now, not {version}: another command moved it "
+            "since; see slpack status"
+        )
+    typer.echo(url or live)

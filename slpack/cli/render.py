@@ -73,6 +73,14 @@ def render(
             help="Pre-initialised environments on the live alias (also loads the model at init)."
         ),
     ] = 0,
+    snapstart: Annotated[
+        bool,
+        typer.Option(
+            "--snapstart",
+            help="Lambda SnapStart: snapshot each published version with the model loaded and "
+            "primed (Python 3.12+, not with provisioned concurrency).",
+        ),
+    ] = False,
     log_retention_days: Annotated[
         int, typer.Option(help="CloudWatch Logs retention in days.")
     ] = 365,
@@ -172,6 +180,7 @@ def render(
         timeout_s=timeout,
         reserved_concurrency=reserved_concurrency,
         provisioned_concurrency=provisioned_concurrency,
+        snapstart=snapstart,
         log_retention_days=log_retention_days,
         tracing=tracing,
         endpoint=endpoint,  # type: ignore[arg-type]

@@ -5,6 +5,10 @@ The Chalice way: :func:`deploy` reads what AWS has, computes a :class:`~slpack.d
 (:mod:`~slpack.deploy.apply`). Every step compares before it changes, so a second deploy of the
 same bundle plans only no-ops and calls nothing that writes. boto3 is imported on first use
 (:mod:`~slpack.deploy.aws`), never by ``slpack build``.
+
+A deploy holds the function's lease (:mod:`~slpack.deploy.lease`) from before it reads AWS until
+it has read back what it left, and every Lambda write names the ``RevisionId`` it expects; the
+outputs it reports (``live``, ``canary``) are read from AWS after applying, not assumed.
 """
 
 from __future__ import annotations
@@ -15,14 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from slpack.deploy.apply import apply_plan
-from slpack.deploy.aws import aws_errors, connect
+from slpack.deploy.aws import Aws, aws_errors, connect
+from slpack.deploy.lease import held
 from slpack.deploy.options import DeployOptions, resolve_bundle
-from slpack.deploy.plan import plan_deploy
+from slpack.deploy.plan import check_bucket, plan_deploy
 from slpack.deploy.rollback import plan_rollback
 from slpack.deploy.state import read_function
 from slpack.deploy.status import Status, read_status
 from slpack.deploy.steps import Plan, Step
-from slpack.render.context import function_name_for
+from slpack.deployment import function_name_for
 
 OnPlan = Callable[[Plan], None]
 OnStep = Callable[[Step], None]
@@ -50,8 +55,18 @@ def deploy(
     d = resolve_bundle(Path(bundle_dir), options)
     aws = connect(options.region, options.endpoint_url)
     with aws_errors():
-        plan = plan_deploy(d, options, aws)
-        return _run(plan, aws, dry_run, on_plan, on_step)
+        if dry_run:  # reads only: no lease needed
+            return _run(plan_deploy(d, options, aws), aws, dry_run, on_plan, on_step)
+        check_bucket(aws, options.bucket)
+        with held(aws, options.bucket, d.function_name, options.wait_s) as lease:
+
+            def step(s: Step) -> None:
+                lease.keep()
+                if on_step is not None:
+                    on_step(s)
+
+            outcome = _run(plan_deploy(d, options, aws), aws, dry_run, on_plan, step)
+            return _confirmed(outcome, aws)
 
 
 def rollback(
@@ -70,7 +85,8 @@ def rollback(
         plan = plan_rollback(
             read_function(aws.client("lambda"), function_name_for(name)), aws.region, to
         )
-        return _run(plan, aws, dry_run, on_plan, on_step)
+        outcome = _run(plan, aws, dry_run, on_plan, on_step)
+        return outcome if dry_run else _confirmed(outcome, aws)
 
 
 def status(name: str, *, region: str | None = None, endpoint_url: str | None = None) -> Status:
@@ -78,6 +94,17 @@ def status(name: str, *, region: str | None = None, endpoint_url: str | None = N
     aws = connect(region, endpoint_url)
     with aws_errors():
         return read_status(aws, function_name_for(name))
+
+
+def _confirmed(outcome: Outcome, aws: Aws) -> Outcome:
+    """The outcome with ``live`` and ``canary`` as AWS holds them now, read back from the alias."""
+    fn = outcome.plan.function_name
+    alias = read_function(aws.client("lambda"), fn).alias
+    if alias is None:
+        return outcome
+    weights = (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+    outputs = {**outcome.outputs, "live": alias["FunctionVersion"], "canary": dict(weights)}
+    return Outcome(outcome.plan, outcome.applied, outputs)
 
 
 def _run(

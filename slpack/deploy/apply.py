@@ -3,17 +3,22 @@
 Steps that are already right (no calls) are skipped, so applying a plan computed against an
 unchanged deployment makes no AWS call at all. Lambda's asynchronous updates are awaited with
 its own waiters before the next call, and a role created moments ago is retried until IAM has
-propagated it to Lambda.
+propagated it to Lambda. Writes guarded by Lambda's ``RevisionId`` fail with
+``PreconditionFailedException`` when the function or alias changed since it was read; that, or a
+settled read that does not show this deploy's change, stops the plan with one sentence.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from slpack.deploy.aws import Aws, error_code
 from slpack.deploy.steps import Call, Plan, Step, resolve_refs
+from slpack.deploy.upload import upload_file
+from slpack.errors import SlpackError
 
 ROLE_PROPAGATION_S = 60.0  # IAM usually needs ~10 s before Lambda can assume a new role
 ROLE_RETRY_DELAY_S = 3.0
@@ -29,17 +34,35 @@ def apply_plan(
     for step in plan.changes:
         if on_step is not None:
             on_step(step)
-        for call in step.calls:
-            run_call(aws, call, values)
+        try:
+            for call in step.calls:
+                run_call(aws, call, values)
+        except Exception as exc:
+            if error_code(exc) == "PreconditionFailedException":
+                raise _changed(step, "its RevisionId no longer matches") from None
+            raise
     return resolve_refs(plan.outputs, values)
+
+
+def _changed(step: Step, how: str) -> SlpackError:
+    return SlpackError(
+        f"{step.resource} {step.name} changed after this command read it ({how}: another "
+        f"deploy, a rollback or a console edit), so it stopped before {step.action}; run "
+        "slpack status, then run the command again."
+    )
 
 
 def run_call(aws: Aws, call: Call, values: dict[str, Any]) -> dict[str, Any]:
     """One call and its waiter; ``values`` fills the call's :class:`Ref` parameters and receives its
     outputs."""
     client = aws.client(call.service)
-    params = resolve_refs(call.params, values)
-    operation = getattr(client, call.operation)
+    # A value AWS did not give (moto has no function RevisionId) is not sent.
+    params = {k: v for k, v in resolve_refs(call.params, values).items() if v is not None}
+    operation = (
+        (lambda **kw: upload_file(client, Path(kw.pop("Filename")), **kw))
+        if call.operation == "upload_file"  # ours: aborts an interrupted multipart upload
+        else getattr(client, call.operation)
+    )
     deadline = time.monotonic() + ROLE_PROPAGATION_S
     while True:
         try:
@@ -54,11 +77,22 @@ def run_call(aws: Aws, call: Call, values: dict[str, Any]) -> dict[str, Any]:
                 raise
             time.sleep(ROLE_RETRY_DELAY_S)
     response = response or {}  # upload_file answers None
-    values.update({ref: response[key] for ref, key in call.outputs.items()})
+    values.update({ref: response.get(key) for ref, key in call.outputs.items()})
     if call.wait:
         client.get_waiter(call.wait).wait(
             **resolve_refs(call.wait_args, values), WaiterConfig=WAITER
         )
+    if call.settle:
+        response = getattr(client, call.settle)(**resolve_refs(call.wait_args, values))
+        for key, wanted in call.expect.items():
+            if response.get(key) != wanted:
+                raise SlpackError(
+                    f"{call.params.get('FunctionName', 'the function')} changed while this "
+                    f"deploy ran ({key} is {response.get(key)}, not {wanted}: another deploy or "
+                    "a console edit); it stopped before publishing: run slpack status, then "
+                    "deploy again."
+                )
+        values.update({ref: response.get(key) for ref, key in call.outputs.items()})
     return response
 
 

@@ -4,6 +4,10 @@ Each decision compares the wanted state with :class:`~slpack.deploy.state.Functi
 unchanged bundle plans nothing: the code is compared by ``CodeSha256`` (Lambda's base64 SHA-256 of
 the zip), the configuration field by field, and a version is published only when the newest
 published one differs from what ``$LATEST`` is about to be.
+
+Every write names the ``RevisionId`` it expects (the one read at plan time, then the one each
+settled write left), so a concurrent change by anyone fails the write instead of being
+overwritten or published by mistake (:mod:`slpack.deploy.apply`).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from slpack.deploy.state import (
     version_description,
 )
 from slpack.deploy.steps import UNCHANGED, Call, Ref, Step, unchanged
-from slpack.render.context import ALIAS, HANDLER, Deployment
+from slpack.deployment import ALIAS, HANDLER, Deployment
 
 # Lambda's waiters: State Active after a create, LastUpdateStatus Successful after an update,
 # and a published version Active before traffic moves to it.
@@ -28,6 +32,7 @@ CREATED, UPDATED, PUBLISHED = (
     "function_updated_v2",
     "published_version_active",
 )
+SETTLE = "get_function_configuration"  # read after each write: what AWS holds, its RevisionId
 _AUTH_TYPES = {"iam": "AWS_IAM", "public": "NONE"}
 _PUBLIC_STATEMENTS: dict[str, dict[str, Any]] = {
     # Anyone may call the URL without signing, and since October 2025 the URL also needs the
@@ -62,6 +67,7 @@ def configuration(d: Deployment, role_arn: str, layer_arn: str | Ref) -> dict[st
         "Environment": {"Variables": d.environment()},
         "Layers": [layer_arn],
         "TracingConfig": {"Mode": "Active" if d.options.tracing else "PassThrough"},
+        "SnapStart": {"ApplyOn": "PublishedVersions" if d.options.snapstart else "None"},
     }
 
 
@@ -73,6 +79,7 @@ def differences(wanted: dict[str, Any], config: dict[str, Any]) -> list[str]:
         "Layers": [layer["Arn"] for layer in config.get("Layers") or []],
         "TracingConfig": {"Mode": (config.get("TracingConfig") or {}).get("Mode", "PassThrough")},
         "Architectures": config.get("Architectures") or ["x86_64"],
+        "SnapStart": {"ApplyOn": (config.get("SnapStart") or {}).get("ApplyOn", "None")},
     }
     return [key for key, value in wanted.items() if current.get(key, config.get(key)) != value]
 
@@ -93,7 +100,7 @@ def function_steps(
     """
     fn = d.function_name
     identity = {"CodeSha256": code_sha256(d), "Architectures": [d.arch]}
-    steps = _code_and_configuration(d, state, config, code, identity)
+    steps, revision = _code_and_configuration(d, state, config, code, identity)
 
     newest = state.newest
     stale = differences({**config, **identity}, newest) if newest else ["everything"]
@@ -112,6 +119,7 @@ def function_steps(
                 "FunctionName": fn,
                 "Description": config["Description"],
                 "CodeSha256": identity["CodeSha256"],
+                "RevisionId": revision,
             },
             outputs={"version": "Version"},
             wait=PUBLISHED,
@@ -149,8 +157,11 @@ def _code_and_configuration(
     config: dict[str, Any],
     code: dict[str, str],
     identity: dict[str, Any],
-) -> list[Step]:
+) -> tuple[list[Step], str | Ref | None]:
+    """The code and configuration steps, and the RevisionId ``$LATEST`` will have after them."""
     fn, o = d.function_name, d.options
+    scalars = ("Role", "Handler", "Runtime", "Description", "Timeout", "MemorySize")
+    config_expect = {key: config[key] for key in scalars}
     if state.latest is None:
         create = Call(
             "lambda",
@@ -165,25 +176,31 @@ def _code_and_configuration(
             wait=CREATED,
             wait_args={"FunctionName": fn},
             retry_while_role_propagates=True,
+            expect={"CodeSha256": identity["CodeSha256"], **config_expect},
+            outputs={"revision": "RevisionId"},
+            settle=SETTLE,
         )
-        return [
-            Step(
-                "function",
-                fn,
-                "create",
-                f"{d.runtime} on {d.arch}, {o.memory_mb} MB, {o.timeout_s} s timeout",
-                (create,),
-            )
-        ]
+        detail = f"{d.runtime} on {d.arch}, {o.memory_mb} MB, {o.timeout_s} s timeout"
+        return [Step("function", fn, "create", detail, (create,))], Ref("revision")
     steps: list[Step] = []
+    revision: str | Ref | None = state.latest.get("RevisionId")
     if changed := differences(identity, state.latest):
         update = Call(
             "lambda",
             "update_function_code",
-            {"FunctionName": fn, **code, "Architectures": identity["Architectures"]},
+            {
+                "FunctionName": fn,
+                **code,
+                "Architectures": identity["Architectures"],
+                "RevisionId": revision,
+            },
             wait=UPDATED,
             wait_args={"FunctionName": fn},
+            expect={"CodeSha256": identity["CodeSha256"]},
+            outputs={"revision": "RevisionId"},
+            settle=SETTLE,
         )
+        revision = Ref("revision")
         steps.append(
             Step(
                 "function code",
@@ -201,11 +218,15 @@ def _code_and_configuration(
         update = Call(
             "lambda",
             "update_function_configuration",
-            {"FunctionName": fn, **config},
+            {"FunctionName": fn, **config, "RevisionId": revision},
             wait=UPDATED,
             wait_args={"FunctionName": fn},
             retry_while_role_propagates=True,
+            expect=config_expect,
+            outputs={"revision": "RevisionId"},
+            settle=SETTLE,
         )
+        revision = Ref("revision")
         steps.append(Step("function configuration", fn, "update", ", ".join(changed), (update,)))
     else:
         steps.append(
@@ -215,10 +236,10 @@ def _code_and_configuration(
                 f"{d.runtime} on {d.arch}, {o.memory_mb} MB, {o.timeout_s} s timeout",
             )
         )
-    return steps
+    return steps, revision
 
 
-def alias_step(state: FunctionState, version: str | Ref, weights: dict[str | Ref, float]) -> Step:
+def alias_step(state: FunctionState, version: str | Ref, weights: dict[Any, float]) -> Step:
     """Point the ``live`` alias at ``version``, with ``weights`` of its traffic sent elsewhere."""
     fn, current = state.name, state.alias
     detail = _routing(version, weights)
@@ -248,6 +269,7 @@ def alias_step(state: FunctionState, version: str | Ref, weights: dict[str | Ref
             "Name": ALIAS,
             "FunctionVersion": version,
             "RoutingConfig": {"AdditionalVersionWeights": weights},
+            "RevisionId": current.get("RevisionId"),  # a rollback or deploy since: refused
         },
     )
     return Step(

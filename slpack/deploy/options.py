@@ -1,6 +1,6 @@
 """What ``slpack deploy`` is asked to do, settled against the bundle before AWS is asked anything.
 
-The deployment is resolved by :func:`slpack.render.context.resolve`, the same code the SAM,
+The deployment is resolved by :func:`slpack.deployment.resolve`, the same code the SAM,
 Serverless and Terraform templates are rendered from: a direct deploy and a template give the
 function the same name, runtime, environment and alarms.
 """
@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Literal
 
 from slpack.bundler.bundle import read_manifest
+from slpack.deploy.verify import verify_bundle, verify_layer
+from slpack.deployment import Deployment, resolve
+from slpack.deployment.layer import BUNDLED_LAYER_DIR, bundled_layer
+from slpack.deployment.options import RenderOptions
 from slpack.errors import SlpackError
-from slpack.render.context import Deployment, resolve
-from slpack.render.options import RenderOptions
 from slpack.ziputil import sha256_file
 
 UrlAuth = Literal["iam", "public", "none"]
@@ -44,6 +46,9 @@ class DeployOptions:
     canary: float | None = None  # percent of live's traffic sent to the new version
     role: str | None = None  # existing execution role ARN; default: slpack-<function>-role, created
     alarm_topic_arn: str | None = None  # SNS topic notified by the alarms
+    snapstart: bool = False  # Lambda SnapStart on the published versions (Python 3.12+)
+    wait_s: float = 0  # how long to wait for another deploy of the function to finish
+    reserved_concurrency: int | None = None  # cap; a public URL gets 10 unless this says
 
     def validate(self) -> None:
         """Raise :class:`SlpackError` naming the first option that cannot work."""
@@ -58,6 +63,7 @@ class DeployOptions:
                 "--canary is the percent of traffic for the new version: more than 0 and "
                 "less than 100.",
             ),
+            (self.wait_s >= 0, "--wait is a number of seconds, 0 or more."),
             (
                 self.role is None or bool(_ROLE_ARN.match(self.role)),
                 "--role must be an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME).",
@@ -78,24 +84,35 @@ class DeployOptions:
             endpoint="none" if self.url == "none" else "url",
             public=self.url == "public",
             alarm_topic_arn=self.alarm_topic_arn,
+            snapstart=self.snapstart,
+            reserved_concurrency=self.reserved_concurrency,
         )
 
 
 def resolve_bundle(bundle_dir: Path, options: DeployOptions) -> Deployment:
-    """The bundle and the options checked against each other, with the layer settled."""
+    """The bundle and the options checked against each other, with the layer settled; the bundle
+    and a layer zip verified against their records (:mod:`slpack.deploy.verify`). No AWS call."""
     options.validate()
-    return resolve(bundle_dir, options.render_options(layer_for(bundle_dir, options.layer)))
+    d = resolve(bundle_dir, options.render_options(layer_for(bundle_dir, options.layer)))
+    verify_bundle(d.bundle_dir, read_manifest(d.bundle_dir))
+    if d.layer is not None and d.layer.path is not None:
+        verify_layer(d.layer.path)
+    return d
 
 
 def layer_for(bundle_dir: Path, given: str | None) -> str:
-    """``--layer`` if given, else the layer the bundle was built with when its zip is at hand.
+    """``--layer`` if given, else the bundle's own layer.
 
-    ``slpack build --layer dist/layers/X.zip`` records X.zip and its hash in the manifest; the zip
-    is looked for in ``dist/layers`` next to the bundle and used only if its hash still matches.
+    That is the one ``slpack render --layer`` put inside the bundle (``BUNDLE/layer/``: a zip, or
+    ``arn.txt``), else the one ``slpack build --layer dist/layers/X.zip`` recorded in the manifest,
+    looked for in ``dist/layers`` beside the bundle and used only if its hash still matches.
     Without a layer the function could not import numpy, so deploying without one is refused.
     """
     if given:
         return given
+    inside = bundled_layer(bundle_dir)
+    if inside:
+        return inside
     recorded = read_manifest(bundle_dir).get("layer") or {}
     name, sha = recorded.get("file"), recorded.get("sha256")
     if name:
@@ -103,8 +120,8 @@ def layer_for(bundle_dir: Path, given: str | None) -> str:
         if candidate.is_file() and sha256_file(candidate) == sha:
             return str(candidate)
         raise SlpackError(
-            f"the bundle was built for the layer {name}, which is not in {candidate.parent} "
-            "with the same hash; "
+            f"the bundle was built for the layer {name}, which is neither in "
+            f"{bundle_dir / BUNDLED_LAYER_DIR} nor in {candidate.parent} with the same hash; "
             "pass --layer with that zip (slpack layer) or a layer version ARN."
         )
     raise SlpackError(

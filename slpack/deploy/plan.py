@@ -19,9 +19,9 @@ from slpack.deploy.function import configuration, function_steps
 from slpack.deploy.options import DeployOptions
 from slpack.deploy.state import read_function
 from slpack.deploy.steps import Call, Plan, Ref, Step, unchanged
+from slpack.deployment import Deployment
 from slpack.errors import SlpackError
 from slpack.layer.sizes import mib
-from slpack.render.context import Deployment
 from slpack.ziputil import sha256_file
 
 ROLE_POLICY_NAME = "slpack-function"
@@ -61,7 +61,7 @@ def plan_deploy(d: Deployment, options: DeployOptions, aws: Aws) -> Plan:
         canary=options.canary,
         url=options.url,
     )
-    steps += [*function, *_alarms(aws, d)]
+    steps += [*function, _concurrency(aws, d, state.exists), *_alarms(aws, d)]
     return Plan(d.function_name, aws.region, tuple(steps), outputs)
 
 
@@ -226,6 +226,30 @@ def _log_group(aws: Aws, d: Deployment) -> Step:
             (retention,),
         )
     return unchanged("log group", name, f"{days} days retention")
+
+
+def _concurrency(aws: Aws, d: Deployment, exists: bool) -> Step:
+    """The function's reserved concurrency: set when asked for (always for a public URL, 10 unless
+    --reserved-concurrency says otherwise); left as it is otherwise."""
+    fn, wanted = d.function_name, d.options.reserved_concurrency
+    if wanted is None:
+        return unchanged("concurrency", fn, "not managed (pass --reserved-concurrency N to cap it)")
+    current = (
+        aws.client("lambda")
+        .get_function_concurrency(FunctionName=fn)
+        .get("ReservedConcurrentExecutions")
+        if exists
+        else None
+    )
+    detail = f"at most {wanted} concurrent executions"
+    if current == wanted:
+        return unchanged("concurrency", fn, detail)
+    put = Call(
+        "lambda",
+        "put_function_concurrency",
+        {"FunctionName": fn, "ReservedConcurrentExecutions": wanted},
+    )
+    return Step("concurrency", fn, "set", f"{detail} (was {current or 'uncapped'})", (put,))
 
 
 def _alarms(aws: Aws, d: Deployment) -> list[Step]:

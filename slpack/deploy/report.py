@@ -12,7 +12,7 @@ from rich.text import Text
 from slpack.deploy.state import parse_description
 from slpack.deploy.status import SHOWN_VERSIONS, Status
 from slpack.deploy.steps import Plan
-from slpack.render.context import ALIAS
+from slpack.deployment import ALIAS
 
 
 def plan_table(plan: Plan, title: str = "deploy") -> Table:
@@ -74,9 +74,21 @@ def status_report(status: Status) -> RenderableType:
     ]
     if len(state.versions) > SHOWN_VERSIONS:
         lines.insert(0, f"({len(state.versions) - SHOWN_VERSIONS} older versions not shown)")
+    alarms = Table(title="alarms", title_justify="left")
+    for column in ("alarm", "state", "watches"):
+        alarms.add_column(column, overflow="fold")
+    for alarm in status.alarms:
+        state_value = alarm["StateValue"]
+        alarms.add_row(
+            alarm["AlarmName"],
+            Text(state_value, style="bold red" if state_value == "ALARM" else ""),
+            status.watches(alarm),
+        )
     return Group(
-        table, *(Text(line, no_wrap=True, overflow="ignore") for line in lines)
-    )  # URLs stay whole
+        table,
+        *(Text(line, no_wrap=True, overflow="ignore") for line in lines),  # URLs stay whole
+        *([alarms] if status.alarms else []),
+    )
 
 
 def _hex(code_sha256: str) -> str:

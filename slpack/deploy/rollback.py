@@ -11,8 +11,8 @@ from __future__ import annotations
 from slpack.deploy.function import alias_step
 from slpack.deploy.state import FunctionState, alias_weights
 from slpack.deploy.steps import Plan
+from slpack.deployment import ALIAS
 from slpack.errors import SlpackError
-from slpack.render.context import ALIAS
 
 
 def plan_rollback(state: FunctionState, region: str, to: str | None = None) -> Plan:

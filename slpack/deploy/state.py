@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from slpack.deploy.aws import unless_missing
-from slpack.render.context import ALIAS
+from slpack.deployment import ALIAS
 
 _DESCRIPTION = re.compile(r"^slpack (?P<name>\S+) (?P<version>\S+) model sha256 (?P<sha>[0-9a-f]+)")
 PUBLIC_URL_STATEMENTS = ("slpack-public-url", "slpack-public-url-invoke")

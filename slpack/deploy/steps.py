@@ -47,6 +47,11 @@ class Call:
     retry_while_role_propagates: bool = (
         False  # a role created moments ago is not yet assumable by Lambda
     )
+    # A read run with ``wait_args`` once the waiter is done: its answer fills ``outputs`` (the
+    # RevisionId the next guarded write must name) and must hold ``expect``, else someone else
+    # changed the resource in between.
+    settle: str | None = None
+    expect: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

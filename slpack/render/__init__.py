@@ -11,14 +11,15 @@ from __future__ import annotations
 import importlib
 import shutil
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from slpack.deployment.options import RenderOptions
 from slpack.errors import SlpackError
-from slpack.render.options import RenderOptions
 
 if TYPE_CHECKING:
-    from slpack.render.context import Deployment
+    from slpack.deployment import Deployment
 
 # Target name -> its module, whose ``render(d: Deployment, out_dir: Path) -> list[Path]`` writes
 # the folder. Modules load when their target renders, so listing the targets (the CLI's help)
@@ -43,9 +44,13 @@ def render(
     unknown = [t for t in targets if t not in TARGETS]
     if unknown:
         raise SlpackError(f"unknown target {', '.join(unknown)}; choose from {', '.join(TARGETS)}.")
-    from slpack.render.context import resolve
+    from slpack.deployment import resolve
+    from slpack.deployment.layer import bundle_layer
 
-    d = resolve(Path(bundle_dir), options or RenderOptions())
+    options = options or RenderOptions()
+    d = resolve(Path(bundle_dir), options)  # everything checked before the bundle is touched
+    if options.layer:  # the templates then reach the layer inside the bundle, never beside it
+        d = resolve(d.bundle_dir, replace(options, layer=bundle_layer(d.bundle_dir, options.layer)))
     for message in _warnings(d, targets):
         warnings.warn(message, RenderWarning, stacklevel=2)
     written: list[Path] = []
@@ -68,8 +73,10 @@ def _warnings(d: Deployment, targets: list[str]) -> list[str]:
         return out
     if d.options.public:
         out.append(
-            f"the {d.options.endpoint} endpoint is public: anyone with the URL can call "
-            "the model and run up your bill."
+            f"the {d.options.endpoint} endpoint is public: anyone with the URL can call the "
+            f"model; its concurrency is capped at {d.options.reserved_concurrency} "
+            "(--reserved-concurrency) so a flood cannot take the account's capacity or run up "
+            "an unbounded bill."
         )
     if d.layer is None:
         out.append(

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from slpack import ziputil
+from slpack.deployment import Deployment
 from slpack.errors import SlpackError
 from slpack.render import source
-from slpack.render.context import Deployment
 from slpack.render.suppressions import Skip, skips
 from slpack.render.templating import write
 

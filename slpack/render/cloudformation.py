@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from slpack.alarms import alarm_properties
-from slpack.render.context import Deployment
+from slpack.deployment import Deployment
 from slpack.render.dashboard import ACCOUNT_MARK, PARTITION_MARK, REGION_MARK, dashboard_json
 from slpack.render.suppressions import Skip, log_group_skips, model_bucket_skips, skips
 

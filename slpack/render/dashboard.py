@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from slpack.render.context import Deployment
+from slpack.deployment import Deployment
 
 _W, _H = 12, 6  # two widgets per row
 PARTITION_MARK, REGION_MARK, ACCOUNT_MARK = "@@partition@@", "@@region@@", "@@account@@"
@@ -32,12 +32,13 @@ def dashboard_json(d: Deployment, indent: int | None = None) -> str:
 def dashboard_body(d: Deployment, *, region: str, alarm_arns: list[str]) -> dict[str, Any]:
     """Latency percentiles, traffic and errors, cold starts and model loading, drift, capacity."""
     ns = d.options.metrics_namespace
-    model = ["FunctionName", d.function_name, "ModelName", d.name, "ModelVersion", d.version]
+    # The handler's serving dimension set, like the alarms: the live alias, whatever version
+    # serves it (both during a canary), so the dashboard stays true after a rollback.
     alias = ["FunctionName", d.function_name, "Resource", d.alias_resource]
     function = ["FunctionName", d.function_name]
 
     def emf(metric: str, stat: str, label: str, **extra: Any) -> list[Any]:
-        return [ns, metric, *model, {"stat": stat, "label": label, **extra}]
+        return [ns, metric, *alias, {"stat": stat, "label": label, **extra}]
 
     def lam(metric: str, dims: list[str], stat: str, label: str, **extra: Any) -> list[Any]:
         return ["AWS/Lambda", metric, *dims, {"stat": stat, "label": label, **extra}]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from slpack import ziputil
-from slpack.render.context import Deployment
+from slpack.deployment import Deployment
 from slpack.render.source import copy_entries, source_entries
 from slpack.render.templating import write
 from slpack.resources import data_dir

@@ -16,8 +16,8 @@ from typing import Any
 import yaml
 
 from slpack import ziputil
+from slpack.deployment import Deployment
 from slpack.render import source
-from slpack.render.context import Deployment
 from slpack.render.suppressions import skips
 from slpack.render.templating import write
 

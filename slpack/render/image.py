@@ -9,14 +9,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from slpack.deployment import Deployment
 from slpack.errors import SlpackError
 from slpack.layer.image import render_dockerfile
 from slpack.layer.lockfile import lock_of
-from slpack.render.context import Deployment
 from slpack.render.templating import write
 
 
 def render(d: Deployment, out_dir: Path) -> list[Path]:
+    if d.options.snapstart:
+        raise SlpackError(
+            "Lambda SnapStart does not apply to container images; render the image target "
+            "without --snapstart (the zip targets and slpack deploy support it)."
+        )
     if d.layer is None or d.layer.path is None:
         raise SlpackError(
             "the image target installs the layer's exact packages, so it needs --layer "

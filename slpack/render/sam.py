@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from slpack.deployment import ALIAS, HANDLER, LAYER_ARN, Deployment
 from slpack.render import cloudformation as cfn
 from slpack.render.cloudformation import Resource, getatt, ref
-from slpack.render.context import ALIAS, HANDLER, LAYER_ARN, Deployment
 from slpack.render.suppressions import function_skips
 from slpack.render.templating import write
 
@@ -96,6 +96,8 @@ def _function(d: Deployment, out_dir: Path, layers: list[Any]) -> Resource:
     }
     if o.reserved_concurrency is not None:
         props["ReservedConcurrentExecutions"] = o.reserved_concurrency
+    if o.snapstart:
+        props["SnapStart"] = {"ApplyOn": "PublishedVersions"}
     if o.provisioned_concurrency:
         props["ProvisionedConcurrencyConfig"] = {
             "ProvisionedConcurrentExecutions": o.provisioned_concurrency

@@ -14,9 +14,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+from slpack.deployment import ALIAS, HANDLER, Deployment
 from slpack.render import cloudformation as cfn
 from slpack.render.cloudformation import Resource, getatt, managed_policy, ref
-from slpack.render.context import ALIAS, HANDLER, Deployment
 from slpack.render.suppressions import skips
 from slpack.render.templating import write
 
@@ -36,17 +36,37 @@ def render(d: Deployment, out_dir: Path) -> list[Path]:
     context = {
         "d": d,
         "service": _service_name(d.function_name),
+        "framework_version": framework_version(d.python),
         "provider": _provider(d),
         "layers": _layers(d, out_dir),
         "functions": {FUNCTION_KEY: _function(d, out_dir)},
         "resources": resources,
         "outputs": _outputs(d),
+        "extensions": _extensions(d),
         "model_path": d.relative(d.model_file, out_dir),
     }
     return [
         write("serverless/serverless.yml.j2", out_dir / "serverless.yml", **context),
         write("serverless/README.md.j2", out_dir / "README.md", **context),
     ]
+
+
+# The first v3 release whose schema accepts each Lambda Python runtime: Serverless v3.34.0 knows
+# python3.10 and 3.11; upstream v3 never accepted python3.12, which only its MIT fork osls added
+# (3.41.0; python3.13 in 3.42.0, python3.14 in 3.60.0). v4 accepts python3.12 from 4.0 on. The
+# range ends before 5, so a future major version is not assumed to read this file the same way.
+OSLS_FLOOR = {
+    "3.10": "3.34.0",
+    "3.11": "3.34.0",
+    "3.12": "3.41.0",
+    "3.13": "3.42.0",
+    "3.14": "3.60.0",
+}
+
+
+def framework_version(python: str) -> str:
+    """``frameworkVersion``: a semver range osls and v4 both satisfy for this runtime."""
+    return f">={OSLS_FLOOR[python]} <5"
 
 
 def _service_name(function_name: str) -> str:
@@ -107,6 +127,18 @@ def _function(d: Deployment, out_dir: Path) -> dict[str, Any]:
     if o.reserved_concurrency is not None:
         function["reservedConcurrency"] = o.reserved_concurrency
     return function
+
+
+def _extensions(d: Deployment) -> dict[str, Any]:
+    """Properties merged into the resources the framework generates.
+
+    SnapStart goes on the function this way rather than with the framework's ``snapStart: true``,
+    which would publish a version and an alias of its own beside the ``live`` alias; extensions
+    work the same in v4 and osls.
+    """
+    if not d.options.snapstart:
+        return {}
+    return {FUNCTION: {"Properties": {"SnapStart": {"ApplyOn": "PublishedVersions"}}}}
 
 
 def _version(d: Deployment, logical_id: str) -> Resource:

@@ -18,9 +18,9 @@ from pathlib import Path
 from packaging.version import InvalidVersion, Version
 
 from slpack import ziputil
-from slpack.bundler.bundle import MANIFEST, MODEL, read_manifest
+from slpack.bundler.bundle import MANIFEST, read_manifest
+from slpack.deployment import Deployment
 from slpack.errors import SlpackError
-from slpack.render.context import Deployment
 from slpack.resources import handler_package
 
 RUNTIME_PACKAGES = ("numpy", "onnxruntime")
@@ -29,7 +29,7 @@ RUNTIME_PACKAGES = ("numpy", "onnxruntime")
 def source_entries(d: Deployment) -> dict[str, Path]:
     """The handler package and the model folder, by their path in the source folder."""
     entries = ziputil.tree_entries(handler_package(), prefix="slpack_handler")
-    entries[f"model/{MODEL}"] = d.model_file
+    entries[f"model/{d.model_filename}"] = d.model_file
     entries[f"model/{MANIFEST}"] = d.bundle_dir / MANIFEST
     return entries
 
@@ -132,6 +132,8 @@ def warn_unsupported(d: Deployment, platform: str) -> None:
         ignored.append("--cors-origin")
     if d.options.uses_s3_model:
         ignored.append("the S3 model source (the model ships in the source folder)")
+    if d.options.snapstart:
+        ignored.append("--snapstart (a Lambda feature)")
     if ignored:
         warnings.warn(
             f"the {platform} target does not apply {', '.join(ignored)}.",

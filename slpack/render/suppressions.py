@@ -20,8 +20,8 @@ REASONS: dict[str, str] = {
     "S3 and CloudWatch and isolate nothing.",
     "CKV_AWS_173": "The environment holds configuration only (limits, metric settings, the model "
     "URI), no secrets.",
-    "CKV_AWS_272": "function.zip is verified by its sha256 in the manifest; code signing needs "
-    "a signing profile only the account owner can create.",
+    "CKV_AWS_272": "Code signing needs an AWS Signer profile only the account owner can create; "
+    "the manifest's sha256 values travel in the same zip, so they catch corruption, not tampering.",
     "CKV_AWS_258": "A public endpoint was asked for explicitly with --public.",
     "CKV_AWS_301": "A public endpoint was asked for explicitly with --public.",
     "CKV_AWS_309": "A public endpoint was asked for explicitly with --public.",

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from slpack.alarms import alarm_properties
+from slpack.deployment import ALIAS, HANDLER, Deployment
 from slpack.render import hcl
 from slpack.render.cloudformation import ACCESS_LOG_FORMAT
-from slpack.render.context import ALIAS, HANDLER, Deployment
 from slpack.render.dashboard import ACCOUNT_MARK, PARTITION_MARK, REGION_MARK, dashboard_json
 from slpack.render.hcl import Expr
 from slpack.render.suppressions import (

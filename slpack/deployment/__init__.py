@@ -1,8 +1,11 @@
-"""Everything the targets share, resolved once: bundle facts, layer, names, environment, alarms.
+"""What a deployment of one bundle is, resolved once: bundle facts, layer, names, environment,
+alarms.
 
-The targets (SAM, Serverless, Terraform) only translate a :class:`Deployment` into their own
-syntax; every decision (what the function is called, which runtime matches the layer, which
-environment the handler gets, which alarms exist) is made here, so the three stay equivalent.
+Both ways to ship a bundle read it from here: ``slpack render`` (the SAM, Serverless, Terraform,
+image, edge, Cloud Run and Azure targets only translate a :class:`Deployment` into their own
+syntax) and ``slpack deploy`` (boto3). Every decision (what the function is called, which runtime
+matches the layer, which environment the handler gets, which alarms exist) is made here, so a
+template and a direct deploy stay equivalent, and neither side imports the other.
 """
 
 from __future__ import annotations
@@ -11,77 +14,30 @@ import hashlib
 import json
 import os
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from slpack.alarms import AlarmSpec, AlarmTarget, alarm_specs
-from slpack.bundler.bundle import FUNCTION_ZIP, MODEL, read_manifest
+from slpack.bundler.bundle import FUNCTION_ZIP, read_manifest
+from slpack.deployment.layer import LAYER_ARN, Layer, resolve_layer
+from slpack.deployment.options import DEFAULT_ARCH, PUBLIC_RESERVED_CONCURRENCY, RenderOptions
 from slpack.errors import SlpackError
-from slpack.render.options import DEFAULT_ARCH, DEFAULT_PYTHON, RenderOptions
 from slpack.ziputil import sha256_file
+from slpack_handler.contract import ALIAS, DEFAULT_PYTHON, HANDLER, Env
 
-HANDLER = "slpack_handler.handler"
-ALIAS = "live"
-_LAYER_NAME = re.compile(
-    r"^ort-(?P<ort>[^-]+)-np(?P<np>[^-]+)-py(?P<major>\d)(?P<minor>\d+)-(?P<arch>x86_64|arm64)$"
-)
-LAYER_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]+:\d+$")
+SNAPSTART_PYTHON = (3, 12)  # Lambda SnapStart covers the Python runtimes from 3.12 on
 
-
-@dataclass(frozen=True)
-class Layer:
-    """The dependency layer: a local zip the template uploads, or an existing layer version."""
-
-    arn: str | None = None
-    path: Path | None = None
-    python: str | None = None  # "3.12", when the layer says
-    arch: str | None = None
-
-    @property
-    def name(self) -> str:
-        """A layer name for the templates: the zip's stem (``ort-…-py312-x86_64``)."""
-        assert self.path is not None
-        return re.sub(r"[^A-Za-z0-9_-]", "-", self.path.stem)[:140]
-
-
-def resolve_layer(ref: str) -> Layer:
-    """Read a ``--layer`` value: a layer version ARN, or a zip written by ``slpack layer``.
-
-    The zip's Python and architecture come from its lock file when there is one, else from its
-    name (``ort-<ort>-np<numpy>-py<XY>-<arch>.zip``).
-    """
-    if ref.startswith("arn:"):
-        if not LAYER_ARN.match(ref):
-            raise SlpackError(
-                f"{ref} is not a Lambda layer version ARN "
-                "(arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION)."
-            )
-        return Layer(arn=ref)
-    path = Path(ref).expanduser().resolve()
-    if not path.is_file() or path.suffix != ".zip":
-        raise SlpackError(
-            f"layer {ref} is not a zip file; build one with slpack layer or pass a layer ARN."
-        )
-    python, arch = _layer_lock(path)
-    named = _LAYER_NAME.match(path.stem)
-    if named:
-        python = python or f"{named['major']}.{named['minor']}"
-        arch = arch or named["arch"]
-    return Layer(path=path, python=python, arch=arch)
-
-
-def _layer_lock(zip_path: Path) -> tuple[str | None, str | None]:
-    """Python and architecture from the lock ``slpack layer`` writes next to the zip, if any."""
-    from slpack.layer.lockfile import find_lock, read_lock
-
-    lock = find_lock(zip_path)
-    if lock is None:
-        return None, None
-    data = read_lock(lock)
-    python, arch = data.get("python"), data.get("arch")
-    minor = ".".join(str(python).split(".")[:2]) if python else None  # "3.12.4" -> "3.12"
-    return minor, (str(arch) if arch else None)
+__all__ = [
+    "ALIAS",
+    "HANDLER",
+    "LAYER_ARN",
+    "Deployment",
+    "Layer",
+    "RenderOptions",
+    "function_name_for",
+    "resolve",
+]
 
 
 def function_name_for(name: str) -> str:
@@ -106,6 +62,13 @@ class Deployment:
     layer: Layer | None
     options: RenderOptions
     code_sha256: str  # of function.zip: publishing a version follows it
+    model_runtime: str = "onnxruntime"  # what runs the model (the manifest's runtime.name)
+    model_filename: str = "model.onnx"  # the file that runtime loads (the manifest's model.file)
+
+    @property
+    def needs_layer(self) -> bool:
+        """Whether the function needs the numpy + onnxruntime layer (not the Python runtime)."""
+        return self.model_runtime == "onnxruntime"
 
     @property
     def runtime(self) -> str:
@@ -117,12 +80,12 @@ class Deployment:
 
     @property
     def model_file(self) -> Path:
-        return self.bundle_dir / MODEL
+        return self.bundle_dir / self.model_filename
 
     @property
     def model_key(self) -> str:
         """The S3 key of the model: versioned, so a rollback still finds the old model."""
-        return self.options.model_key or f"{self.name}/{self.version}/{MODEL}"
+        return self.options.model_key or f"{self.name}/{self.version}/{self.model_filename}"
 
     @property
     def log_group_name(self) -> str:
@@ -163,17 +126,17 @@ class Deployment:
         """
         o = self.options
         env = {
-            "SLPACK_METRICS": o.metrics,
-            "SLPACK_METRICS_NAMESPACE": o.metrics_namespace,
-            "SLPACK_LOG_LEVEL": o.log_level,
-            "SLPACK_EAGER": "1" if o.provisioned_concurrency else "0",
+            Env.METRICS: o.metrics,
+            Env.METRICS_NAMESPACE: o.metrics_namespace,
+            Env.LOG_LEVEL: o.log_level,
+            Env.EAGER: "1" if o.provisioned_concurrency else "0",
         }
         optional = {
-            "SLPACK_CACHE_SIZE": o.cache_size,
-            "SLPACK_CACHE_TTL_S": o.cache_ttl_s,
-            "SLPACK_MAX_BODY_BYTES": o.max_body_bytes,
-            "SLPACK_MAX_BATCH": o.max_batch,
-            "SLPACK_MAX_STRING_LENGTH": o.max_string_length,
+            Env.CACHE_SIZE: o.cache_size,
+            Env.CACHE_TTL_S: o.cache_ttl_s,
+            Env.MAX_BODY_BYTES: o.max_body_bytes,
+            Env.MAX_BATCH: o.max_batch,
+            Env.MAX_STRING_LENGTH: o.max_string_length,
         }
         env.update({k: str(v) for k, v in optional.items() if v is not None})
         return env
@@ -185,8 +148,6 @@ class Deployment:
         """Where the alarms point: every name is known at render time, so plain strings do."""
         return AlarmTarget(
             function_name=self.function_name,
-            model_name=self.name,
-            model_version=self.version,
             alias_resource=self.alias_resource,
             namespace=self.options.metrics_namespace,
         )
@@ -195,7 +156,7 @@ class Deployment:
         """Changes whenever a deploy must publish a new function version (code or configuration)."""
         facts = {
             "code": self.code_sha256,
-            "layer": str(self.layer.arn or self.layer.path.name) if self.layer else None,
+            "layer": self.layer.reference if self.layer else None,
             "options": asdict(self.options),
             "runtime": self.runtime,
             "arch": self.arch,
@@ -206,32 +167,39 @@ class Deployment:
 def resolve(bundle_dir: Path, options: RenderOptions) -> Deployment:
     """Check the bundle and the options against each other and settle every derived value."""
     options.validate()
+    if options.public and options.reserved_concurrency is None:
+        options = replace(options, reserved_concurrency=PUBLIC_RESERVED_CONCURRENCY)
+        options.validate()  # provisioned concurrency must still fit under the cap
     manifest = read_manifest(bundle_dir)
     if not (bundle_dir / FUNCTION_ZIP).is_file():
         raise SlpackError(
             f"{bundle_dir} has no {FUNCTION_ZIP}; rebuild the bundle with slpack build."
         )
     try:
-        name, version, sha = (
-            str(manifest["name"]),
-            str(manifest["version"]),
-            str(manifest["model"]["sha256"]),
-        )
+        name, version = str(manifest["name"]), str(manifest["version"])
+        sha, filename = str(manifest["model"]["sha256"]), str(manifest["model"]["file"])
+        model_runtime = str(manifest["runtime"]["name"])
     except (KeyError, TypeError):
         raise SlpackError(
-            f"{bundle_dir}/slpack.json lacks name, version or model.sha256; rebuild the bundle."
+            f"{bundle_dir}/slpack.json lacks name, version, model or runtime; rebuild the bundle."
         ) from None
     if (
         options.uses_s3_model
         and options.model_bucket is None
-        and not (bundle_dir / MODEL).is_file()
+        and not (bundle_dir / filename).is_file()
     ):
         raise SlpackError(
-            f"{bundle_dir} has no {MODEL} to upload to the model bucket; rebuild the bundle."
+            f"{bundle_dir} has no {filename} to upload to the model bucket; rebuild the bundle."
         )
     layer = resolve_layer(options.layer) if options.layer else None
     python = _agree("python", options.python, layer.python if layer else None, DEFAULT_PYTHON)
     arch = _agree("arch", options.arch, layer.arch if layer else None, DEFAULT_ARCH)
+    if options.snapstart and tuple(map(int, python.split("."))) < SNAPSTART_PYTHON:
+        raise SlpackError(
+            f"--snapstart needs Python {'.'.join(map(str, SNAPSTART_PYTHON))} or later, and this "
+            f"deployment runs python{python}; use a layer built with slpack layer --python 3.12 "
+            "(or later), or drop --snapstart."
+        )
     return Deployment(
         bundle_dir=bundle_dir.resolve(),
         name=name,
@@ -243,6 +211,8 @@ def resolve(bundle_dir: Path, options: RenderOptions) -> Deployment:
         layer=layer,
         options=options,
         code_sha256=sha256_file(bundle_dir / FUNCTION_ZIP),
+        model_runtime=model_runtime,
+        model_filename=filename,
     )
 
 

@@ -1,4 +1,4 @@
-"""What a rendered deployment looks like: every knob, with the safe choice as its default.
+"""What a deployment looks like: every knob, with the safe choice as its default.
 
 Defaults give a private (IAM-authenticated) Function URL on the ``live`` alias, 1024 MB, a
 canary rollout gated by the rollback alarms, X-Ray tracing, and a year of log retention.
@@ -15,9 +15,11 @@ from slpack.errors import SlpackError
 
 Endpoint = Literal["url", "http-api", "none"]
 
-PYTHONS = ("3.10", "3.11", "3.12", "3.13")
+# The Lambda Python runtimes AWS still lets you create functions on (python3.9 was deprecated in
+# December 2025); each has a layer target in slpack.layer.target.LAMBDA_RUNTIMES.
+PYTHONS = ("3.10", "3.11", "3.12", "3.13", "3.14")
 ARCHES = ("x86_64", "arm64")
-DEFAULT_PYTHON = "3.12"
+
 DEFAULT_ARCH = "x86_64"
 
 # SAM's DeploymentPreference types; serverless maps them onto CodeDeployDefault.Lambda<Type>.
@@ -59,6 +61,13 @@ LOG_RETENTION_DAYS = (
     3653,
 )
 
+# A public endpoint's cap unless --reserved-concurrency says otherwise: anyone can call it, and
+# without a cap a flood takes the whole account's concurrency (1,000 by default) from every other
+# function in the region and bills for all of it. Ten environments answer a few hundred
+# single-row predictions per second (one takes milliseconds) and cost at most about $0.60 an hour
+# at 1 GB on x86_64, whatever the flood.
+PUBLIC_RESERVED_CONCURRENCY = 10
+
 LAMBDA_PAYLOAD_LIMIT = 6 * 1024 * 1024  # synchronous invocations (URL, HTTP API) carry at most 6 MB
 HTTP_API_TIMEOUT_S = 30  # API Gateway HTTP APIs give up on an integration after 30 s
 
@@ -75,6 +84,7 @@ class RenderOptions:
     timeout_s: int = 30
     reserved_concurrency: int | None = None
     provisioned_concurrency: int = 0  # > 0 also sets SLPACK_EAGER=1 (load during init)
+    snapstart: bool = False  # Lambda SnapStart on published versions (Python 3.12 and later)
     log_retention_days: int = 365
     tracing: bool = True  # X-Ray active tracing: init and invocation segments per request
 
@@ -142,6 +152,11 @@ class RenderOptions:
                 self.reserved_concurrency is None
                 or self.provisioned_concurrency <= self.reserved_concurrency,
                 "--provisioned-concurrency cannot exceed --reserved-concurrency.",
+            ),
+            (
+                not (self.snapstart and self.provisioned_concurrency),
+                "--snapstart and --provisioned-concurrency cannot be combined (Lambda refuses "
+                "both on one function); keep one of them (docs/deploy.md compares the two).",
             ),
             (
                 self.log_retention_days in LOG_RETENTION_DAYS,
