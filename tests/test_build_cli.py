@@ -436,3 +436,10 @@ def test_bytecode_ships_for_the_target_python(
     with zipfile.ZipFile(tmp_path / "iris" / "function.zip") as zf:
         assert f"slpack_handler/__pycache__/app.{tag}.pyc" in zf.namelist()
     assert importlib.util.MAGIC_NUMBER  # the running interpreter wrote these, with its own magic
+
+
+def test_version(run_cli) -> None:
+    import slpack
+
+    result = run_cli("--version")
+    assert result.code == 0 and result.out.strip() == f"slpack {slpack.__version__}"

@@ -23,27 +23,36 @@ from pipelines import COVERAGE
 
 from slpack.bundler import build_bundle
 
-FUZZ_EXAMPLES = 400  # per property; several properties -> a few thousand events in CI
+FUZZ_EXAMPLES = 150  # per property and bundle: 4 bundles x 3 properties, a few thousand events
 
 
-@pytest.fixture(scope="module")
-def handler(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch_module: pytest.MonkeyPatch
-) -> Any:
+# Every input layout (named columns, one numeric tensor, raw text) on both runtimes between them.
+CASES = [
+    ("mixed-logreg", "onnxruntime"),
+    ("mixed-logreg", "python"),
+    ("standard-scaler-logreg", "python"),
+    ("tfidf-logreg", "onnxruntime"),
+]
+
+
+@pytest.fixture(scope="module", params=CASES, ids=[f"{c}-{r}" for c, r in CASES])
+def handler(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The bundle's own slpack_handler, imported from its unzipped function.zip; the repo's copy
+    (which other tests hold) is put back afterwards."""
+    case, runtime = request.param
     tmp = tmp_path_factory.mktemp("fuzz")
-    model, sample = COVERAGE["mixed-logreg"]()
-    result = build_bundle(model, sample, tmp / "dist", name="fuzz")
+    model, sample = COVERAGE[case]()
+    result = build_bundle(model, sample, tmp / "dist", name="fuzz", runtime=runtime)
     root = unpack_function(result.bundle_dir, tmp / "task")
-    monkeypatch_module.setenv("SLPACK_METRICS", "none")
-    monkeypatch_module.setenv("SLPACK_MAX_BATCH", "50")
-    monkeypatch_module.setenv("SLPACK_MAX_BODY_BYTES", "65536")
-    monkeypatch_module.syspath_prepend(str(root))
+    mp = pytest.MonkeyPatch()
+    mp.setenv("SLPACK_METRICS", "none")
+    mp.setenv("SLPACK_MAX_BATCH", "50")
+    mp.setenv("SLPACK_MAX_BODY_BYTES", "65536")
+    mp.syspath_prepend(str(root))
     for name in [
         m for m in sys.modules if m == "slpack_handler" or m.startswith("slpack_handler.")
     ]:
-        monkeypatch_module.delitem(
-            sys.modules, name
-        )  # restored after the module: tests elsewhere hold the repo's copy
+        mp.delitem(sys.modules, name)
     module = importlib.import_module("slpack_handler")
     good = {
         "instances": [
@@ -52,17 +61,11 @@ def handler(
     }
     expected = module.handler(good, None)
     assert "predictions" in expected, expected
-    return module, good, expected
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module() -> Any:
-    mp = pytest.MonkeyPatch()
-    before = set(sys.modules)
-    yield mp
-    for name in set(sys.modules) - before:  # the bundle's slpack_handler copy, imported here
-        if name == "slpack_handler" or name.startswith("slpack_handler."):
-            del sys.modules[name]
+    yield module, good, expected
+    for name in [
+        m for m in sys.modules if m == "slpack_handler" or m.startswith("slpack_handler.")
+    ]:
+        del sys.modules[name]  # the bundle's copy
     mp.undo()
 
 
@@ -84,9 +87,28 @@ FIELDS = [
     "plan",
     "region",
     "tier",
+    "text",
+    "sepal length (cm)",
     "unknown_field",
     "",
 ]
+# Strings the JSON parser accepts but no model can encode (lone surrogates), and strings some
+# C code might (NUL, a BOM, a replacement character, non-ASCII words).
+HOSTILE_STRINGS = st.one_of(
+    st.text(st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF), min_size=1, max_size=4),
+    st.sampled_from(
+        [
+            "\ud800",
+            "a\udfffb",
+            "\udc80\udc80",
+            "\x00",
+            "pro\x00",
+            "\ufeffbasic",
+            "\ufffd",
+            "caf\u00e9",
+        ]
+    ),
+)
 
 scalars = st.one_of(
     st.none(),
@@ -94,6 +116,7 @@ scalars = st.one_of(
     st.integers(min_value=-(2**70), max_value=2**70),
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=30),
+    HOSTILE_STRINGS,
     st.sampled_from(["basic", "pro", "eu", "low", "1e400", "NaN", "\u0000", "\U0001f600" * 3]),
 )
 json_values = st.recursive(

@@ -71,18 +71,6 @@ def load_converter_modules(modules: list[str]) -> None:
             ) from None
 
 
-def supports(ort_version: str, opset: int, ir_version: int) -> bool:
-    """Whether onnxruntime ``ort_version`` implements ``opset`` and ``ir_version``."""
-    try:
-        major, minor = (int(p) for p in ort_version.split(".")[:2])
-    except ValueError:
-        return True
-    known = ORT_SUPPORT.get((major, minor))
-    if known is None:
-        return (major, minor) > max(ORT_SUPPORT)  # newer than the table: newer opsets too
-    return opset <= known[0] and ir_version <= known[1]
-
-
 def convert(
     model: Any, schema: Schema, opset: int = DEFAULT_OPSET, ml_opset: int = DEFAULT_ML_OPSET
 ) -> Converted:

@@ -220,10 +220,10 @@ def bound_strings(frame: Any, columns: list[str], limit: int) -> tuple[Any, list
     too_long = None
     for name in columns:
         column = frame[name]
-        if column.dtype == object or str(column.dtype) in ("string", "category"):
-            lengths = column.map(lambda v: len(v) if isinstance(v, str) else 0)
-            over = lengths > limit
-            too_long = over if too_long is None else too_long | over
+        if getattr(column.dtype, "kind", "O") in "biufcmM":
+            continue  # numbers, booleans and dates hold no strings
+        over = column.map(lambda v: isinstance(v, str) and len(v) > limit).astype(bool)
+        too_long = over if too_long is None else too_long | over
     if too_long is None or not too_long.any():
         return frame, []
     kept = frame[~too_long]

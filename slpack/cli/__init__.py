@@ -8,6 +8,7 @@ sentence on stderr and a non-zero exit code, never a traceback.
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 
@@ -22,8 +23,26 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from slpack import __version__
+
+        print(f"slpack {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print slpack's version and exit.",
+        ),
+    ] = False,
+) -> None:
     """Put a scikit-learn pipeline behind a serverless function."""
 
 

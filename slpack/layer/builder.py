@@ -59,10 +59,6 @@ class LayerResult:
     def zipped(self) -> int:
         return int(self.lock["sizes"]["zipped"])
 
-    def manifest_entry(self) -> dict[str, Any]:
-        """The bundle manifest's ``layer`` field (docs/manifest.md)."""
-        return {"file": self.zip_path.name, "sha256": self.sha256, "lock": self.lock}
-
 
 def default_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
