@@ -136,9 +136,9 @@ def test_requirements_have_lower_bounds_from_the_bundle_and_its_layer(
     )  # the newer of each
 
 
-def test_requirements_fall_back_to_the_models_minimum_onnxruntime(render_bundle: Path) -> None:
+def test_requirements_fall_back_to_the_graphs_minimum_onnxruntime(render_bundle: Path) -> None:
     manifest = json.loads((render_bundle / "slpack.json").read_text())
-    manifest["model"]["min_onnxruntime"] = "1.18"
+    manifest["onnx"] = {"min_onnxruntime": "1.18"}  # where format 2 records it
     (render_bundle / "slpack.json").write_text(json.dumps(manifest))
     reqs = _requirements(_rendered(render_bundle) / "azure")
     assert str(reqs["onnxruntime"].specifier) == ">=1.18" and not reqs["numpy"].specifier

@@ -47,6 +47,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "tracing": False,
     },
     "api_public": {"endpoint": "http-api", "public": True, "alarm_topic": True},
+    # the python runtime: no layer anywhere (no parameter, no resource, no reference)
+    "python": {"runtime": "python", "model_s3": True, "public": True},
     "bare": {
         "endpoint": "none",
         "arch": "arm64",
@@ -61,7 +63,8 @@ def variants(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("render-variants")
     out = {}
     for name, options in VARIANTS.items():
-        bundle = write_render_bundle(root / name)
+        options = dict(options)
+        bundle = write_render_bundle(root / name, runtime=options.pop("runtime", "onnxruntime"))
         if options.get("layer") == "<layer>":
             options = {**options, "layer": str(write_render_layer(root / name))}
         with warnings.catch_warnings():
@@ -202,7 +205,7 @@ def _serverless_stack(sls: dict[str, Any]) -> dict[str, Any]:
     resources = dict(sls["resources"]["Resources"])
     layers = [
         layer if isinstance(layer, dict) else "arn:aws:lambda:us-east-1:123456789012:layer:ort:1"
-        for layer in fn["layers"]
+        for layer in fn.get("layers", [])
     ]
     resources["PredictLogGroup"] = {
         "Type": "AWS::Logs::LogGroup",

@@ -55,8 +55,10 @@ def code_sha256(d: Deployment) -> str:
     return base64.b64encode(bytes.fromhex(d.code_sha256)).decode()
 
 
-def configuration(d: Deployment, role_arn: str, layer_arn: str | Ref) -> dict[str, Any]:
-    """The function configuration to deploy (``update_function_configuration`` arguments)."""
+def configuration(d: Deployment, role_arn: str, layer_arn: str | Ref | None) -> dict[str, Any]:
+    """The function configuration to deploy (``update_function_configuration`` arguments); no
+    layer (``Layers: []``, which also removes one an earlier deploy set) when ``layer_arn`` is
+    None."""
     return {
         "Role": role_arn,
         "Handler": HANDLER,
@@ -65,7 +67,7 @@ def configuration(d: Deployment, role_arn: str, layer_arn: str | Ref) -> dict[st
         "Timeout": d.options.timeout_s,
         "MemorySize": d.options.memory_mb,
         "Environment": {"Variables": d.environment()},
-        "Layers": [layer_arn],
+        "Layers": [layer_arn] if layer_arn is not None else [],
         "TracingConfig": {"Mode": "Active" if d.options.tracing else "PassThrough"},
         "SnapStart": {"ApplyOn": "PublishedVersions" if d.options.snapstart else "None"},
     }

@@ -105,10 +105,14 @@ def upload_step(aws: Aws, bucket: str, key: str, path: Path) -> Step:
     return Step("s3 object", where, "upload", f"{path.name}, {mib(size)}", (upload,))
 
 
-def _layer(aws: Aws, d: Deployment, bucket: str) -> tuple[list[Step], str | Ref]:
-    """Use the layer ARN given, or the published version holding this zip, or publish one."""
+def _layer(aws: Aws, d: Deployment, bucket: str) -> tuple[list[Step], str | Ref | None]:
+    """Use the layer ARN given, or the published version holding this zip, or publish one; no
+    layer at all for a bundle on the python runtime."""
     layer = d.layer
-    assert layer is not None  # resolve_bundle always settles one
+    if layer is None:  # resolve_bundle settles one for every bundle that needs it
+        return [
+            unchanged("layer", d.function_name, f"none: {d.runtime_description} is stdlib-only")
+        ], None
     if layer.arn:
         return [unchanged("layer", layer.arn, "given as a layer version ARN")], layer.arn
     assert layer.path is not None

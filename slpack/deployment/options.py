@@ -20,7 +20,13 @@ Endpoint = Literal["url", "http-api", "none"]
 PYTHONS = ("3.10", "3.11", "3.12", "3.13", "3.14")
 ARCHES = ("x86_64", "arm64")
 
+# The architecture when neither --arch nor a layer says. A bundle on the python runtime ships no
+# native code, so it takes arm64: Lambda bills Graviton about 20% less per GB-second, and the
+# pure-Python request path runs at least as fast there. A bundle on onnxruntime must match its
+# numpy + onnxruntime layer, so it takes what ``slpack layer`` builds by default (x86_64): a layer
+# and a function made with the defaults then fit each other (docs/deploy.md: choosing arm64).
 DEFAULT_ARCH = "x86_64"
+LAYERLESS_ARCH = "arm64"
 
 # SAM's DeploymentPreference types; serverless maps them onto CodeDeployDefault.Lambda<Type>.
 DEPLOYMENT_TYPES = (
@@ -79,7 +85,7 @@ class RenderOptions:
     function_name: str | None = None  # default: the bundle's name
     layer: str | None = None  # layer zip from `slpack layer`, or an existing layer version ARN
     python: str | None = None  # default: the layer's, else 3.12
-    arch: str | None = None  # default: the layer's, else x86_64
+    arch: str | None = None  # default: the layer's; else arm64 without a layer, x86_64 with one
     memory_mb: int = 1024
     timeout_s: int = 30
     reserved_concurrency: int | None = None

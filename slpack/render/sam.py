@@ -45,7 +45,10 @@ def render(d: Deployment, out_dir: Path) -> list[Path]:
 
 
 def _layer(d: Deployment, out_dir: Path) -> tuple[list[Resource], dict[str, Any], list[Any]]:
-    """The layer resource (a local zip), a ``LayerArn`` parameter (none given), or the given ARN."""
+    """The layer resource (a local zip), a ``LayerArn`` parameter (none given), the given ARN, or
+    nothing at all for a bundle on the python runtime."""
+    if not d.needs_layer:
+        return [], {}, []
     if d.layer is None:
         param = {
             "Type": "String",
@@ -87,7 +90,7 @@ def _function(d: Deployment, out_dir: Path, layers: list[Any]) -> Resource:
         "MemorySize": o.memory_mb,
         "Timeout": o.timeout_s,
         "Role": getatt("FunctionRole", "Arn"),
-        "Layers": layers,
+        **({"Layers": layers} if layers else {}),
         "Environment": {"Variables": env},
         "Tracing": "Active" if o.tracing else "PassThrough",
         "LoggingConfig": {"LogGroup": ref("LogGroup"), "LogFormat": "Text"},

@@ -111,19 +111,18 @@ def _function(d: Deployment, out_dir: Path) -> dict[str, Any]:
     env: dict[str, Any] = d.environment()
     if o.uses_s3_model:
         env["SLPACK_MODEL_URI"] = cfn.model_uri(d)
-    if d.layer is None:
-        layer: Any = "${param:layerArn}"  # serverless deploy --param="layerArn=arn:aws:lambda:..."
-    else:
-        layer = d.layer.arn or ref(LAYER)
     function: dict[str, Any] = {
         "name": d.function_name,
         "description": f"slpack {d.name} {d.version}",
         "handler": HANDLER,
         "package": {"artifact": d.relative(d.function_zip, out_dir)},
         "role": "FunctionRole",
-        "layers": [layer],
         "environment": env,
     }
+    if d.needs_layer:  # the python runtime needs none
+        # without a layer given: serverless deploy --param="layerArn=arn:aws:lambda:..."
+        layer = "${param:layerArn}" if d.layer is None else (d.layer.arn or ref(LAYER))
+        function["layers"] = [layer]
     if o.reserved_concurrency is not None:
         function["reservedConcurrency"] = o.reserved_concurrency
     return function
