@@ -60,7 +60,11 @@ def deploy(
         typer.Option(help="Python runtime, e.g. 3.12 (default: the layer's, else 3.12)."),
     ] = None,
     arch: Annotated[
-        str | None, typer.Option(help="x86_64 or arm64 (default: the layer's, else x86_64).")
+        str | None,
+        typer.Option(
+            help="x86_64 or arm64 (default: the layer's; arm64 for a bundle that needs no layer, else "
+            "x86_64)."
+        ),
     ] = None,
     memory: Annotated[int, typer.Option(help="Memory in MB (CPU scales with it).")] = 1024,
     timeout: Annotated[int, typer.Option(help="Function timeout in seconds.")] = 30,
