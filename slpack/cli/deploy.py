@@ -62,7 +62,8 @@ def deploy(
     arch: Annotated[
         str | None,
         typer.Option(
-            help="x86_64 or arm64 (default: the layer's; arm64 for a bundle that needs no layer, else "
+            help="x86_64 or arm64 (default: the layer's; arm64 for a bundle that needs "
+            "no layer, else "
             "x86_64)."
         ),
     ] = None,
