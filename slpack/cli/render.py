@@ -86,6 +86,13 @@ def render(
             "primed (Python 3.12+, not with provisioned concurrency).",
         ),
     ] = False,
+    signing_profile: Annotated[
+        str | None,
+        typer.Option(
+            help="AWS Signer signing profile version ARN: Lambda then runs only code and layers "
+            "it signed (sam and terraform; docs/templates.md).",
+        ),
+    ] = None,
     log_retention_days: Annotated[
         int, typer.Option(help="CloudWatch Logs retention in days.")
     ] = 365,
@@ -186,6 +193,7 @@ def render(
         reserved_concurrency=reserved_concurrency,
         provisioned_concurrency=provisioned_concurrency,
         snapstart=snapstart,
+        signing_profile=signing_profile,
         log_retention_days=log_retention_days,
         tracing=tracing,
         endpoint=endpoint,  # type: ignore[arg-type]

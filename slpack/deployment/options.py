@@ -7,6 +7,7 @@ Anything less safe (a public endpoint) has to be asked for.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -14,6 +15,12 @@ from slpack.alarms import AlarmThresholds
 from slpack.errors import SlpackError
 
 Endpoint = Literal["url", "http-api", "none"]
+
+# An AWS Signer signing profile version: what a code signing configuration allows.
+SIGNING_PROFILE_ARN = re.compile(
+    r"^arn:aws[a-zA-Z-]*:signer:[a-z0-9-]+:\d{12}:/signing-profiles/(?P<name>[A-Za-z0-9_]{2,64})"
+    r"/[A-Za-z0-9]+$"
+)
 
 # The Lambda Python runtimes AWS still lets you create functions on (python3.9 was deprecated in
 # December 2025); each has a layer target in slpack.layer.target.LAMBDA_RUNTIMES.
@@ -91,6 +98,8 @@ class RenderOptions:
     reserved_concurrency: int | None = None
     provisioned_concurrency: int = 0  # > 0 also sets SLPACK_EAGER=1 (load during init)
     snapstart: bool = False  # Lambda SnapStart on published versions (Python 3.12 and later)
+    # AWS Signer profile version ARN: Lambda then runs only code (and layers) it signed
+    signing_profile: str | None = None
     log_retention_days: int = 365
     tracing: bool = True  # X-Ray active tracing: init and invocation segments per request
 
@@ -127,6 +136,12 @@ class RenderOptions:
     @property
     def creates_topic(self) -> bool:
         return self.alarm_topic or bool(self.alarm_emails)
+
+    @property
+    def signing_profile_name(self) -> str | None:
+        """The signing profile's name, which signing jobs (and ``sam deploy``) take."""
+        found = SIGNING_PROFILE_ARN.match(self.signing_profile or "")
+        return found["name"] if found else None
 
     def validate(self) -> None:
         """Raise :class:`SlpackError` naming the first option that cannot be deployed."""
@@ -207,6 +222,12 @@ class RenderOptions:
             (
                 all(v is None or v >= 1 for v in (self.max_batch, self.max_string_length)),
                 "--max-batch and --max-string-length must be at least 1.",
+            ),
+            (
+                self.signing_profile is None or self.signing_profile_name is not None,
+                "--signing-profile must be a signing profile version ARN "
+                "(arn:aws:signer:REGION:ACCOUNT:/signing-profiles/NAME/VERSION; aws signer "
+                "get-signing-profile shows it as profileVersionArn).",
             ),
             (
                 self.model_key is None or self.uses_s3_model,

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from slpack.deployment import ALIAS, HANDLER, Deployment
+from slpack.errors import SlpackError
 from slpack.render import cloudformation as cfn
 from slpack.render.cloudformation import Resource, getatt, managed_policy, ref
 from slpack.render.suppressions import skips
@@ -26,6 +27,12 @@ CODEDEPLOY_POLICY = "service-role/AWSCodeDeployRoleForLambdaLimited"
 
 
 def render(d: Deployment, out_dir: Path) -> list[Path]:
+    if d.options.signing_profile:
+        raise SlpackError(
+            "the Serverless Framework uploads function.zip unsigned, and Lambda would refuse it "
+            "under a code signing configuration; for --signing-profile render sam or terraform, "
+            "or use slpack deploy."
+        )
     resources = [cfn.function_role(d, getatt(LOG_GROUP, "Arn"))]
     if d.options.uses_s3_model and d.options.model_bucket is None:
         resources += cfn.model_bucket(d)

@@ -20,8 +20,9 @@ REASONS: dict[str, str] = {
     "S3 and CloudWatch and isolate nothing.",
     "CKV_AWS_173": "The environment holds configuration only (limits, metric settings, the model "
     "URI), no secrets.",
-    "CKV_AWS_272": "Code signing needs an AWS Signer profile only the account owner can create; "
-    "the manifest's sha256 values travel in the same zip, so they catch corruption, not tampering.",
+    "CKV_AWS_272": "Code signing was not asked for: it needs an AWS Signer profile only the "
+    "account owner can create (pass it with --signing-profile); the manifest's sha256 values "
+    "travel in the same zip, so they catch corruption, not tampering.",
     "CKV_AWS_258": "A public endpoint was asked for explicitly with --public.",
     "CKV_AWS_301": "A public endpoint was asked for explicitly with --public.",
     "CKV_AWS_309": "A public endpoint was asked for explicitly with --public.",
@@ -98,9 +99,12 @@ def skips(*checks: str) -> tuple[Skip, ...]:
     return tuple(Skip(c) for c in checks)
 
 
-def function_skips(reserved_concurrency: int | None) -> tuple[Skip, ...]:
-    """What a slpack Lambda function accepts (the concurrency cap only while none is set)."""
-    checks = ["CKV_AWS_116", "CKV_AWS_117", "CKV_AWS_173", "CKV_AWS_272"]
+def function_skips(reserved_concurrency: int | None, signed: bool) -> tuple[Skip, ...]:
+    """What a slpack Lambda function accepts (the concurrency cap only while none is set, code
+    signing only while no signing profile is given)."""
+    checks = ["CKV_AWS_116", "CKV_AWS_117", "CKV_AWS_173"]
+    if not signed:
+        checks.append("CKV_AWS_272")
     if reserved_concurrency is None:
         checks.append("CKV_AWS_115")
     return skips(*checks)
