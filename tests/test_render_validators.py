@@ -393,7 +393,7 @@ def test_serverless_refuses_code_signing(tmp_path: Path) -> None:
     from slpack.errors import SlpackError
 
     bundle = write_render_bundle(tmp_path, runtime="python")
-    with pytest.raises(SlpackError, match="uploads function.zip unsigned"):
+    with pytest.raises(SlpackError, match=r"uploads function\.zip unsigned"):
         render(bundle, ["serverless"], RenderOptions(signing_profile=SIGNING_PROFILE))
     with pytest.raises(SlpackError, match="signing profile version ARN"):
         render(bundle, ["sam"], RenderOptions(signing_profile="slpack_prod"))
