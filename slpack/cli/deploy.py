@@ -109,6 +109,13 @@ def deploy(
             "primed (Python 3.12+).",
         ),
     ] = False,
+    signing_profile: Annotated[
+        str | None,
+        typer.Option(
+            help="AWS Signer signing profile version ARN: sign function.zip (and the layer) with "
+            "it and make Lambda refuse unsigned code; the bucket needs versioning.",
+        ),
+    ] = None,
     endpoint_url: Annotated[str | None, ENDPOINT] = None,
     dry_run: Annotated[bool, DRY_RUN] = False,
 ) -> None:
@@ -134,6 +141,7 @@ def deploy(
         snapstart=snapstart,
         wait_s=wait,
         reserved_concurrency=reserved_concurrency,
+        signing_profile=signing_profile,
     )
     if url == "public":
         _err.print(

@@ -49,6 +49,7 @@ class DeployOptions:
     snapstart: bool = False  # Lambda SnapStart on the published versions (Python 3.12+)
     wait_s: float = 0  # how long to wait for another deploy of the function to finish
     reserved_concurrency: int | None = None  # cap; a public URL gets 10 unless this says
+    signing_profile: str | None = None  # AWS Signer profile version ARN: sign, and enforce it
 
     def validate(self) -> None:
         """Raise :class:`SlpackError` naming the first option that cannot work."""
@@ -86,6 +87,7 @@ class DeployOptions:
             alarm_topic_arn=self.alarm_topic_arn,
             snapstart=self.snapstart,
             reserved_concurrency=self.reserved_concurrency,
+            signing_profile=self.signing_profile,
         )
 
 
