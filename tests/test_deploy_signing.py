@@ -32,7 +32,8 @@ from slpack.errors import SlpackError
 
 PROFILE = "arn:aws:signer:us-east-1:123456789012:/signing-profiles/slpack_prod/a1B2c3D4e5"
 BUCKET, KEY = "artifacts", "slpack/iris/abc/function.zip"
-SIGNED_KEY = "slpack/iris/abc/signed/job-1.zip"
+SIGNED_PREFIX = "slpack/iris/abc/signed/slpack_prod/a1B2c3D4e5/"  # one folder per profile version
+SIGNED_KEY = SIGNED_PREFIX + "job-1.zip"
 SIGNED_ZIP = b"PK signed by AWS Signer"
 SIGNED_SHA = base64.b64encode(hashlib.sha256(SIGNED_ZIP).digest()).decode()
 
@@ -64,7 +65,7 @@ def _body(data: bytes) -> StreamingBody:
 
 def test_a_new_zip_is_signed_and_its_signed_copy_hashed(aws: Any, deployment: Any) -> None:
     client, stubs = aws
-    prefix = "slpack/iris/abc/signed/"
+    prefix = SIGNED_PREFIX
     stubs["s3"].add_response("list_objects_v2", {}, {"Bucket": BUCKET, "Prefix": prefix})
     signed = signed_copy(client, deployment, BUCKET, KEY, "function")
     (step,) = signed.steps
@@ -103,7 +104,7 @@ def test_a_copy_signed_by_an_earlier_deploy_is_reused(aws: Any, deployment: Any)
     stubs["s3"].add_response(
         "list_objects_v2",
         {"Contents": [{"Key": SIGNED_KEY}]},
-        {"Bucket": BUCKET, "Prefix": "slpack/iris/abc/signed/"},
+        {"Bucket": BUCKET, "Prefix": SIGNED_PREFIX},
     )
     stubs["s3"].add_response(
         "get_object", {"Body": _body(SIGNED_ZIP)}, {"Bucket": BUCKET, "Key": SIGNED_KEY}

@@ -1,8 +1,8 @@
 """Code signing in the plan (``--signing-profile``): sign the zips, enforce the signature.
 
 With a signing profile, Lambda must run only code its owner signed: function.zip (and a layer
-zip deploy publishes) is signed by an AWS Signer job into ``slpack/<function>/<sha256>/signed/``
-beside the unsigned upload, the function and layer are created from the signed copies, and a
+zip deploy publishes) is signed by an AWS Signer job into ``signed/<profile>/<version>/`` beside
+the unsigned upload, the function and layer are created from the signed copies, and a
 code signing configuration allowing that profile version alone, with ``Enforce``, is attached
 to the function before its code changes. Signer reads only versioned objects, so the bucket
 must have versioning on.
@@ -52,9 +52,10 @@ def check_versioning(aws: Aws, bucket: str) -> None:
 def signed_copy(aws: Aws, d: Deployment, bucket: str, key: str, name: str) -> Signed:
     """The signed copy of the object ``key`` (``name`` distinguishes its Refs: function, layer):
     found from an earlier deploy, or a step that signs it."""
-    profile = d.options.signing_profile_name
-    assert profile is not None  # only called with a signing profile
-    prefix = f"{key.rsplit('/', 1)[0]}/signed/"
+    profile, arn = d.options.signing_profile_name, d.options.signing_profile
+    assert profile is not None and arn is not None  # only called with a signing profile
+    # one folder per profile version: a copy another profile signed is never reused
+    prefix = f"{key.rsplit('/', 1)[0]}/signed/{profile}/{arn.rsplit('/', 1)[1]}/"
     s3 = aws.client("s3")
     found = s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents") or []
     if found:
