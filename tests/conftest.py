@@ -180,13 +180,16 @@ def standin_bundle(tmp_path: Path) -> Path:
 # --- render fixtures ----------------------------------------------------------------------
 
 
-def write_render_bundle(root: Path, name: str = "iris", version: str = "1a2b3c4d5e6f") -> Path:
+def write_render_bundle(
+    root: Path, name: str = "iris", version: str = "1a2b3c4d5e6f", runtime: str = "onnxruntime"
+) -> Path:
     """A minimal bundle laid out as ``root/dist/NAME`` the way ``slpack build`` writes one:
     function.zip (a handler stand-in, ``model/model.onnx``, ``model/slpack.json``), model.onnx
-    and the manifest with the fields templates read and the hashes deploy verifies."""
+    and the manifest with the fields templates read and the hashes deploy verifies; ``runtime``
+    is the manifest's model runtime."""
     bundle = root / "dist" / name
     bundle.mkdir(parents=True)
-    write_bundle_files(bundle, name, version, handler="")
+    write_bundle_files(bundle, name, version, handler="", runtime={"name": runtime})
     return bundle
 
 

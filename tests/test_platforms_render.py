@@ -136,9 +136,9 @@ def test_requirements_have_lower_bounds_from_the_bundle_and_its_layer(
     )  # the newer of each
 
 
-def test_requirements_fall_back_to_the_models_minimum_onnxruntime(render_bundle: Path) -> None:
+def test_requirements_fall_back_to_the_graphs_minimum_onnxruntime(render_bundle: Path) -> None:
     manifest = json.loads((render_bundle / "slpack.json").read_text())
-    manifest["model"]["min_onnxruntime"] = "1.18"
+    manifest["onnx"] = {"min_onnxruntime": "1.18"}  # where format 2 records it
     (render_bundle / "slpack.json").write_text(json.dumps(manifest))
     reqs = _requirements(_rendered(render_bundle) / "azure")
     assert str(reqs["onnxruntime"].specifier) == ">=1.18" and not reqs["numpy"].specifier
@@ -146,16 +146,16 @@ def test_requirements_fall_back_to_the_models_minimum_onnxruntime(render_bundle:
 
 def test_gcp_deploy_command_and_environment(render_bundle: Path) -> None:
     deploy = _rendered(_with_versions(render_bundle), memory_mb=2048, timeout_s=60, cache_size=64)
-    command = _fenced_command(deploy / "gcp/README.md", "gcloud functions deploy")
-    assert command[:4] == ["gcloud", "functions", "deploy", "iris"]
+    command = _fenced_command(deploy / "gcp/README.md", "gcloud run deploy")
+    assert command[:4] == ["gcloud", "run", "deploy", "iris"]  # Cloud Run functions: via Cloud Run
     for flag in (
-        "--gen2",
-        "--runtime=python312",
         "--source=.",
-        "--entry-point=predict",
-        "--trigger-http",
+        "--function=predict",
+        "--base-image=python312",
         "--no-allow-unauthenticated",
+        "--cpu=1",
         "--memory=2048Mi",
+        "--concurrency=1",
         "--timeout=60s",
         "--env-vars-file=env.yaml",
     ):
@@ -175,17 +175,21 @@ def test_gcp_deploy_command_and_environment(render_bundle: Path) -> None:
         reserved_concurrency=8,
         python="3.11",
         metrics="log",
+        memory_mb=6144,
     )
-    command = _fenced_command(public / "gcp/README.md", "gcloud functions deploy")
+    command = _fenced_command(public / "gcp/README.md", "gcloud run deploy")
     assert {
         "--allow-unauthenticated",
         "--min-instances=2",
         "--max-instances=8",
-        "--runtime=python311",
+        "--base-image=python311",
+        "--cpu=2",  # Cloud Run gives more than 4 GiB only with 2 vCPUs
     } <= set(command)
     assert (
         yaml.safe_load((public / "gcp/env.yaml").read_text())["SLPACK_METRICS"] == "log"
     )  # a chosen sink is kept
+    with pytest.raises(SlpackError, match="at least 512 MB"):
+        _rendered(render_bundle, memory_mb=256)
 
 
 def _fenced_command(readme: Path, prefix: str) -> list[str]:
@@ -336,10 +340,20 @@ def test_terraform_parses_with_the_expected_resources(tf_variants: dict[str, Pat
         ("azurerm_log_analytics_workspace", "this"),
         ("azurerm_application_insights", "this"),
         ("azurerm_service_plan", "this"),
-        ("azurerm_linux_function_app", "this"),
+        ("azurerm_storage_container", "packages"),
+        ("azurerm_function_app_flex_consumption", "this"),  # the default plan (FC1)
+        ("azurerm_linux_function_app", "this"),  # Linux Consumption or Premium (-var sku_name)
     }
     for resources in azure.values():
         assert set(resources) == expected
+    flex = azure["public"][("azurerm_function_app_flex_consumption", "this")]
+    assert tf_value(flex["count"]) == "${local.flex ? 1 : 0}"
+    assert (tf_value(flex["runtime_name"]), tf_value(flex["runtime_version"])) == ("python", "3.12")
+    assert tf_value(flex["maximum_instance_count"]) == 5  # the concurrency cap, as instances
+    assert tf_value(tf_value(flex["always_ready"])["instance_count"]) == 1
+    assert "SCM_DO_BUILD_DURING_DEPLOYMENT" not in _map(flex["app_settings"])  # not on Flex
+    main = (tf_variants["public"] / "azure/terraform/main.tf").read_text()
+    assert 'default     = "FC1"' in main and '">= 4.58"' in main
     app = azure["public"][("azurerm_linux_function_app", "this")]
     (archive,) = (tf_variants["public"] / "azure/terraform").glob("app-*.zip")
     assert tf_value(app["zip_deploy_file"]).endswith(archive.name)

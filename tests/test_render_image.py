@@ -18,7 +18,9 @@ from slpack.render import RenderOptions, render
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     model, sample = COVERAGE["standard-scaler-logreg"]()
-    return build_bundle(model, sample, tmp_path_factory.mktemp("img"), name="iris").bundle_dir
+    return build_bundle(
+        model, sample, tmp_path_factory.mktemp("img"), name="iris", runtime="onnxruntime"
+    ).bundle_dir
 
 
 def test_image_needs_a_layer(bundle: Path) -> None:

@@ -24,6 +24,7 @@ from test_render import of_type, tf_resources, tf_value
 from slpack.alarms import AlarmThresholds, alarm_specs
 from slpack.render import RenderOptions, RenderWarning, render
 
+SIGNING_PROFILE = "arn:aws:signer:us-east-1:123456789012:/signing-profiles/slpack_prod/a1B2c3D4e5"
 VARIANTS: dict[str, dict[str, Any]] = {
     "default": {"layer": "<layer>"},
     "full": {
@@ -47,6 +48,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "tracing": False,
     },
     "api_public": {"endpoint": "http-api", "public": True, "alarm_topic": True},
+    # the python runtime: no layer anywhere (no parameter, no resource, no reference)
+    "python": {"runtime": "python", "model_s3": True, "public": True},
+    # code signing: a code signing configuration instead of the CKV_AWS_272 skip (no serverless)
+    "signed": {"layer": "<layer>", "signing_profile": SIGNING_PROFILE},
     "bare": {
         "endpoint": "none",
         "arch": "arm64",
@@ -61,12 +66,14 @@ def variants(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("render-variants")
     out = {}
     for name, options in VARIANTS.items():
-        bundle = write_render_bundle(root / name)
+        options = dict(options)
+        bundle = write_render_bundle(root / name, runtime=options.pop("runtime", "onnxruntime"))
         if options.get("layer") == "<layer>":
             options = {**options, "layer": str(write_render_layer(root / name))}
+        targets = ["sam", "terraform"] + ([] if options.get("signing_profile") else ["serverless"])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RenderWarning)
-            render(bundle, ["sam", "serverless", "terraform"], RenderOptions(**options))
+            render(bundle, targets, RenderOptions(**options))
         out[name] = bundle
     return out
 
@@ -118,9 +125,8 @@ def checkov_reports(variants: dict[str, Path]) -> dict[str, dict[str, Any]]:
     ):
         root = next(iter(variants.values())).parents[3] / f"scan-{target}"
         for name, bundle in variants.items():
-            shutil.copytree(
-                bundle / "deploy" / target, root / name
-            )  # checkov does not follow symlinks
+            if (bundle / "deploy" / target).is_dir():  # checkov does not follow symlinks
+                shutil.copytree(bundle / "deploy" / target, root / name)
         reports[target] = _checkov(root, framework)
     return reports
 
@@ -128,6 +134,8 @@ def checkov_reports(variants: dict[str, Path]) -> dict[str, dict[str, Any]]:
 def _resource_count(variants: dict[str, Path], target: str) -> int:
     total = 0
     for bundle in variants.values():
+        if not (bundle / "deploy" / target).is_dir():
+            continue
         if target == "sam":
             total += len(
                 yaml.safe_load((bundle / "deploy/sam/template.yaml").read_text())["Resources"]
@@ -163,7 +171,7 @@ def test_checkov_passes_with_only_justified_suppressions(
         summary["passed"] > 0 and summary["skipped"] > 0
     )  # suppressions are recognised, not ignored
     for bundle in variants.values():
-        for path in (bundle / "deploy" / target).iterdir():
+        for path in (bundle / "deploy" / target).glob("*"):
             for line in path.read_text().splitlines():
                 if "checkov:skip=" in line:
                     check, _, reason = line.split("checkov:skip=", 1)[1].partition(":")
@@ -185,6 +193,8 @@ def test_cfn_lint_has_no_errors_on_sam_and_on_the_serverless_resources(
 
     for name, bundle in variants.items():
         assert errors(bundle / "deploy/sam/template.yaml") == [], name
+        if not (bundle / "deploy/serverless").is_dir():
+            continue
         stack = tmp_path / f"{name}-serverless-stack.json"
         stack.write_text(
             json.dumps(
@@ -202,7 +212,7 @@ def _serverless_stack(sls: dict[str, Any]) -> dict[str, Any]:
     resources = dict(sls["resources"]["Resources"])
     layers = [
         layer if isinstance(layer, dict) else "arn:aws:lambda:us-east-1:123456789012:layer:ort:1"
-        for layer in fn["layers"]
+        for layer in fn.get("layers", [])
     ]
     resources["PredictLogGroup"] = {
         "Type": "AWS::Logs::LogGroup",
@@ -344,3 +354,46 @@ def test_terraform_fmt_leaves_every_variant_unchanged(variants: dict[str, Path])
             timeout=120,
         )
         assert check.returncode == 0, f"{name}:\n{check.stdout}{check.stderr}"
+
+
+def test_code_signing_replaces_the_suppression(variants: dict[str, Path]) -> None:
+    """--signing-profile: a code signing configuration on the function (and the signing steps),
+    and no CKV_AWS_272 skip; without it, the skip and its reason."""
+    sam = yaml.safe_load((variants["signed"] / "deploy/sam/template.yaml").read_text())
+    (config,) = of_type(sam, "AWS::Lambda::CodeSigningConfig").values()
+    assert config["Properties"]["AllowedPublishers"]["SigningProfileVersionArns"] == [
+        SIGNING_PROFILE
+    ]
+    assert config["Properties"]["CodeSigningPolicies"]["UntrustedArtifactOnDeployment"] == "Enforce"
+    assert "CodeSigningConfigArn" in sam["Resources"]["Function"]["Properties"]
+    samconfig = (variants["signed"] / "deploy/sam/samconfig.toml").read_text()
+    assert 'signing_profiles = "Function=slpack_prod DependencyLayer=slpack_prod"' in samconfig
+    tf = tf_resources(variants["signed"] / "deploy/terraform")
+    function = tf[("aws_lambda_function", "this")]
+    assert "aws_lambda_code_signing_config.this.arn" in tf_value(
+        function["code_signing_config_arn"]
+    )
+    assert "aws_signer_signing_job.function" in tf_value(function["s3_key"])
+    assert "filename" not in function
+    layer = tf[("aws_lambda_layer_version", "dependencies")]
+    assert "aws_signer_signing_job.layer" in tf_value(layer["s3_key"])
+    assert {("aws_signer_signing_job", "function"), ("aws_s3_object", "function")} <= set(tf)
+    for target in ("sam", "terraform"):
+        signed = "\n".join(
+            p.read_text() for p in (variants["signed"] / "deploy" / target).glob("*")
+        )
+        unsigned = "\n".join(
+            p.read_text() for p in (variants["default"] / "deploy" / target).glob("*")
+        )
+        assert "CKV_AWS_272" not in signed and "CKV_AWS_272" in unsigned
+    assert "code_bucket" in (variants["signed"] / "deploy/terraform/variables.tf").read_text()
+
+
+def test_serverless_refuses_code_signing(tmp_path: Path) -> None:
+    from slpack.errors import SlpackError
+
+    bundle = write_render_bundle(tmp_path, runtime="python")
+    with pytest.raises(SlpackError, match=r"uploads function\.zip unsigned"):
+        render(bundle, ["serverless"], RenderOptions(signing_profile=SIGNING_PROFILE))
+    with pytest.raises(SlpackError, match="signing profile version ARN"):
+        render(bundle, ["sam"], RenderOptions(signing_profile="slpack_prod"))

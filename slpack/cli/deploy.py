@@ -60,7 +60,12 @@ def deploy(
         typer.Option(help="Python runtime, e.g. 3.12 (default: the layer's, else 3.12)."),
     ] = None,
     arch: Annotated[
-        str | None, typer.Option(help="x86_64 or arm64 (default: the layer's, else x86_64).")
+        str | None,
+        typer.Option(
+            help="x86_64 or arm64 (default: the layer's; arm64 for a bundle that needs "
+            "no layer, else "
+            "x86_64)."
+        ),
     ] = None,
     memory: Annotated[int, typer.Option(help="Memory in MB (CPU scales with it).")] = 1024,
     timeout: Annotated[int, typer.Option(help="Function timeout in seconds.")] = 30,
@@ -104,6 +109,13 @@ def deploy(
             "primed (Python 3.12+).",
         ),
     ] = False,
+    signing_profile: Annotated[
+        str | None,
+        typer.Option(
+            help="AWS Signer signing profile version ARN: sign function.zip (and the layer) with "
+            "it and make Lambda refuse unsigned code; the bucket needs versioning.",
+        ),
+    ] = None,
     endpoint_url: Annotated[str | None, ENDPOINT] = None,
     dry_run: Annotated[bool, DRY_RUN] = False,
 ) -> None:
@@ -129,6 +141,7 @@ def deploy(
         snapstart=snapstart,
         wait_s=wait,
         reserved_concurrency=reserved_concurrency,
+        signing_profile=signing_profile,
     )
     if url == "public":
         _err.print(

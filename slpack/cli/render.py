@@ -18,7 +18,7 @@ _DEPLOY_COMMANDS = {
     "sam": "sam deploy --guided",
     "serverless": "serverless deploy",
     "terraform": "terraform init && terraform apply",
-    "gcp": "gcloud functions deploy (the full command is in README.md)",
+    "gcp": "gcloud run deploy --function (the full command is in README.md)",
     "azure": "func azure functionapp publish (the full command is in README.md)",
 }
 
@@ -60,7 +60,12 @@ def render(
         typer.Option(help="Python runtime, e.g. 3.12 (default: the layer's, else 3.12)."),
     ] = None,
     arch: Annotated[
-        str | None, typer.Option(help="x86_64 or arm64 (default: the layer's, else x86_64).")
+        str | None,
+        typer.Option(
+            help="x86_64 or arm64 (default: the layer's; arm64 for a bundle that needs "
+            "no layer, else "
+            "x86_64)."
+        ),
     ] = None,
     memory: Annotated[int, typer.Option(help="Memory in MB (CPU scales with it).")] = 1024,
     timeout: Annotated[int, typer.Option(help="Function timeout in seconds.")] = 30,
@@ -81,6 +86,13 @@ def render(
             "primed (Python 3.12+, not with provisioned concurrency).",
         ),
     ] = False,
+    signing_profile: Annotated[
+        str | None,
+        typer.Option(
+            help="AWS Signer signing profile version ARN: Lambda then runs only code and layers "
+            "it signed (sam and terraform; docs/templates.md).",
+        ),
+    ] = None,
     log_retention_days: Annotated[
         int, typer.Option(help="CloudWatch Logs retention in days.")
     ] = 365,
@@ -181,6 +193,7 @@ def render(
         reserved_concurrency=reserved_concurrency,
         provisioned_concurrency=provisioned_concurrency,
         snapstart=snapstart,
+        signing_profile=signing_profile,
         log_retention_days=log_retention_days,
         tracing=tracing,
         endpoint=endpoint,  # type: ignore[arg-type]

@@ -39,7 +39,8 @@ BUNDLE = typer.Argument(..., help="The dist/NAME folder `slpack build` wrote.", 
 LAYER = typer.Option(
     None,
     "--layer",
-    help="Layer zip or folder; default: built from this environment's numpy and onnxruntime.",
+    help="Layer zip or folder; default: none for a bundle on the python runtime, else one built "
+    "from this environment's numpy and onnxruntime.",
 )
 TIMEOUT = typer.Option(30.0, "--timeout", min=0.1, help="The function's timeout in seconds.")
 DATA = typer.Option(
@@ -97,8 +98,15 @@ def serve(
 
     log = _log_sink()
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop cleanly, like Ctrl-C
-    options = {"layer": layer, "workers": workers, "queue_limit": queue, "timeout_s": timeout}
-    with local_function(bundle, log=log, environment=_environment(env), **options) as pool:
+    with local_function(
+        bundle,
+        log=log,
+        environment=_environment(env),
+        layer=layer,
+        workers=workers,
+        queue_limit=queue,
+        timeout_s=timeout,
+    ) as pool:
         try:
             server = FunctionUrlServer(pool, host, port, log=log)
         except OSError as exc:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from slpack.deploy.aws import Aws, error_code
+from slpack.deploy.signing import SIGNED_SHA256, object_sha256
 from slpack.deploy.steps import Call, Plan, Step, resolve_refs
 from slpack.deploy.upload import upload_file
 from slpack.errors import SlpackError
@@ -41,7 +42,7 @@ def apply_plan(
             if error_code(exc) == "PreconditionFailedException":
                 raise _changed(step, "its RevisionId no longer matches") from None
             raise
-    return resolve_refs(plan.outputs, values)
+    return resolve_refs(plan.outputs, values)  # type: ignore[no-any-return]
 
 
 def _changed(step: Step, how: str) -> SlpackError:
@@ -58,12 +59,9 @@ def run_call(aws: Aws, call: Call, values: dict[str, Any]) -> dict[str, Any]:
     client = aws.client(call.service)
     # A value AWS did not give (moto has no function RevisionId) is not sent.
     params = {k: v for k, v in resolve_refs(call.params, values).items() if v is not None}
-    operation = (
-        (lambda **kw: upload_file(client, Path(kw.pop("Filename")), **kw))
-        if call.operation == "upload_file"  # ours: aborts an interrupted multipart upload
-        else getattr(client, call.operation)
-    )
+    operation = _operation(client, call.operation)
     deadline = time.monotonic() + ROLE_PROPAGATION_S
+    response: dict[str, Any] | None
     while True:
         try:
             response = operation(**params)
@@ -77,14 +75,17 @@ def run_call(aws: Aws, call: Call, values: dict[str, Any]) -> dict[str, Any]:
                 raise
             time.sleep(ROLE_RETRY_DELAY_S)
     response = response or {}  # upload_file answers None
-    values.update({ref: response.get(key) for ref, key in call.outputs.items()})
+    values.update({ref: _lookup(response, key) for ref, key in call.outputs.items()})
     if call.wait:
         client.get_waiter(call.wait).wait(
             **resolve_refs(call.wait_args, values), WaiterConfig=WAITER
         )
     if call.settle:
-        response = getattr(client, call.settle)(**resolve_refs(call.wait_args, values))
-        for key, wanted in call.expect.items():
+        settled: dict[str, Any] = getattr(client, call.settle)(
+            **resolve_refs(call.wait_args, values)
+        )
+        response = settled
+        for key, wanted in resolve_refs(call.expect, values).items():
             if response.get(key) != wanted:
                 raise SlpackError(
                     f"{call.params.get('FunctionName', 'the function')} changed while this "
@@ -92,8 +93,25 @@ def run_call(aws: Aws, call: Call, values: dict[str, Any]) -> dict[str, Any]:
                     "a console edit); it stopped before publishing: run slpack status, then "
                     "deploy again."
                 )
-        values.update({ref: response.get(key) for ref, key in call.outputs.items()})
+        values.update({ref: _lookup(response, key) for ref, key in call.outputs.items()})
     return response
+
+
+def _operation(client: Any, name: str) -> Callable[..., Any]:
+    """The client's operation ``name``, or one of ours that boto3 lacks."""
+    if name == "upload_file":  # aborts an interrupted multipart upload
+        return lambda **kw: upload_file(client, Path(kw.pop("Filename")), **kw)
+    if name == SIGNED_SHA256:  # a signed copy's hash, known only once Signer wrote it
+        return lambda **kw: object_sha256(client, **kw)
+    return getattr(client, name)  # type: ignore[no-any-return]
+
+
+def _lookup(response: dict[str, Any], path: str) -> Any:
+    """``response[a][b]...`` for the output path ``a.b...`` (None where a part is missing)."""
+    value: Any = response
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
 
 
 def _role_not_ready(exc: Exception) -> bool:

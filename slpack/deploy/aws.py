@@ -16,7 +16,7 @@ from typing import Any, Literal, TypeVar
 
 from slpack.errors import SlpackError
 
-Service = Literal["s3", "lambda", "iam", "logs", "cloudwatch", "sts"]
+Service = Literal["s3", "lambda", "iam", "logs", "cloudwatch", "sts", "signer"]
 T = TypeVar("T")
 
 MAX_ATTEMPTS = 5  # botocore standard mode: exponential backoff with jitter, throttling-aware

@@ -55,8 +55,10 @@ def code_sha256(d: Deployment) -> str:
     return base64.b64encode(bytes.fromhex(d.code_sha256)).decode()
 
 
-def configuration(d: Deployment, role_arn: str, layer_arn: str | Ref) -> dict[str, Any]:
-    """The function configuration to deploy (``update_function_configuration`` arguments)."""
+def configuration(d: Deployment, role_arn: str, layer_arn: str | Ref | None) -> dict[str, Any]:
+    """The function configuration to deploy (``update_function_configuration`` arguments); no
+    layer (``Layers: []``, which also removes one an earlier deploy set) when ``layer_arn`` is
+    None."""
     return {
         "Role": role_arn,
         "Handler": HANDLER,
@@ -65,7 +67,7 @@ def configuration(d: Deployment, role_arn: str, layer_arn: str | Ref) -> dict[st
         "Timeout": d.options.timeout_s,
         "MemorySize": d.options.memory_mb,
         "Environment": {"Variables": d.environment()},
-        "Layers": [layer_arn],
+        "Layers": [layer_arn] if layer_arn is not None else [],
         "TracingConfig": {"Mode": "Active" if d.options.tracing else "PassThrough"},
         "SnapStart": {"ApplyOn": "PublishedVersions" if d.options.snapstart else "None"},
     }
@@ -88,19 +90,25 @@ def function_steps(
     d: Deployment,
     state: FunctionState,
     config: dict[str, Any],
-    code: dict[str, str],
+    code: dict[str, Any],
     *,
     canary: float | None,
     url: UrlAuth,
+    signed_sha256: str | Ref | None = None,
+    code_signing: str | Ref | None = None,
 ) -> tuple[list[Step], dict[str, Any]]:
     """The steps for the function, its version, alias and URL; and the plan's outputs.
+
+    With code signing, ``code`` is the signed copy, ``signed_sha256`` its ``CodeSha256`` and
+    ``code_signing`` the configuration a new function is created with.
 
     The outputs: ``version`` (the bundle's version number), ``live`` (the alias's main version:
     the same, or the stable one during a canary) and ``url``.
     """
     fn = d.function_name
-    identity = {"CodeSha256": code_sha256(d), "Architectures": [d.arch]}
-    steps, revision = _code_and_configuration(d, state, config, code, identity)
+    identity = {"CodeSha256": signed_sha256 or code_sha256(d), "Architectures": [d.arch]}
+    create_extra = {"CodeSigningConfigArn": code_signing} if code_signing is not None else {}
+    steps, revision = _code_and_configuration(d, state, config, code, identity, create_extra)
 
     newest = state.newest
     stale = differences({**config, **identity}, newest) if newest else ["everything"]
@@ -155,8 +163,9 @@ def _code_and_configuration(
     d: Deployment,
     state: FunctionState,
     config: dict[str, Any],
-    code: dict[str, str],
+    code: dict[str, Any],
     identity: dict[str, Any],
+    create_extra: dict[str, Any],
 ) -> tuple[list[Step], str | Ref | None]:
     """The code and configuration steps, and the RevisionId ``$LATEST`` will have after them."""
     fn, o = d.function_name, d.options
@@ -172,6 +181,7 @@ def _code_and_configuration(
                 "Code": code,
                 "Architectures": identity["Architectures"],
                 "PackageType": "Zip",
+                **create_extra,
             },
             wait=CREATED,
             wait_args={"FunctionName": fn},

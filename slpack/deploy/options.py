@@ -10,12 +10,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from slpack.bundler.bundle import read_manifest
 from slpack.deploy.verify import verify_bundle, verify_layer
 from slpack.deployment import Deployment, resolve
-from slpack.deployment.layer import BUNDLED_LAYER_DIR, bundled_layer
+from slpack.deployment.layer import BUNDLED_LAYER_DIR, bundled_layer, runtime_needs_layer
 from slpack.deployment.options import RenderOptions
 from slpack.errors import SlpackError
 from slpack.ziputil import sha256_file
@@ -39,7 +39,7 @@ class DeployOptions:
         None  # layer zip from slpack layer or layer version ARN; default: the manifest's
     )
     python: str | None = None  # default: the layer's, else 3.12
-    arch: str | None = None  # default: the layer's, else x86_64
+    arch: str | None = None  # default: the layer's; else arm64 without a layer, x86_64 with one
     memory_mb: int = 1024
     timeout_s: int = 30
     url: UrlAuth = "iam"  # Function URL on the live alias: IAM-authenticated, public, or none
@@ -49,6 +49,7 @@ class DeployOptions:
     snapstart: bool = False  # Lambda SnapStart on the published versions (Python 3.12+)
     wait_s: float = 0  # how long to wait for another deploy of the function to finish
     reserved_concurrency: int | None = None  # cap; a public URL gets 10 unless this says
+    signing_profile: str | None = None  # AWS Signer profile version ARN: sign, and enforce it
 
     def validate(self) -> None:
         """Raise :class:`SlpackError` naming the first option that cannot work."""
@@ -73,7 +74,7 @@ class DeployOptions:
             if not ok:
                 raise SlpackError(message)
 
-    def render_options(self, layer: str) -> RenderOptions:
+    def render_options(self, layer: str | None) -> RenderOptions:
         return RenderOptions(
             function_name=self.function_name,
             layer=layer,
@@ -86,6 +87,7 @@ class DeployOptions:
             alarm_topic_arn=self.alarm_topic_arn,
             snapstart=self.snapstart,
             reserved_concurrency=self.reserved_concurrency,
+            signing_profile=self.signing_profile,
         )
 
 
@@ -93,15 +95,18 @@ def resolve_bundle(bundle_dir: Path, options: DeployOptions) -> Deployment:
     """The bundle and the options checked against each other, with the layer settled; the bundle
     and a layer zip verified against their records (:mod:`slpack.deploy.verify`). No AWS call."""
     options.validate()
-    d = resolve(bundle_dir, options.render_options(layer_for(bundle_dir, options.layer)))
-    verify_bundle(d.bundle_dir, read_manifest(d.bundle_dir))
+    manifest: dict[str, Any] = dict(read_manifest(bundle_dir))
+    runtime = str((manifest.get("runtime") or {}).get("name") or "")
+    layer = layer_for(bundle_dir, options.layer) if runtime_needs_layer(runtime) else options.layer
+    d = resolve(bundle_dir, options.render_options(layer))
+    verify_bundle(d.bundle_dir, manifest)
     if d.layer is not None and d.layer.path is not None:
         verify_layer(d.layer.path)
     return d
 
 
 def layer_for(bundle_dir: Path, given: str | None) -> str:
-    """``--layer`` if given, else the bundle's own layer.
+    """For a bundle on onnxruntime: ``--layer`` if given, else the bundle's own layer.
 
     That is the one ``slpack render --layer`` put inside the bundle (``BUNDLE/layer/``: a zip, or
     ``arn.txt``), else the one ``slpack build --layer dist/layers/X.zip`` recorded in the manifest,

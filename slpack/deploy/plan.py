@@ -17,6 +17,7 @@ from slpack.bundler.bundle import FUNCTION_ZIP
 from slpack.deploy.aws import PERMISSIONS_DOC, Aws, error_code, unless_missing
 from slpack.deploy.function import configuration, function_steps
 from slpack.deploy.options import DeployOptions
+from slpack.deploy.signing import attach, check_versioning, code_signing_config, signed_copy
 from slpack.deploy.state import read_function
 from slpack.deploy.steps import Call, Plan, Ref, Step, unchanged
 from slpack.deployment import Deployment
@@ -44,22 +45,35 @@ _TRUST = {
 
 def plan_deploy(d: Deployment, options: DeployOptions, aws: Aws) -> Plan:
     """Every step that makes AWS match the bundle ``d``; a no-op step for what already does."""
-    bucket = options.bucket
+    bucket, signing = options.bucket, d.options.signing_profile is not None
     check_bucket(aws, bucket)
+    if signing:
+        check_versioning(aws, bucket)
     code_key = f"slpack/{d.function_name}/{d.code_sha256}/{FUNCTION_ZIP}"
     steps = [upload_step(aws, bucket, code_key, d.function_zip)]
+    code: dict[str, Any] = {"S3Bucket": bucket, "S3Key": code_key}
+    signed = signed_copy(aws, d, bucket, code_key, "function") if signing else None
+    if signed is not None:
+        steps += signed.steps
+        code["S3Key"] = signed.key
     layer_steps, layer_arn = _layer(aws, d, bucket)
     role_step, role_arn = _role(aws, d, options.role)
     steps += [*layer_steps, role_step, _log_group(aws, d)]
     state = read_function(aws.client("lambda"), d.function_name)
+    config_arn: str | Ref | None = None
+    if signing:
+        config_step, config_arn = code_signing_config(aws, d)
+        steps += [config_step, attach(aws, d, state.exists, config_arn)]
     config = configuration(d, role_arn, layer_arn)
     function, outputs = function_steps(
         d,
         state,
         config,
-        {"S3Bucket": bucket, "S3Key": code_key},
+        code,
         canary=options.canary,
         url=options.url,
+        signed_sha256=signed.code_sha256 if signed is not None else None,
+        code_signing=config_arn,
     )
     steps += [*function, _concurrency(aws, d, state.exists), *_alarms(aws, d)]
     return Plan(d.function_name, aws.region, tuple(steps), outputs)
@@ -105,30 +119,38 @@ def upload_step(aws: Aws, bucket: str, key: str, path: Path) -> Step:
     return Step("s3 object", where, "upload", f"{path.name}, {mib(size)}", (upload,))
 
 
-def _layer(aws: Aws, d: Deployment, bucket: str) -> tuple[list[Step], str | Ref]:
-    """Use the layer ARN given, or the published version holding this zip, or publish one."""
+def _layer(aws: Aws, d: Deployment, bucket: str) -> tuple[list[Step], str | Ref | None]:
+    """Use the layer ARN given, or the published version holding this zip, or publish one; no
+    layer at all for a bundle on the python runtime."""
     layer = d.layer
-    assert layer is not None  # resolve_bundle always settles one
+    if layer is None:  # resolve_bundle settles one for every bundle that needs it
+        return [
+            unchanged("layer", d.function_name, f"none: {d.runtime_description} is stdlib-only")
+        ], None
     if layer.arn:
         return [unchanged("layer", layer.arn, "given as a layer version ARN")], layer.arn
     assert layer.path is not None
-    sha, name = sha256_file(layer.path), layer.name
+    sha, name, profile = sha256_file(layer.path), layer.name, d.options.signing_profile_name
+    # a version published from a signed copy says so, and only such a version serves a signed
+    # function (Lambda checks the layers' signatures too)
+    description = f"slpack layer sha256 {sha}" + (f" signed by {profile}" if profile else "")
     pages = aws.client("lambda").get_paginator("list_layer_versions").paginate(LayerName=name)
     for page in pages:
         for version in page["LayerVersions"]:
-            if sha in (version.get("Description") or ""):
+            if description in (version.get("Description") or ""):
                 detail = f"version {version['Version']} holds {layer.path.name} (sha256 {sha[:12]})"
                 return [unchanged("layer", version["LayerVersionArn"], detail)], version[
                     "LayerVersionArn"
                 ]
     key = f"slpack/layers/{sha}/{layer.path.name}"
+    signed = signed_copy(aws, d, bucket, key, "layer") if profile else None
     publish = Call(
         "lambda",
         "publish_layer_version",
         {
             "LayerName": name,
-            "Description": f"slpack layer sha256 {sha}",
-            "Content": {"S3Bucket": bucket, "S3Key": key},
+            "Description": description,
+            "Content": {"S3Bucket": bucket, "S3Key": signed.key if signed else key},
             "CompatibleRuntimes": [d.runtime],
             "CompatibleArchitectures": [d.arch],
         },
@@ -137,6 +159,7 @@ def _layer(aws: Aws, d: Deployment, bucket: str) -> tuple[list[Step], str | Ref]
     detail = f"numpy + onnxruntime for {d.runtime} on {d.arch} (sha256 {sha[:12]})"
     return [
         upload_step(aws, bucket, key, layer.path),
+        *(signed.steps if signed else []),
         Step("layer", name, "publish", detail, (publish,)),
     ], Ref("layer")
 

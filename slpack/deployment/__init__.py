@@ -20,8 +20,13 @@ from typing import Any
 
 from slpack.alarms import AlarmSpec, AlarmTarget, alarm_specs
 from slpack.bundler.bundle import FUNCTION_ZIP, read_manifest
-from slpack.deployment.layer import LAYER_ARN, Layer, resolve_layer
-from slpack.deployment.options import DEFAULT_ARCH, PUBLIC_RESERVED_CONCURRENCY, RenderOptions
+from slpack.deployment.layer import LAYER_ARN, Layer, resolve_layer, runtime_needs_layer
+from slpack.deployment.options import (
+    DEFAULT_ARCH,
+    LAYERLESS_ARCH,
+    PUBLIC_RESERVED_CONCURRENCY,
+    RenderOptions,
+)
 from slpack.errors import SlpackError
 from slpack.ziputil import sha256_file
 from slpack_handler.contract import ALIAS, DEFAULT_PYTHON, HANDLER, Env
@@ -67,8 +72,14 @@ class Deployment:
 
     @property
     def needs_layer(self) -> bool:
-        """Whether the function needs the numpy + onnxruntime layer (not the Python runtime)."""
-        return self.model_runtime == "onnxruntime"
+        """Whether the function needs the numpy + onnxruntime layer: the python runtime is
+        stdlib-only, so its function.zip runs on the bare Lambda runtime."""
+        return runtime_needs_layer(self.model_runtime)
+
+    @property
+    def runtime_description(self) -> str:
+        """What serves the model, for descriptions: ``onnxruntime`` or ``the python runtime``."""
+        return "onnxruntime" if self.needs_layer else f"the {self.model_runtime} runtime"
 
     @property
     def runtime(self) -> str:
@@ -191,9 +202,16 @@ def resolve(bundle_dir: Path, options: RenderOptions) -> Deployment:
         raise SlpackError(
             f"{bundle_dir} has no {filename} to upload to the model bucket; rebuild the bundle."
         )
+    needs_layer = runtime_needs_layer(model_runtime)
+    if options.layer and not needs_layer:
+        raise SlpackError(
+            f"{bundle_dir} runs its model on the {model_runtime} runtime, which needs no layer; "
+            "drop --layer (or rebuild with slpack build --runtime onnxruntime to use one)."
+        )
     layer = resolve_layer(options.layer) if options.layer else None
     python = _agree("python", options.python, layer.python if layer else None, DEFAULT_PYTHON)
-    arch = _agree("arch", options.arch, layer.arch if layer else None, DEFAULT_ARCH)
+    default_arch = DEFAULT_ARCH if needs_layer else LAYERLESS_ARCH
+    arch = _agree("arch", options.arch, layer.arch if layer else None, default_arch)
     if options.snapstart and tuple(map(int, python.split("."))) < SNAPSTART_PYTHON:
         raise SlpackError(
             f"--snapstart needs Python {'.'.join(map(str, SNAPSTART_PYTHON))} or later, and this "

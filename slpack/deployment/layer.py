@@ -17,6 +17,14 @@ _LAYER_NAME = re.compile(
     r"^ort-(?P<ort>[^-]+)-np(?P<np>[^-]+)-py(?P<major>\d)(?P<minor>\d+)-(?P<arch>x86_64|arm64)$"
 )
 LAYER_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]+:\d+$")
+# The model runtimes whose function imports numpy and onnxruntime from a layer; the python runtime
+# is stdlib-only, so its function.zip runs on the bare Lambda runtime.
+LAYER_RUNTIMES = ("onnxruntime",)
+
+
+def runtime_needs_layer(model_runtime: str) -> bool:
+    """Whether a bundle on ``model_runtime`` needs the numpy + onnxruntime layer."""
+    return model_runtime in LAYER_RUNTIMES
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ Anything less safe (a public endpoint) has to be asked for.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -15,12 +16,24 @@ from slpack.errors import SlpackError
 
 Endpoint = Literal["url", "http-api", "none"]
 
+# An AWS Signer signing profile version: what a code signing configuration allows.
+SIGNING_PROFILE_ARN = re.compile(
+    r"^arn:aws[a-zA-Z-]*:signer:[a-z0-9-]+:\d{12}:/signing-profiles/(?P<name>[A-Za-z0-9_]{2,64})"
+    r"/[A-Za-z0-9]+$"
+)
+
 # The Lambda Python runtimes AWS still lets you create functions on (python3.9 was deprecated in
 # December 2025); each has a layer target in slpack.layer.target.LAMBDA_RUNTIMES.
 PYTHONS = ("3.10", "3.11", "3.12", "3.13", "3.14")
 ARCHES = ("x86_64", "arm64")
 
+# The architecture when neither --arch nor a layer says. A bundle on the python runtime ships no
+# native code, so it takes arm64: Lambda bills Graviton about 20% less per GB-second, and the
+# pure-Python request path runs at least as fast there. A bundle on onnxruntime must match its
+# numpy + onnxruntime layer, so it takes what ``slpack layer`` builds by default (x86_64): a layer
+# and a function made with the defaults then fit each other (docs/deploy.md: choosing arm64).
 DEFAULT_ARCH = "x86_64"
+LAYERLESS_ARCH = "arm64"
 
 # SAM's DeploymentPreference types; serverless maps them onto CodeDeployDefault.Lambda<Type>.
 DEPLOYMENT_TYPES = (
@@ -79,12 +92,14 @@ class RenderOptions:
     function_name: str | None = None  # default: the bundle's name
     layer: str | None = None  # layer zip from `slpack layer`, or an existing layer version ARN
     python: str | None = None  # default: the layer's, else 3.12
-    arch: str | None = None  # default: the layer's, else x86_64
+    arch: str | None = None  # default: the layer's; else arm64 without a layer, x86_64 with one
     memory_mb: int = 1024
     timeout_s: int = 30
     reserved_concurrency: int | None = None
     provisioned_concurrency: int = 0  # > 0 also sets SLPACK_EAGER=1 (load during init)
     snapstart: bool = False  # Lambda SnapStart on published versions (Python 3.12 and later)
+    # AWS Signer profile version ARN: Lambda then runs only code (and layers) it signed
+    signing_profile: str | None = None
     log_retention_days: int = 365
     tracing: bool = True  # X-Ray active tracing: init and invocation segments per request
 
@@ -121,6 +136,12 @@ class RenderOptions:
     @property
     def creates_topic(self) -> bool:
         return self.alarm_topic or bool(self.alarm_emails)
+
+    @property
+    def signing_profile_name(self) -> str | None:
+        """The signing profile's name, which signing jobs (and ``sam deploy``) take."""
+        found = SIGNING_PROFILE_ARN.match(self.signing_profile or "")
+        return found["name"] if found else None
 
     def validate(self) -> None:
         """Raise :class:`SlpackError` naming the first option that cannot be deployed."""
@@ -201,6 +222,12 @@ class RenderOptions:
             (
                 all(v is None or v >= 1 for v in (self.max_batch, self.max_string_length)),
                 "--max-batch and --max-string-length must be at least 1.",
+            ),
+            (
+                self.signing_profile is None or self.signing_profile_name is not None,
+                "--signing-profile must be a signing profile version ARN "
+                "(arn:aws:signer:REGION:ACCOUNT:/signing-profiles/NAME/VERSION; aws signer "
+                "get-signing-profile shows it as profileVersionArn).",
             ),
             (
                 self.model_key is None or self.uses_s3_model,

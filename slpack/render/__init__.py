@@ -78,7 +78,7 @@ def _warnings(d: Deployment, targets: list[str]) -> list[str]:
             "(--reserved-concurrency) so a flood cannot take the account's capacity or run up "
             "an unbounded bill."
         )
-    if d.layer is None:
+    if d.layer is None and d.needs_layer:
         out.append(
             "no layer given: the templates take the numpy + onnxruntime layer ARN at deploy time "
             "(build one with slpack layer and pass --layer to bundle it)."

@@ -4,8 +4,11 @@
 ``/api/health``) on the one handler core; ``host.json`` sets the timeout, the extension bundle
 and the logging that keeps every metric record; ``requirements.txt`` is azure-functions plus
 the slim runtime. ``README.md`` holds the exact ``func azure functionapp publish`` command;
-``terraform/`` creates the app (Linux, Consumption plan by default) with its storage account,
-Application Insights and Log Analytics, and deploys a reproducible zip of the same folder.
+``terraform/`` creates the app with its storage account, Application Insights and Log Analytics
+on the Flex Consumption plan by default (Linux Consumption, which retires in September 2028 and
+gets no new Python versions, and Elastic Premium stay selectable with ``-var sku_name``). On Flex
+Consumption the app is then published with ``func`` (a remote build of requirements.txt); on the
+other plans Terraform deploys a reproducible zip of the same folder with a remote build.
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ APP_FILES = (
     "host.json",
     "requirements.txt",
 )  # beside slpack_handler/ and model/
+# Flex Consumption's instance sizes: the smallest that holds --memory (Lambda's 1024 MB default
+# gets 2048).
+FLEX_MEMORY_MB = (2048, 4096)
 LOG_RETENTION_DAYS = (
     30,
     730,
@@ -84,6 +90,9 @@ def render(d: Deployment, out_dir: Path) -> list[Path]:
         "environment": env,
         "archive": archive.name,
         "retention_days": min(max(d.options.log_retention_days, low), high),
+        "flex_memory_mb": next(
+            (size for size in FLEX_MEMORY_MB if d.options.memory_mb <= size), FLEX_MEMORY_MB[-1]
+        ),
         "skips": _skips(),
     }
     written += [
@@ -101,6 +110,7 @@ def render(d: Deployment, out_dir: Path) -> list[Path]:
             location=LOCATION,
             environment=env,
             routes=ROUTES,
+            flex_memory_mb=context["flex_memory_mb"],
         )
     )
     return written
@@ -154,11 +164,12 @@ def _json(value: dict[str, Any]) -> str:
 
 
 def _skips() -> dict[str, tuple[Skip, ...]]:
-    """The checkov findings each resource accepts: what a Consumption plan's host storage and an
+    """The checkov findings each resource accepts: what a serverless plan's host storage and an
     internet-facing HTTP function cannot avoid."""
     return {
         "app": skips("CKV_AZURE_221"),
         "plan": skips("CKV_AZURE_212", "CKV_AZURE_225"),
+        "container": skips("CKV2_AZURE_21"),
         "storage": skips(
             "CKV_AZURE_43",
             "CKV_AZURE_59",

@@ -2,8 +2,9 @@
 
 ``deploy/edge/app/`` holds ``__main__.py``, ``slpack_handler/`` and ``model/``;
 ``deploy/edge/edge.zip``
-holds the same and runs with ``python edge.zip``. Both need only numpy and onnxruntime, for
-devices and containers that are not function platforms.
+holds the same and runs with ``python edge.zip``, for devices and containers that are not
+function platforms. A bundle on the python runtime needs nothing but Python 3.9 or later there;
+one on onnxruntime needs numpy and onnxruntime installed.
 """
 
 from __future__ import annotations

@@ -1,10 +1,15 @@
-"""The Google Cloud Run functions target: ``deploy/gcp/``, the source folder ``gcloud functions
-deploy`` takes.
+"""The Google Cloud Run functions target: ``deploy/gcp/``, the source folder ``gcloud run deploy
+--function`` takes.
 
 ``main.py`` (entry point ``predict``), ``slpack_handler/``, ``model/``, ``requirements.txt`` and
 ``env.yaml`` (the handler's settings, metrics as Cloud Logging structured entries);
-``README.md`` holds the exact deploy command. ``terraform/`` deploys the same source as a
-reproducible zip in a private bucket, with a dedicated service account and log-based metrics.
+``README.md`` holds the exact deploy command: Cloud Run functions are created through Cloud Run
+now (``gcloud run deploy NAME --source . --function predict --base-image python312``), which
+builds the source on Google's base image. ``terraform/`` deploys the same source as a
+reproducible zip in a private bucket, with a dedicated service account and log-based metrics,
+through ``google_cloudfunctions2_function``: its API builds the uploaded source server-side into
+the same kind of Cloud Run service, whereas the Cloud Run v2 service resource's ``build_config``
+only records how an image was built and still needs that image built beforehand.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import yaml
 
 from slpack import ziputil
 from slpack.deployment import Deployment
+from slpack.errors import SlpackError
 from slpack.render import source
 from slpack.render.suppressions import skips
 from slpack.render.templating import write
@@ -25,6 +31,9 @@ ENTRY_POINT = "predict"
 # the example region in README.md and Terraform's default; any Cloud Run functions region works
 REGION = "us-central1"
 FUNCTIONS_FRAMEWORK = "functions-framework>=3.5"
+# Cloud Run's CPU for a memory size: 1 vCPU takes 512 MiB to 4 GiB, 2 up to 8 GiB, 4 up to 16 GiB.
+CPU_FOR_MEMORY_MB = ((4096, 1), (8192, 2), (16384, 4))
+MIN_MEMORY_MB = 512
 SOURCE_FILES = (
     "main.py",
     "requirements.txt",
@@ -32,6 +41,11 @@ SOURCE_FILES = (
 
 
 def render(d: Deployment, out_dir: Path) -> list[Path]:
+    if d.options.memory_mb < MIN_MEMORY_MB:
+        raise SlpackError(
+            f"--memory must be at least {MIN_MEMORY_MB} MB for Cloud Run functions (one vCPU "
+            "needs it); render the gcp target with --memory 512 or more."
+        )
     source.warn_unsupported(d, "gcp")
     name = source.resource_name(d.function_name, 63)
     env = source.platform_environment(d, "gcp")
@@ -76,6 +90,7 @@ def render(d: Deployment, out_dir: Path) -> list[Path]:
             name=name,
             command=command,
             region=REGION,
+            runtime=runtime(d),
             metrics=log_metrics(name),
             environment=env,
         )
@@ -84,27 +99,33 @@ def render(d: Deployment, out_dir: Path) -> list[Path]:
 
 
 def runtime(d: Deployment) -> str:
-    """Cloud Run functions' runtime id for the deployment's Python (``python312``)."""
+    """Cloud Run functions' runtime id (and base image) for the deployment's Python
+    (``python312``)."""
     return "python" + d.python.replace(".", "")
 
 
 def deploy_command(d: Deployment, name: str) -> list[str]:
-    """``gcloud functions deploy`` with every setting the rendered options fix, run from
-    deploy/gcp."""
+    """``gcloud run deploy --function`` with every setting the rendered options fix, run from
+    deploy/gcp.
+
+    One request per instance (``--concurrency=1``), as on Lambda and as the Terraform function
+    (whose default it is): the handler answers one request at a time, and Cloud Run scales out.
+    """
     o = d.options
+    cpu = next(cpu for limit, cpu in CPU_FOR_MEMORY_MB if o.memory_mb <= limit)
     args = [
         "gcloud",
-        "functions",
+        "run",
         "deploy",
         name,
-        "--gen2",
-        f"--runtime={runtime(d)}",
-        f"--region={REGION}",
         "--source=.",
-        f"--entry-point={ENTRY_POINT}",
-        "--trigger-http",
+        f"--function={ENTRY_POINT}",
+        f"--base-image={runtime(d)}",
+        f"--region={REGION}",
         "--allow-unauthenticated" if o.public else "--no-allow-unauthenticated",
+        f"--cpu={cpu}",
         f"--memory={o.memory_mb}Mi",
+        "--concurrency=1",
         f"--timeout={o.timeout_s}s",
         "--env-vars-file=env.yaml",
     ]

@@ -25,6 +25,8 @@ def render(d: Deployment, out_dir: Path) -> list[Path]:
     ]
     if d.options.uses_s3_model and d.options.model_bucket is None:
         resources += cfn.model_bucket(d)
+    if d.options.signing_profile:
+        resources.append(_code_signing_config(d))
     function = _function(d, out_dir, layers)
     resources.append(function)
     resources += _endpoint(d)
@@ -36,6 +38,7 @@ def render(d: Deployment, out_dir: Path) -> list[Path]:
         "outputs": _outputs(d),
         "stack_name": f"slpack-{d.function_name}",
         "model_path": d.relative(d.model_file, out_dir),
+        "signing_profiles": _signing_profiles(d, resources),
     }
     return [
         write("sam/template.yaml.j2", out_dir / "template.yaml", **context),
@@ -45,7 +48,10 @@ def render(d: Deployment, out_dir: Path) -> list[Path]:
 
 
 def _layer(d: Deployment, out_dir: Path) -> tuple[list[Resource], dict[str, Any], list[Any]]:
-    """The layer resource (a local zip), a ``LayerArn`` parameter (none given), or the given ARN."""
+    """The layer resource (a local zip), a ``LayerArn`` parameter (none given), the given ARN, or
+    nothing at all for a bundle on the python runtime."""
+    if not d.needs_layer:
+        return [], {}, []
     if d.layer is None:
         param = {
             "Type": "String",
@@ -87,7 +93,7 @@ def _function(d: Deployment, out_dir: Path, layers: list[Any]) -> Resource:
         "MemorySize": o.memory_mb,
         "Timeout": o.timeout_s,
         "Role": getatt("FunctionRole", "Arn"),
-        "Layers": layers,
+        **({"Layers": layers} if layers else {}),
         "Environment": {"Variables": env},
         "Tracing": "Active" if o.tracing else "PassThrough",
         "LoggingConfig": {"LogGroup": ref("LogGroup"), "LogFormat": "Text"},
@@ -96,6 +102,8 @@ def _function(d: Deployment, out_dir: Path, layers: list[Any]) -> Resource:
     }
     if o.reserved_concurrency is not None:
         props["ReservedConcurrentExecutions"] = o.reserved_concurrency
+    if o.signing_profile:
+        props["CodeSigningConfigArn"] = getatt("CodeSigningConfig", "CodeSigningConfigArn")
     if o.snapstart:
         props["SnapStart"] = {"ApplyOn": "PublishedVersions"}
     if o.provisioned_concurrency:
@@ -107,8 +115,35 @@ def _function(d: Deployment, out_dir: Path, layers: list[Any]) -> Resource:
         if cors := d.cors():
             props["FunctionUrlConfig"]["Cors"] = cors
     return Resource(
-        "Function", "AWS::Serverless::Function", props, function_skips(o.reserved_concurrency)
+        "Function",
+        "AWS::Serverless::Function",
+        props,
+        function_skips(o.reserved_concurrency, signed=o.signing_profile is not None),
     )
+
+
+def _code_signing_config(d: Deployment) -> Resource:
+    """Lambda refuses any code or layer not signed with the given profile (``Enforce``)."""
+    return Resource(
+        "CodeSigningConfig",
+        "AWS::Lambda::CodeSigningConfig",
+        {
+            "Description": f"slpack {d.function_name}: code signed with "
+            f"{d.options.signing_profile_name} only",
+            "AllowedPublishers": {"SigningProfileVersionArns": [d.options.signing_profile]},
+            "CodeSigningPolicies": {"UntrustedArtifactOnDeployment": "Enforce"},
+        },
+    )
+
+
+def _signing_profiles(d: Deployment, resources: list[Resource]) -> str | None:
+    """``sam deploy --signing-profiles``: the function, and the layer SAM uploads, signed with the
+    profile before they are deployed (a layer given as an ARN must be signed already)."""
+    name = d.options.signing_profile_name
+    if name is None:
+        return None
+    signed = ["Function"] + [r.logical_id for r in resources if r.logical_id == "DependencyLayer"]
+    return " ".join(f"{logical_id}={name}" for logical_id in signed)
 
 
 def _endpoint(d: Deployment) -> list[Resource]:

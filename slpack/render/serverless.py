@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from slpack.deployment import ALIAS, HANDLER, Deployment
+from slpack.errors import SlpackError
 from slpack.render import cloudformation as cfn
 from slpack.render.cloudformation import Resource, getatt, managed_policy, ref
 from slpack.render.suppressions import skips
@@ -26,6 +27,12 @@ CODEDEPLOY_POLICY = "service-role/AWSCodeDeployRoleForLambdaLimited"
 
 
 def render(d: Deployment, out_dir: Path) -> list[Path]:
+    if d.options.signing_profile:
+        raise SlpackError(
+            "the Serverless Framework uploads function.zip unsigned, and Lambda would refuse it "
+            "under a code signing configuration; for --signing-profile render sam or terraform, "
+            "or use slpack deploy."
+        )
     resources = [cfn.function_role(d, getatt(LOG_GROUP, "Arn"))]
     if d.options.uses_s3_model and d.options.model_bucket is None:
         resources += cfn.model_bucket(d)
@@ -111,19 +118,18 @@ def _function(d: Deployment, out_dir: Path) -> dict[str, Any]:
     env: dict[str, Any] = d.environment()
     if o.uses_s3_model:
         env["SLPACK_MODEL_URI"] = cfn.model_uri(d)
-    if d.layer is None:
-        layer: Any = "${param:layerArn}"  # serverless deploy --param="layerArn=arn:aws:lambda:..."
-    else:
-        layer = d.layer.arn or ref(LAYER)
     function: dict[str, Any] = {
         "name": d.function_name,
         "description": f"slpack {d.name} {d.version}",
         "handler": HANDLER,
         "package": {"artifact": d.relative(d.function_zip, out_dir)},
         "role": "FunctionRole",
-        "layers": [layer],
         "environment": env,
     }
+    if d.needs_layer:  # the python runtime needs none
+        # without a layer given: serverless deploy --param="layerArn=arn:aws:lambda:..."
+        layer = "${param:layerArn}" if d.layer is None else (d.layer.arn or ref(LAYER))
+        function["layers"] = [layer]
     if o.reserved_concurrency is not None:
         function["reservedConcurrency"] = o.reserved_concurrency
     return function

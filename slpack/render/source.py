@@ -2,10 +2,11 @@
 
 Both platforms pip-install ``requirements.txt`` on their own builders for their own Python, so the
 folder carries code and model only: ``slpack_handler/``, ``model/`` (the bundle's model and
-manifest) and the platform's entry file. The requirement floors are the numpy and onnxruntime
-versions the bundle was verified with (its parity check, and its layer when one was given), so a
-platform never installs an older runtime than the one that was checked; newer ones are allowed,
-as onnxruntime keeps old opsets working.
+manifest) and the platform's entry file. A bundle on onnxruntime requires numpy and onnxruntime,
+at least the versions it was verified with (its parity check, and its layer when one was given),
+so a platform never installs an older runtime than the one that was checked; newer ones are
+allowed, as onnxruntime keeps old opsets working. A bundle on the python runtime requires neither:
+its handler is the standard library only.
 """
 
 from __future__ import annotations
@@ -48,7 +49,9 @@ def copy_entries(entries: dict[str, Path], dest: Path) -> list[Path]:
 def requirement_floors(d: Deployment) -> dict[str, str]:
     """``{package: lowest version}`` for numpy and onnxruntime: the newest of what the manifest's
     build versions, the manifest's layer lock and the ``--layer`` lock record; for onnxruntime
-    recorded nowhere, the model's ``min_onnxruntime``."""
+    recorded nowhere, the graph's ``min_onnxruntime``. Empty for a bundle that needs neither."""
+    if not d.needs_layer:
+        return {}
     manifest = read_manifest(d.bundle_dir)
     locks = [(manifest.get("layer") or {}).get("lock") or {}]
     if d.layer is not None and d.layer.path is not None:
@@ -63,12 +66,9 @@ def requirement_floors(d: Deployment) -> dict[str, str]:
     floors = {}
     for name in RUNTIME_PACKAGES:
         versions = [str(r[name]) for r in records if r.get(name)]
-        if (
-            not versions
-            and name == "onnxruntime"
-            and (manifest.get("model") or {}).get("min_onnxruntime")
-        ):
-            versions = [str(manifest["model"]["min_onnxruntime"])]
+        minimum = (manifest.get("onnx") or {}).get("min_onnxruntime")
+        if not versions and name == "onnxruntime" and minimum:
+            versions = [str(minimum)]
         if versions:
             floors[name] = max(versions, key=_version)
     return floors
@@ -84,11 +84,13 @@ def _version(text: str) -> Version:
 
 
 def requirements(d: Deployment, *platform: str) -> str:
-    """``requirements.txt``: the platform's own packages, then numpy and onnxruntime with floors."""
+    """``requirements.txt``: the platform's own packages, then (for a bundle on onnxruntime) numpy
+    and onnxruntime with floors."""
     floors = requirement_floors(d)
+    runtime = RUNTIME_PACKAGES if d.needs_layer else ()
     lines = [
         *platform,
-        *(f"{name}>={floors[name]}" if name in floors else name for name in RUNTIME_PACKAGES),
+        *(f"{name}>={floors[name]}" if name in floors else name for name in runtime),
     ]
     return (
         "# Rendered by slpack: lower bounds only (the versions this bundle was verified with).\n"

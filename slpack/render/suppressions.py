@@ -20,8 +20,9 @@ REASONS: dict[str, str] = {
     "S3 and CloudWatch and isolate nothing.",
     "CKV_AWS_173": "The environment holds configuration only (limits, metric settings, the model "
     "URI), no secrets.",
-    "CKV_AWS_272": "Code signing needs an AWS Signer profile only the account owner can create; "
-    "the manifest's sha256 values travel in the same zip, so they catch corruption, not tampering.",
+    "CKV_AWS_272": "Code signing was not asked for: it needs an AWS Signer profile only the "
+    "account owner can create (pass it with --signing-profile); the manifest's sha256 values "
+    "travel in the same zip, so they catch corruption, not tampering.",
     "CKV_AWS_258": "A public endpoint was asked for explicitly with --public.",
     "CKV_AWS_301": "A public endpoint was asked for explicitly with --public.",
     "CKV_AWS_309": "A public endpoint was asked for explicitly with --public.",
@@ -51,22 +52,23 @@ REASONS: dict[str, str] = {
     # Azure (the azure target)
     "CKV_AZURE_221": "The function is an HTTPS endpoint called over the internet; every route "
     "needs a function key unless --public.",
-    "CKV_AZURE_212": "A Consumption plan adds and removes instances itself; a fixed instance count "
-    "applies to dedicated plans only.",
-    "CKV_AZURE_225": "A Consumption plan cannot be zone redundant; choose a Premium plan "
-    "(sku_name) for that.",
+    "CKV_AZURE_212": "The serverless plans (Flex Consumption, Consumption) add and remove "
+    "instances themselves; a fixed instance count applies to dedicated plans only.",
+    "CKV_AZURE_225": "Zone redundancy keeps instances in every zone, billed while idle (Elastic "
+    "Premium, or Flex Consumption with always-ready instances); the default plan scales to zero.",
     "CKV_AZURE_43": "The name is computed (st + 22 hex digits of a sha1): always 24 lower-case "
     "letters and digits, "
     "which checkov cannot evaluate.",
-    "CKV_AZURE_59": "The host's own storage: a Consumption plan reaches it over the "
-    "public endpoint "
-    "(no VNet integration), "
-    "with the account key, and anonymous blob access is off.",
-    "CKV2_AZURE_33": "The host's own storage: a Consumption plan cannot reach a private endpoint "
-    "(no VNet integration).",
-    "CKV2_AZURE_40": "A Consumption plan's host connects with the account key and runs "
-    "the deployed "
-    "package from a SAS URL; both need Shared Key.",
+    "CKV_AZURE_59": "The host's own storage, reached over its public endpoint: a private endpoint "
+    "needs a virtual network the app is integrated with, which this template does not create; "
+    "anonymous blob access is off.",
+    "CKV2_AZURE_33": "The host's own storage: a private endpoint needs a virtual network the app "
+    "is integrated with, which this template does not create (Linux Consumption has none).",
+    "CKV2_AZURE_40": "The host connects with the account key (AzureWebJobsStorage, and the "
+    "package container on Flex Consumption) and Linux Consumption runs the package from a SAS "
+    "URL; both need Shared Key.",
+    "CKV2_AZURE_21": "Holds the app's deployment packages only, written by each publish and read "
+    "by the platform; blob read logging would record the platform's own reads.",
     "CKV_AZURE_206": "Holds the host's state and the deployed package, both recreated by a deploy; "
     "geo-replication protects nothing the bundle lacks.",
     "CKV_AZURE_33": "Queue storage serves no trigger here (HTTP only); the host's queues carry "
@@ -97,9 +99,12 @@ def skips(*checks: str) -> tuple[Skip, ...]:
     return tuple(Skip(c) for c in checks)
 
 
-def function_skips(reserved_concurrency: int | None) -> tuple[Skip, ...]:
-    """What a slpack Lambda function accepts (the concurrency cap only while none is set)."""
-    checks = ["CKV_AWS_116", "CKV_AWS_117", "CKV_AWS_173", "CKV_AWS_272"]
+def function_skips(reserved_concurrency: int | None, signed: bool) -> tuple[Skip, ...]:
+    """What a slpack Lambda function accepts (the concurrency cap only while none is set, code
+    signing only while no signing profile is given)."""
+    checks = ["CKV_AWS_116", "CKV_AWS_117", "CKV_AWS_173"]
+    if not signed:
+        checks.append("CKV_AWS_272")
     if reserved_concurrency is None:
         checks.append("CKV_AWS_115")
     return skips(*checks)

@@ -56,6 +56,8 @@ def render(d: Deployment, out_dir: Path) -> list[Path]:
         "skips": _skips(d),
         "access_log_format": ACCESS_LOG_FORMAT,
     }
+    context["signed"] = _signed(d, context["function_zip"], context["layer_zip"])
+    context["function_attributes"] = _function_attributes(d, context["function_zip"])
     files = ["main.tf", "variables.tf", "function.tf", "monitoring.tf", "outputs.tf", "README.md"]
     if o.endpoint != "none":
         files.insert(3, "endpoint.tf")
@@ -159,6 +161,51 @@ def _dashboard(d: Deployment) -> str:
     return text
 
 
+def _function_attributes(d: Deployment, function_zip: str) -> dict[str, Any]:
+    """The function's one-line attributes: its code (the signed copy when code signing is on,
+    else function.zip), runtime, size, role and layer (none on the python runtime)."""
+    o = d.options
+    if o.signing_profile:
+        signed = "aws_signer_signing_job.function.signed_object[0].s3[0]"
+        code = {"s3_bucket": Expr(f"{signed}.bucket"), "s3_key": Expr(f"{signed}.key")}
+    else:
+        code = {
+            "filename": Expr(f'"{function_zip}"'),
+            "source_code_hash": Expr(f'filebase64sha256("{function_zip}")'),
+        }
+    attributes: dict[str, Any] = {
+        "function_name": Expr("local.function_name"),
+        "description": f"slpack {d.name} {d.version}",
+        **code,
+        "handler": HANDLER,
+        "runtime": d.runtime,
+        "architectures": [d.arch],
+        "memory_size": o.memory_mb,
+        "timeout": o.timeout_s,
+        "role": Expr("aws_iam_role.function.arn"),
+        "publish": True,
+    }
+    if d.needs_layer:
+        if d.layer is None:
+            attributes["layers"] = [Expr("var.layer_arn")]
+        else:
+            attributes["layers"] = [
+                d.layer.arn or Expr("aws_lambda_layer_version.dependencies.arn")
+            ]
+    return attributes
+
+
+def _signed(d: Deployment, function_zip: str, layer_zip: str | None) -> list[dict[str, str]]:
+    """The zips AWS Signer signs when code signing is on: function.zip, and a layer zip the
+    template publishes (a layer given as an ARN must be signed already)."""
+    if not d.options.signing_profile:
+        return []
+    signed = [{"name": "function", "path": function_zip, "file": "function.zip"}]
+    if layer_zip and d.layer is not None and d.layer.path is not None:
+        signed.append({"name": "layer", "path": layer_zip, "file": d.layer.path.name})
+    return signed
+
+
 def _canary_weight(deployment: str) -> float:
     """The share a two-step canary gives the new version: the 10 of Canary10Percent..., else 0.1."""
     found = re.search(r"(\d+)Percent", deployment)
@@ -169,7 +216,7 @@ def _skips(d: Deployment) -> dict[str, tuple[Skip, ...]]:
     """The checkov findings each resource accepts, by resource."""
     o = d.options
     return {
-        "function": function_skips(o.reserved_concurrency),
+        "function": function_skips(o.reserved_concurrency, signed=o.signing_profile is not None),
         "log_group": log_group_skips(o.log_retention_days),
         "url": skips("CKV_AWS_258") if o.public else (),
         "url_permission": skips("CKV_AWS_301") if o.public else (),

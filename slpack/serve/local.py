@@ -2,9 +2,11 @@
 
 :func:`local_function` lays out the execution environment's file system in a scratch folder
 (see :mod:`slpack.serve.sandbox`), starts a :class:`~slpack.serve.workers.WorkerPool` on it and
-removes everything on exit. Without an explicit layer it uses the layer ``slpack layer
---from-env`` builds from this environment (cached by content), so the workers see numpy and
-onnxruntime and nothing else installed here.
+removes everything on exit. A bundle on the python runtime runs with no layer at all, as it does
+on Lambda: its workers import the standard library and the bundle, nothing else. A bundle on
+onnxruntime without an explicit layer uses the layer ``slpack layer --from-env`` builds from this
+environment (cached by content), so the workers see numpy and onnxruntime and nothing else
+installed here.
 """
 
 from __future__ import annotations
@@ -40,11 +42,13 @@ def local_function(
     with tempfile.TemporaryDirectory(prefix="slpack-serve-") as scratch:
         root = Path(scratch)
         unpacked = unpack_bundle(bundle, root / "task")
+        if layer is None and unpacked.needs_layer:
+            layer = host_layer(log)
         config = FunctionConfig(
             name=unpacked.name,
             task_root=unpacked.task_root,
             runtime_dir=runtime_dir(root / "runtime"),
-            layers=layer_paths(layer or host_layer(log), root / "opt"),
+            layers=layer_paths(layer, root / "opt") if layer is not None else (),
             timeout_s=timeout_s,
             environment=dict(environment or {}),
         )

@@ -21,6 +21,7 @@ from typing import Any
 
 from packaging.requirements import Requirement
 
+from slpack.deployment.layer import runtime_needs_layer
 from slpack.errors import SlpackError
 from slpack.layer.lockfile import find_lock, read_lock
 from slpack.layer.target import host_target
@@ -35,6 +36,13 @@ class Bundle:
     name: str
     task_root: Path
     manifest: dict[str, Any]
+
+    @property
+    def needs_layer(self) -> bool:
+        """Whether its runtime imports numpy and onnxruntime (a manifest naming none: a bundle
+        from before the runtime choice, which all ran on onnxruntime)."""
+        runtime = (self.manifest.get("runtime") or {}).get("name") or "onnxruntime"
+        return runtime_needs_layer(str(runtime))
 
 
 def unpack_bundle(bundle: Path, dest: Path) -> Bundle:
@@ -138,5 +146,5 @@ def _top_level_entries(dist: metadata.Distribution) -> set[Path]:
         top = file.parts[0]
         if top == ".." or top.endswith((".dist-info", ".egg-info", ".pth")) or top == "__pycache__":
             continue
-        entries.add(Path(dist.locate_file(top)))
+        entries.add(Path(str(dist.locate_file(top))))
     return entries
