@@ -161,6 +161,20 @@ def standin_config(tmp_path: Path) -> Callable[..., Any]:
     return make
 
 
+def _standin_manifest() -> dict[str, Any]:
+    """The fields every reader checks, for a bundle whose function is the stand-in."""
+    return {
+        "format": FORMAT,
+        "name": "standin",
+        "version": "0",
+        "task": "classifier",
+        "model": {"file": "model.onnx", "format": "onnx", "sha256": "0" * 64},
+        "runtime": {"name": "onnxruntime"},
+        "input": {"layout": "tensor", "features": []},
+        "output": {"names": []},
+    }
+
+
 @pytest.fixture
 def standin_bundle(tmp_path: Path) -> Path:
     """A bundle folder whose function.zip holds the stand-in as ``slpack_handler``, plus an empty
@@ -172,7 +186,7 @@ def standin_bundle(tmp_path: Path) -> Path:
     bundle.mkdir(parents=True)
     with zipfile.ZipFile(bundle / "function.zip", "w") as zf:
         zf.writestr("slpack_handler/__init__.py", SERVE_STANDIN)
-    (bundle / "slpack.json").write_text(json.dumps({"format": FORMAT, "name": "standin"}))
+    (bundle / "slpack.json").write_text(json.dumps(_standin_manifest()))
     (tmp_path / "dist" / "empty-layer" / "python").mkdir(parents=True)
     return bundle
 

@@ -202,3 +202,16 @@ def test_serve_command_answers_http_and_stops_on_sigterm(standin_bundle: Path) -
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_invoke_refuses_a_damaged_function_zip_in_one_sentence(
+    run_cli: Any, standin_bundle: Path
+) -> None:
+    archive = standin_bundle / "function.zip"
+    data = bytearray(archive.read_bytes())
+    at = data.index(b"def handler")  # inside the stored (uncompressed) handler: the CRC breaks
+    data[at : at + 3] = b"DEF"
+    archive.write_bytes(bytes(data))
+    result = run_cli("invoke", standin_bundle, "--data", "{}")
+    assert result.code != 0 and "Traceback" not in result.err
+    assert "cannot be unpacked" in result.err and "rebuild the bundle" in result.err

@@ -253,3 +253,19 @@ def test_concurrent_clients_each_get_their_own_answer(
     assert len({echo["request_id"] for _, _, echo in answers}) == clients * per_client
     assert len({echo["pid"] for _, _, echo in answers}) == 3  # every worker took a share
     print(f"{len(answers)} requests from {clients} clients in {elapsed:.2f} s")
+
+
+def test_a_silent_connection_is_closed(standin_config: Callable[..., Any]) -> None:
+    """A client that stops sending (a slow loris, an idle keep-alive) loses its connection."""
+    pool = WorkerPool(standin_config(), size=1, queue_limit=8, log=quiet)
+    pool.start()
+    try:
+        with FunctionUrlServer(pool, read_timeout_s=0.3) as server:
+            with socket.create_connection(server.server_address[:2], timeout=10) as sock:
+                sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n{")
+                started = time.monotonic()
+                assert sock.recv(65536) == b""  # closed by the server, not answered
+                assert time.monotonic() - started < 5
+            assert request(server, "POST", "/", {"instances": [1]})[0] == 200  # still serving
+    finally:
+        pool.close()

@@ -39,6 +39,7 @@ def serve_lines(infile: TextIO, outfile: TextIO) -> int:
 class _Handler(BaseHTTPRequestHandler):
     server_version = "slpack-edge"
     protocol_version = "HTTP/1.1"
+    timeout = 30  # a client silent this long is disconnected: it cannot hold a thread forever
 
     def _answer(self) -> None:
         from slpack_handler.app import get_app

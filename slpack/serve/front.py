@@ -121,16 +121,27 @@ def read_chunked(stream: IO[bytes], limit: int) -> bytes:
         stream.readline(1024)  # the CRLF closing the chunk
 
 
+# A connection that sends nothing for this long (between requests, or in the middle of one) is
+# closed: a slow or idle client must not hold one of the server's threads forever.
+READ_TIMEOUT_S = 30.0
+
+
 class FunctionUrlServer(LocalServer):
     """Serves a :class:`WorkerPool` over HTTP; use as a context manager to run it in a thread."""
 
     request_queue_size = 128  # the listen backlog: bursts of clients queue in the pool, not here
 
     def __init__(
-        self, pool: WorkerPool, host: str = "127.0.0.1", port: int = 0, log: LogSink | None = None
+        self,
+        pool: WorkerPool,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        log: LogSink | None = None,
+        read_timeout_s: float = READ_TIMEOUT_S,
     ) -> None:
         self.pool = pool
         self.log = log
+        self.read_timeout_s = read_timeout_s
         super().__init__((host, port), _Handler)
 
     @property
@@ -142,6 +153,10 @@ class FunctionUrlServer(LocalServer):
 class _Handler(Handler):
     server_version = "slpack-serve"
     server: FunctionUrlServer
+
+    def setup(self) -> None:
+        self.timeout = self.server.read_timeout_s  # the socket's timeout for every read
+        super().setup()
 
     def _proxy(self) -> None:
         started = time.perf_counter()

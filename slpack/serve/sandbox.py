@@ -11,7 +11,6 @@ fails here as it would in Lambda.
 
 from __future__ import annotations
 
-import json
 import sys
 import zipfile
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from typing import Any
 
 from packaging.requirements import Requirement
 
+from slpack.bundler.bundle import read_manifest
 from slpack.deployment.layer import runtime_needs_layer
 from slpack.errors import SlpackError
 from slpack.layer.lockfile import find_lock, read_lock
@@ -53,11 +53,19 @@ def unpack_bundle(bundle: Path, dest: Path) -> Bundle:
             f"{bundle} is not a bundle (it needs function.zip and slpack.json); "
             "pass the dist/NAME folder that `slpack build` wrote."
         )
-    manifest = json.loads(manifest_file.read_text())
+    manifest = read_manifest(bundle)
     dest.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(archive) as zf:
-        zf.extractall(dest)
+    _extract(archive, dest, "rebuild the bundle with slpack build")
     return Bundle(str(manifest.get("name") or bundle.name), dest, manifest)
+
+
+def _extract(archive: Path, dest: Path, fix: str) -> None:
+    """Unzip ``archive``; a damaged one (a bad CRC, a truncated copy) is one sentence."""
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            zf.extractall(dest)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as exc:
+        raise SlpackError(f"{archive} cannot be unpacked ({exc}); {fix}.") from None
 
 
 def layer_paths(layer: Path, dest: Path) -> tuple[Path, ...]:
@@ -70,8 +78,7 @@ def layer_paths(layer: Path, dest: Path) -> tuple[Path, ...]:
         if not zipfile.is_zipfile(layer):
             raise SlpackError(f"{layer} is not a zip file; pass a layer zip or folder.")
         _check_runs_here(layer)
-        with zipfile.ZipFile(layer) as zf:
-            zf.extractall(dest)
+        _extract(layer, dest, "rebuild it with slpack layer")
         root = dest / "python"
     elif layer.is_dir():
         root = layer / "python" if (layer / "python").is_dir() else layer
