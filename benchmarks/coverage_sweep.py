@@ -24,7 +24,6 @@ import pandas as pd
 from sklearn.compose import ColumnTransformer, TransformedTargetRegressor, make_column_selector
 from sklearn.ensemble import (
     ExtraTreesRegressor,
-    GradientBoostingClassifier,
     GradientBoostingRegressor,
     HistGradientBoostingClassifier,
     HistGradientBoostingRegressor,
@@ -227,7 +226,9 @@ def _boosting(kind: str, task: str) -> Callable[[], Case]:
                 if task == "clf"
                 else xgb.XGBRegressor(n_estimators=40, max_depth=4)
             )
-        return (_orders_clf if task == "clf" else _orders_reg)(Pipeline([("prep", _prep()), ("m", est)]))()
+        return (_orders_clf if task == "clf" else _orders_reg)(
+            Pipeline([("prep", _prep()), ("m", est)])
+        )()
 
     return make
 
@@ -236,7 +237,7 @@ def _lgbm_native_categorical() -> Case:
     import lightgbm as lgb
 
     X, y, _ = orders()
-    frame = X[NUM + ["channel", "segment"]].copy()
+    frame = X[[*NUM, "channel", "segment"]].copy()
     for c in ("channel", "segment"):
         frame[c] = frame[c].astype("category")
     return lgb.LGBMClassifier(n_estimators=30, verbose=-1).fit(frame, y), frame
@@ -244,7 +245,7 @@ def _lgbm_native_categorical() -> Case:
 
 def _hgb_from_dtype() -> Case:
     X, y, _ = orders()
-    frame = X[NUM + ["channel", "segment"]].copy()
+    frame = X[[*NUM, "channel", "segment"]].copy()
     for c in ("channel", "segment"):
         frame[c] = frame[c].astype("category")
     model = HistGradientBoostingClassifier(max_iter=30, categorical_features="from_dtype")
@@ -269,11 +270,15 @@ def _own_python() -> Case:
         a = np.asarray(frame, dtype=float)
         return np.c_[a, a[:, 0] / (a[:, 2] + 1)]
 
-    return make_pipeline(FunctionTransformer(ratio), LogisticRegression(max_iter=500)).fit(Xn, y), Xn
+    return make_pipeline(FunctionTransformer(ratio), LogisticRegression(max_iter=500)).fit(
+        Xn, y
+    ), Xn
 
 
 CASES: dict[str, Callable[[], Case]] = {
-    "ct-logreg": _orders_clf(Pipeline([("prep", _prep()), ("m", LogisticRegression(max_iter=500))])),
+    "ct-logreg": _orders_clf(
+        Pipeline([("prep", _prep()), ("m", LogisticRegression(max_iter=500))])
+    ),
     "ct-random-forest": _orders_clf(
         Pipeline([("prep", _prep(scale=False)), ("m", RandomForestClassifier(60, random_state=0))])
     ),

@@ -49,7 +49,7 @@ def test_without_the_float64_rewrite_parity_catches_flipped_branches(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The gate is not decorative: drop the rewrite and the same pipeline fails parity."""
-    kept = [(n, fn) for n, fn in rewrites._REGISTRY if n != "scaler-in-float64-before-trees"]
+    kept = [(n, fn) for n, fn in rewrites._REGISTRY if n != "float64-before-thresholds"]
     monkeypatch.setattr(rewrites, "_REGISTRY", kept)
     X, y = _integer_features()
     model = make_pipeline(

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from slpack.bundler import compat, introspect
+from slpack.bundler import boosting, compat, introspect, registry
 from slpack.bundler.rewrites import apply_rewrites
 from slpack.bundler.schema import Schema
 from slpack.errors import ConversionError, SlpackError
@@ -89,26 +89,26 @@ def convert(
     """Convert a fitted model; fill in each feature's ONNX input name."""
     from skl2onnx import convert_sklearn
 
-    compat.apply()
-    rewritten = apply_rewrites(model)
-    target = {"": opset, "ai.onnx.ml": ml_opset}
-    _check_registered(rewritten.model)
-    schema.use_float_dtype(rewritten.float_dtype)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            onx = convert_sklearn(
-                rewritten.model,
-                initial_types=_initial_types(schema),
-                options=rewritten.options or None,
-                target_opset=target,
-                # skl2onnx's default is a random UUID, which breaks reproducible bundles
-                name="slpack",
-            )
-    except SlpackError:
-        raise
-    except Exception as exc:
-        raise ConversionError(_explain(exc, model)) from None
+    with registry.scoped(compat.fixes() + boosting.registrations()):
+        rewritten = apply_rewrites(model)
+        _check_registered(rewritten.model)
+        schema.use_float_dtype(rewritten.float_dtype)
+        target = {"": opset, "ai.onnx.ml": ml_opset}
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                onx = convert_sklearn(
+                    rewritten.model,
+                    initial_types=_initial_types(schema),
+                    options=rewritten.options or None,
+                    target_opset=target,
+                    # skl2onnx's default is a random UUID, which breaks reproducible bundles
+                    name="slpack",
+                )
+        except SlpackError:
+            raise
+        except Exception as exc:
+            raise ConversionError(_explain(exc, model)) from None
     _record_input_names(onx, schema)
     return Converted(onx, target, rewritten.notes)
 

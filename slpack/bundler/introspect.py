@@ -14,20 +14,16 @@ from typing import Any
 
 TEXT_VECTORIZERS = ("TfidfVectorizer", "CountVectorizer", "HashingVectorizer")
 ENCODERS = ("OneHotEncoder", "OrdinalEncoder")
-TREE_MODELS = (
-    "DecisionTreeClassifier",
-    "DecisionTreeRegressor",
-    "ExtraTreeClassifier",
-    "ExtraTreeRegressor",
-    "RandomForestClassifier",
-    "RandomForestRegressor",
-    "ExtraTreesClassifier",
-    "ExtraTreesRegressor",
-    "GradientBoostingClassifier",
-    "GradientBoostingRegressor",
-    "HistGradientBoostingClassifier",
-    "HistGradientBoostingRegressor",
-    "IsolationForest",
+# Libraries whose every estimator is a tree ensemble (they keep their trees in a booster).
+BOOSTING_LIBRARIES = ("lightgbm", "xgboost", "catboost")
+# Attributes through which a fitted meta-estimator holds the estimators it predicts with.
+_FITTED_CHILDREN = (
+    "estimators_",
+    "estimator_",
+    "final_estimator_",
+    "regressor_",
+    "transformer_",
+    "calibrated_classifiers_",
 )
 
 CLASSIFIER, REGRESSOR, TRANSFORMER = "classifier", "regressor", "transformer"
@@ -107,6 +103,54 @@ def walk(model: Any) -> Iterator[Any]:
     elif isinstance(model, FeatureUnion):
         for _, trans in model.transformer_list:
             yield from walk(trans)
+
+
+def deep_walk(model: Any) -> Iterator[Any]:
+    """Every estimator inside ``model``, meta-estimators' fitted members included (stacking,
+    multi-output, bagging, target transformers, calibration), depth first, ``model`` first."""
+    yield model
+    for child in _children(model):
+        yield from deep_walk(child)
+
+
+def _children(model: Any) -> Iterator[Any]:
+    from sklearn.base import BaseEstimator
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import FeatureUnion, Pipeline
+
+    if isinstance(model, Pipeline):
+        yield from (step for _, step in model.steps if isinstance(step, BaseEstimator))
+        return
+    if isinstance(model, ColumnTransformer):
+        fitted = getattr(model, "transformers_", model.transformers)
+        yield from (t for _, t, _ in fitted if isinstance(t, BaseEstimator))
+        return
+    if isinstance(model, FeatureUnion):
+        yield from (t for _, t in model.transformer_list if isinstance(t, BaseEstimator))
+        return
+    for attr in _FITTED_CHILDREN:
+        value = getattr(model, attr, None)
+        members = value if isinstance(value, (list, tuple)) else [value]
+        if hasattr(value, "ravel"):  # gradient boosting keeps a 2-D array of trees
+            members = list(value.ravel())
+        for member in members:
+            if not isinstance(member, BaseEstimator):  # calibration wraps its classifier
+                member = getattr(member, "estimator", None)
+            if isinstance(member, BaseEstimator):
+                yield member
+
+
+def compares_thresholds(model: Any) -> bool:
+    """Whether predicting with ``model`` compares input values with learned split thresholds,
+    anywhere inside it: a fitted tree, a histogram booster's predictors, a boosting library's
+    booster, or a meta-estimator holding any of them. Read off the fitted objects, not a list of
+    class names, so new tree estimators and wrappers are covered as they come."""
+    for est in deep_walk(model):
+        if hasattr(est, "tree_") or hasattr(est, "_predictors"):
+            return True
+        if type(est).__module__.split(".")[0] in BOOSTING_LIBRARIES:
+            return True
+    return False
 
 
 def is_named(obj: Any, names: tuple[str, ...]) -> bool:

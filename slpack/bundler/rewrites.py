@@ -91,45 +91,78 @@ _SCALERS = ("StandardScaler", "RobustScaler", "MaxAbsScaler", "MinMaxScaler")
 _DIV_OPTION = ("StandardScaler", "RobustScaler", "MaxAbsScaler")
 
 
-@rewrite("scaler-in-float64-before-trees")
-def _scalers_before_trees(result: Rewritten) -> None:
-    """Compute scalers in float64 when trees follow, as scikit-learn does.
-
-    scikit-learn scales in float64 and the trees then compare float32(x_scaled) with their
-    thresholds; an ONNX scaler in float32 rounds differently and flips branches near a threshold
-    (a measured max error of 13 on 73 of 5000 rows for StandardScaler -> RandomForest). Casting to
-    float64 around the scaler (with the true-division option) and back to float32 before the trees
-    reproduces scikit-learn's arithmetic. The inputs themselves must be float64 too: rounding a
-    non-integer input to float32 before scaling already moves it across thresholds (diabetes'
-    features flipped 6.4 units of a RandomForestRegressor with float32 inputs). The trees still
-    receive, and output, float32.
-    """
-    if not introspect.is_named(introspect.final_estimator(result.model), introspect.TREE_MODELS):
-        return
+def _cast(dtype: Any, width: int) -> Any:
     from skl2onnx.sklapi import CastTransformer
+
+    return CastTransformer(dtype=dtype).fit(np.zeros((1, width)))
+
+
+@rewrite("float64-before-thresholds")
+def _float64_before_thresholds(result: Rewritten) -> None:
+    """Compute in float64 what scikit-learn computes in float64 before split thresholds.
+
+    A tree compares float32(x) with its thresholds; scikit-learn computes every step before it
+    in float64. An ONNX graph in float32 rounds the inputs and each step's result differently and
+    flips branches near a threshold (a max error of 13 on 73 of 5000 rows for StandardScaler ->
+    RandomForest; diabetes' float32 inputs alone moved a forest by 6.4). So whenever some step
+    computes on the inputs before anything that compares thresholds (any tree, histogram booster,
+    LightGBM or XGBoost model, wherever it sits: final step, stacking member, multi-output or
+    target-transformed regressor; see :func:`introspect.compares_thresholds`), the inputs are fed
+    as float64, scalers divide in float64, every column-transformer branch is cast to float32 at
+    its end (so their outputs concatenate in one type) and the part that compares thresholds
+    receives float32, as in scikit-learn.
+    """
+    from sklearn.compose import ColumnTransformer
     from sklearn.pipeline import Pipeline
 
-    wrapped = []
+    found: list[Any] = []
 
-    def wrap(est: Any) -> Any | None:
-        if not introspect.is_named(est, _SCALERS):
-            return None
-        wrapped.append(est)
+    def visit(est: Any, preceded: bool) -> Any:
+        if isinstance(est, Pipeline):
+            est.steps = [(n, visit(s, preceded or i > 0)) for i, (n, s) in enumerate(est.steps)]
+            return est
+        if not introspect.compares_thresholds(est) or isinstance(est, ColumnTransformer):
+            return est
+        if not preceded:
+            return est
+        found.append(est)
+        width = getattr(est, "n_features_in_", 1)
+        return Pipeline([("slpack_to_float32", _cast(np.float32, width)), ("model", est)])
+
+    result.model = visit(result.model, False)
+    if not found:
+        return
+    result.float_dtype = "float64"
+    _branches_to_float32(result)
+    for est in introspect.walk(result.model):
         if introspect.is_named(est, _DIV_OPTION):
             result.add_option(est, div="div_cast")
-        probe = np.zeros((1, getattr(est, "n_features_in_", 1)))
-        return Pipeline(
-            [
-                ("slpack_to_float64", CastTransformer(dtype=np.float64).fit(probe)),
-                ("scaler", est),
-                ("slpack_to_float32", CastTransformer(dtype=np.float32).fit(probe)),
-            ]
-        )
+    result.notes.append("steps before the trees computed in float64 (float64 inputs)")
 
-    replace_steps(result.model, wrap)
-    if wrapped:
-        result.float_dtype = "float64"
-        result.notes.append("scalers computed in float64 before the trees (float64 inputs)")
+
+def _branches_to_float32(result: Rewritten) -> None:
+    """End every numeric column-transformer branch with a cast to float32: their outputs are
+    concatenated, and ONNX concatenates one element type only."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+
+    for est in list(introspect.walk(result.model)):
+        if not isinstance(est, ColumnTransformer):
+            continue
+        branches = []
+        for name, trans, cols in est.transformers_:
+            if isinstance(trans, str) and trans == "drop":
+                branches.append((name, trans, cols))
+                continue
+            width = len(cols) if not isinstance(cols, slice) else 1
+            cast = _cast(np.float32, max(width, 1))
+            if isinstance(trans, str):  # passthrough
+                branches.append((name, cast, cols))
+            else:
+                branches.append(
+                    (name, Pipeline([("branch", trans), ("slpack_to_float32", cast)]), cols)
+                )
+        est.transformers_ = branches
 
 
 @rewrite("distances-in-float64")
