@@ -186,7 +186,7 @@ def _task(fitted: Any) -> str:
         return introspect.task_of(fitted)
     except ValueError as exc:
         raise SlpackError(
-            f"{exc}; slpack serves classifiers, regressors and transformers."
+            f"{exc}; slpack serves classifiers, regressors, outlier detectors and transformers."
         ) from None
 
 

@@ -27,6 +27,7 @@ _FITTED_CHILDREN = (
 )
 
 CLASSIFIER, REGRESSOR, TRANSFORMER = "classifier", "regressor", "transformer"
+OUTLIER, MULTILABEL = "outlier", "multilabel"
 
 
 def final_estimator(model: Any) -> Any:
@@ -48,18 +49,28 @@ def first_step(model: Any) -> Any:
 
 
 def task_of(model: Any) -> str:
-    """classifier, regressor or transformer (KMeans and other clusterers embed via transform)."""
-    from sklearn.base import is_classifier, is_regressor
+    """What the endpoint answers, from its last step: classifier, multilabel (a classifier fitted
+    on several label columns), regressor (one value or several), outlier (a novelty detector:
+    label -1/1 and a score) or transformer (KMeans and other clusterers embed via transform)."""
+    from sklearn.base import is_classifier, is_outlier_detector, is_regressor
 
     last = final_estimator(model)
     if is_classifier(last):
-        return CLASSIFIER
+        return MULTILABEL if isinstance(getattr(last, "classes_", None), list) else CLASSIFIER
     if is_regressor(last):
         return REGRESSOR
+    if is_outlier_detector(last):
+        if not hasattr(last, "decision_function"):  # LocalOutlierFactor without novelty=True
+            raise ValueError(
+                f"{type(last).__name__} scores only the data it was fitted on (refit it with "
+                "novelty=True to score new rows)"
+            )
+        return OUTLIER
     if hasattr(last, "transform"):
         return TRANSFORMER
     raise ValueError(
-        f"{type(last).__name__} is neither a classifier, a regressor nor a transformer"
+        f"{type(last).__name__} is neither a classifier, a regressor, an outlier detector nor a "
+        "transformer"
     )
 
 

@@ -28,9 +28,11 @@ class OutputSpec:
     value: str | None = None
     embedding: str | None = None
     classes: list[Any] | None = None
+    score: str | None = None  # outlier: the decision function (negative: an outlier)
+    targets: list[dict[str, Any]] | None = None  # multilabel: name and classes per label column
 
     def to_manifest(self) -> dict[str, Any]:
-        return {
+        entry = {
             "label": self.label,
             "probabilities": self.probabilities,
             "classes": self.classes,
@@ -38,6 +40,11 @@ class OutputSpec:
             "embedding": self.embedding,
             "names": self.names,
         }
+        if self.score is not None:
+            entry["score"] = self.score
+        if self.targets is not None:
+            entry["targets"] = self.targets
+        return entry
 
 
 def output_spec(onnx_model: Any, model: Any, task: str) -> OutputSpec:
@@ -54,6 +61,21 @@ def output_spec(onnx_model: Any, model: Any, task: str) -> OutputSpec:
         return OutputSpec(
             task, names, label=outputs[0][0], probabilities=probabilities, classes=classes
         )
+    if task == introspect.MULTILABEL:
+        last = introspect.final_estimator(model)
+        probabilities = (
+            outputs[1][0] if introspect.has_predict_proba(model) and len(outputs) > 1 else None
+        )
+        targets = [
+            {"name": str(i), "classes": [json_value(c) for c in classes]}
+            for i, classes in enumerate(last.classes_)
+        ]
+        names = [outputs[0][0]] + ([probabilities] if probabilities else [])
+        return OutputSpec(
+            task, names, label=outputs[0][0], probabilities=probabilities, targets=targets
+        )
+    if task == introspect.OUTLIER:
+        return OutputSpec(task, [outputs[0][0], floats[0]], label=outputs[0][0], score=floats[0])
     if task == introspect.REGRESSOR:
         return OutputSpec(task, [floats[0]], value=floats[0])
     return OutputSpec(task, [floats[-1]], embedding=floats[-1])
@@ -85,6 +107,19 @@ def sklearn_predictions(model: Any, spec: OutputSpec, rows: Any) -> Predictions:
         return Predictions(
             labels=[json_value(v) for v in model.predict(rows)], probabilities=probabilities
         )
+    if spec.task == introspect.MULTILABEL:
+        labels = [[json_value(v) for v in row] for row in np.asarray(model.predict(rows))]
+        probabilities = (
+            np.hstack([np.asarray(p, dtype=np.float64) for p in model.predict_proba(rows)])
+            if spec.probabilities
+            else None
+        )
+        return Predictions(labels=labels, probabilities=probabilities)
+    if spec.task == introspect.OUTLIER:
+        scores = np.asarray(model.decision_function(rows), dtype=np.float64)
+        return Predictions(
+            labels=[json_value(v) for v in model.predict(rows)], values=scores.reshape(-1, 1)
+        )
     out = model.predict(rows) if spec.task == introspect.REGRESSOR else model.transform(rows)
     if hasattr(out, "toarray"):
         out = out.toarray()
@@ -104,6 +139,20 @@ def runtime_predictions(outputs: list[Any], spec: OutputSpec) -> Predictions:
             else None
         )
         return Predictions(labels=labels, probabilities=probabilities)
+    if spec.task == introspect.MULTILABEL:
+        targets = spec.targets or []
+        rows = np.asarray(results[spec.label], dtype=object).reshape(-1, len(targets))
+        labels = [[label_value(v, t["classes"]) for v, t in zip(row, targets)] for row in rows]
+        probabilities = (
+            np.hstack([np.asarray(p, dtype=np.float64) for p in results[spec.probabilities]])
+            if spec.probabilities
+            else None
+        )
+        return Predictions(labels=labels, probabilities=probabilities)
+    if spec.task == introspect.OUTLIER:
+        raw = np.asarray(results[spec.label], dtype=object).reshape(-1)
+        scores = np.asarray(results[spec.score], dtype=np.float64).reshape(-1, 1)
+        return Predictions(labels=[json_value(v) for v in raw], values=scores)
     out = np.asarray(results[spec.names[0]], dtype=np.float64)
     return Predictions(values=out.reshape(len(out), -1))
 
@@ -170,10 +219,9 @@ def compare(
             result.passed = False
     pairs = []
     if expected.probabilities is not None and got.probabilities is not None:
-        columns = [f"probabilities[{c}]" for c in spec.classes or []]
-        pairs.append((expected.probabilities, got.probabilities, columns, 0.0))
+        pairs.append((expected.probabilities, got.probabilities, _probability_columns(spec), 0.0))
     if expected.values is not None and got.values is not None:
-        kind = "value" if spec.task == introspect.REGRESSOR else "embedding"
+        kind = _VALUE_KINDS.get(spec.task, "embedding")
         width = expected.values.shape[1]
         columns = [kind] if width == 1 else [f"{kind}[{j}]" for j in range(width)]
         pairs.append((expected.values, got.values, columns, rtol))
@@ -219,6 +267,15 @@ def compare(
     worst.sort(key=lambda item: -item[0])
     result.worst = [_jsonable(w) for _, w in worst[:WORST_ROWS]]
     return result
+
+
+_VALUE_KINDS = {introspect.REGRESSOR: "value", introspect.OUTLIER: "score"}
+
+
+def _probability_columns(spec: OutputSpec) -> list[str]:
+    if spec.targets is not None:
+        return [f"probabilities[{t['name']}][{c}]" for t in spec.targets for c in t["classes"]]
+    return [f"probabilities[{c}]" for c in spec.classes or []]
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
