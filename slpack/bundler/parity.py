@@ -81,6 +81,33 @@ def output_spec(onnx_model: Any, model: Any, task: str) -> OutputSpec:
     return OutputSpec(task, [floats[-1]], embedding=floats[-1])
 
 
+def sklearn_output_spec(model: Any, task: str) -> OutputSpec:
+    """The outputs the scikit-learn runtime hands over: the same shapes as a converted graph's,
+    under fixed names (there is no graph to name them)."""
+    proba = introspect.has_predict_proba(model)
+    last = introspect.final_estimator(model)
+    if task == introspect.CLASSIFIER:
+        names = ["label", "probabilities"] if proba else ["label"]
+        classes = [json_value(c) for c in last.classes_]
+        return OutputSpec(
+            task, names, label="label", probabilities=names[-1] if proba else None, classes=classes
+        )
+    if task == introspect.MULTILABEL:
+        names = ["label", "probabilities"] if proba else ["label"]
+        targets = [
+            {"name": str(i), "classes": [json_value(c) for c in classes]}
+            for i, classes in enumerate(last.classes_)
+        ]
+        return OutputSpec(
+            task, names, label="label", probabilities=names[-1] if proba else None, targets=targets
+        )
+    if task == introspect.OUTLIER:
+        return OutputSpec(task, ["label", "score"], label="label", score="score")
+    if task == introspect.REGRESSOR:
+        return OutputSpec(task, ["value"], value="value")
+    return OutputSpec(task, ["embedding"], embedding="embedding")
+
+
 def json_value(value: Any) -> Any:
     """A class label as the JSON value responses carry (numpy scalars become Python ones)."""
     if isinstance(value, np.generic):

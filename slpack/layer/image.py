@@ -14,7 +14,7 @@ from typing import Any
 
 from slpack.errors import SlpackError
 
-_DOCKER_ARCH = {"x86_64": "amd64", "arm64": "arm64"}
+DOCKER_ARCH = {"x86_64": "amd64", "arm64": "arm64"}
 
 
 def render_dockerfile(
@@ -51,7 +51,7 @@ def render_dockerfile(
             python=lock["python"],
             arch=lock["arch"],
             runtime=lock["runtime"],
-            docker_arch=_DOCKER_ARCH[lock["arch"]],
+            docker_arch=DOCKER_ARCH[lock["arch"]],
             spec=lock["spec"]["name"],
             packages=packages,
             hashes=all(p["hash_of"] == "wheel" for p in packages),

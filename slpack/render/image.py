@@ -22,6 +22,8 @@ def render(d: Deployment, out_dir: Path) -> list[Path]:
             "Lambda SnapStart does not apply to container images; render the image target "
             "without --snapstart (the zip targets and slpack deploy support it)."
         )
+    if d.model_runtime == "sklearn":
+        return _render_sklearn(d, out_dir)
     if d.layer is None or d.layer.path is None:
         raise SlpackError(
             "the image target installs the layer's exact packages, so it needs --layer "
@@ -38,4 +40,33 @@ def render(d: Deployment, out_dir: Path) -> list[Path]:
         encoding="utf-8",
     )
     readme = write("image/README.md.j2", out_dir / "README.md", d=d, image=name)
+    return [dockerfile, readme]
+
+
+def _render_sklearn(d: Deployment, out_dir: Path) -> list[Path]:
+    """The scikit-learn runtime's image: the manifest's exact versions, no layer (every
+    dependency, numpy and scipy included, comes from the recorded requirements)."""
+    from slpack.bundler.bundle import read_manifest
+    from slpack.layer.image import DOCKER_ARCH
+    from slpack_handler.contract import HANDLER
+
+    requirements = read_manifest(d.bundle_dir)["runtime"].get("requirements") or {}
+    if not requirements:
+        raise SlpackError(
+            f"{d.bundle_dir} names the sklearn runtime but records no requirements; rebuild it."
+        )
+    dockerfile = out_dir / "Dockerfile"
+    write(
+        "image/Dockerfile.sklearn.j2",
+        dockerfile,
+        name=d.function_name,
+        python=d.python,
+        arch=d.arch,
+        docker_arch=DOCKER_ARCH[d.arch],
+        dockerfile="deploy/image/Dockerfile",
+        requirements=sorted(requirements.items()),
+        function_zip="function.zip",
+        handler=HANDLER,
+    )
+    readme = write("image/README.md.j2", out_dir / "README.md", d=d, image=d.function_name)
     return [dockerfile, readme]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from slpack.errors import SlpackError
 from slpack.layer import build_layer
-from slpack.serve.sandbox import layer_paths, runtime_dir, unpack_bundle
+from slpack.serve.sandbox import layer_paths, requirements_dir, runtime_dir, unpack_bundle
 from slpack.serve.workers import POOL, FunctionConfig, FunctionInitError, LogSink, WorkerPool
 
 
@@ -40,11 +40,16 @@ def local_function(
     with tempfile.TemporaryDirectory(prefix="slpack-serve-") as scratch:
         root = Path(scratch)
         unpacked = unpack_bundle(bundle, root / "task")
+        requirements = (unpacked.manifest.get("runtime") or {}).get("requirements")
+        if requirements and layer is None:  # the sklearn runtime: what its image installs
+            layers: tuple[Path, ...] = (requirements_dir(requirements, root / "opt"),)
+        else:
+            layers = layer_paths(layer or host_layer(log), root / "opt")
         config = FunctionConfig(
             name=unpacked.name,
             task_root=unpacked.task_root,
             runtime_dir=runtime_dir(root / "runtime"),
-            layers=layer_paths(layer or host_layer(log), root / "opt"),
+            layers=layers,
             timeout_s=timeout_s,
             environment=dict(environment or {}),
         )
