@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from slpack.bundler.registry import Converter, Registration
+from slpack.bundler.registry import Registration, fixed
 
 EXTRA = "slpack[boosting]"  # what to install when a library is present but onnxmltools is not
 LIBRARIES = ("lightgbm", "xgboost")
@@ -46,7 +46,7 @@ def registrations() -> list[Registration]:
                 Registration(
                     cls,
                     f"{library.capitalize()}{name}",
-                    _fixed(convert),
+                    fixed(convert),
                     calculate_linear_classifier_output_shapes
                     if classifier
                     else calculate_linear_regressor_output_shapes,
@@ -69,13 +69,6 @@ def missing_extra(model_module: str) -> bool:
     """Whether an estimator from ``model_module`` would convert once ``slpack[boosting]`` is in."""
     library = model_module.split(".")[0]
     return library in LIBRARIES and _import("onnxmltools") is None
-
-
-def _fixed(convert: Converter) -> Any:
-    def make(previous: Converter | None) -> Converter:
-        return convert
-
-    return make
 
 
 def _import(name: str) -> Any:

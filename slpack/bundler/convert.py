@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from slpack.bundler import boosting, compat, introspect, registry
+from slpack.bundler import boosting, compat, extra, introspect, registry
 from slpack.bundler.rewrites import apply_rewrites
 from slpack.bundler.schema import Schema
 from slpack.errors import ConversionError, SlpackError
@@ -89,7 +89,7 @@ def convert(
     """Convert a fitted model; fill in each feature's ONNX input name."""
     from skl2onnx import convert_sklearn
 
-    with registry.scoped(compat.fixes() + boosting.registrations()):
+    with registry.scoped(compat.fixes() + extra.registrations() + boosting.registrations()):
         rewritten = apply_rewrites(model)
         _check_registered(rewritten.model)
         schema.use_float_dtype(rewritten.float_dtype)
@@ -155,52 +155,46 @@ def _check_registered(model: Any) -> None:
 
     for est in introspect.walk(model):
         cls = type(est)
-        if cls.__name__ == "FunctionTransformer" and est.func is not None and _stock_converter(cls):
-            raise ConversionError(_no_converter(cls))  # skl2onnx's own converts the identity only
-        if (
-            cls.__name__ in _STRUCTURAL
-            or cls.__name__ == "CastTransformer"
-            or cls in sklearn_operator_name_map
-        ):
+        if cls.__name__ in _STRUCTURAL or cls in sklearn_operator_name_map:
             continue
         raise ConversionError(_no_converter(cls))
 
 
-def _stock_converter(cls: type) -> bool:
-    """Whether ``cls`` still converts with skl2onnx's own converter (not one the user
-    registered)."""
-    from skl2onnx._supported_operators import sklearn_operator_name_map
-    from skl2onnx.common._registration import get_converter
-
-    try:
-        fn = get_converter(sklearn_operator_name_map[cls])
-    except (KeyError, ValueError):
-        return False
-    return getattr(getattr(fn, "_fct", fn), "__module__", "").startswith("skl2onnx.")
+SKLEARN_RUNTIME = "--runtime sklearn"  # the way forward when ONNX cannot express a step
 
 
 def _no_converter(cls: type) -> str:
     name = cls.__name__
-    hint = ""
+    if boosting.missing_extra(cls.__module__):
+        return (
+            f"{name} converts with onnxmltools, which is not installed; install it with "
+            f"pip install '{boosting.EXTRA}' and rebuild."
+        )
     if name == "FunctionTransformer":
-        hint = (
-            " (a FunctionTransformer runs arbitrary Python, so it needs your own converter, "
-            "or a built-in transformer instead)"
+        return (
+            "the FunctionTransformer runs Python that ONNX cannot express (slpack converts numpy "
+            "ufuncs such as np.log1p, np.exp, np.sqrt, np.clip); build with "
+            f"{SKLEARN_RUNTIME} to serve the pipeline as it is."
         )
     return (
-        f"skl2onnx has no converter for {name} from {cls.__module__}{hint}; write "
-        "one, register it with "
-        "skl2onnx.update_registered_converter in a module, and pass it with --converters MODULE."
+        f"ONNX has no converter for {name} from {cls.__module__}; build with {SKLEARN_RUNTIME} "
+        "to serve the pipeline as it is, or register a converter with "
+        "skl2onnx.update_registered_converter in a module passed with --converters MODULE."
     )
 
 
 def _explain(exc: Exception, model: Any) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if "shape calculator" in text or (
-        "converter" in text.lower() and "unable to find" in text.lower()
-    ):
-        return (
-            f"{text}; register a converter with skl2onnx.update_registered_converter and "
-            "pass it with --converters MODULE."
-        )
-    return f"converting {introspect.describe(model)} to ONNX failed: {text[:300]}"
+    step = _failing_step(text, model)
+    return (
+        f"converting {step} to ONNX failed ({text[:240]}); build with {SKLEARN_RUNTIME} to "
+        "serve the pipeline as it is."
+    )
+
+
+def _failing_step(text: str, model: Any) -> str:
+    """The estimator skl2onnx's message is about (it names the operator), else the model."""
+    for est in introspect.walk(model):
+        if type(est).__name__ in text and type(est).__name__ not in _STRUCTURAL:
+            return type(est).__name__
+    return introspect.describe(model)

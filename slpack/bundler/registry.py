@@ -132,3 +132,12 @@ def _restore(entry: _Saved) -> None:
         sklearn_parsers_map.pop(entry.model, None)
     else:
         update_registered_parser(entry.model, entry.parser)
+
+
+def fixed(convert: Converter) -> Callable[[Converter | None], Converter]:
+    """A ``Registration.make`` for a converter that does not build on the previous one."""
+
+    def make(previous: Converter | None) -> Converter:
+        return convert
+
+    return make

@@ -203,6 +203,48 @@ def _string_imputers(result: Rewritten) -> None:
         result.notes.append("string imputers read missing values as empty strings")
 
 
+@rewrite("imputer-indicator-as-union")
+def _imputer_indicators(result: Rewritten) -> None:
+    """``SimpleImputer(add_indicator=True)`` as the union scikit-learn computes: the imputed
+    columns, then its fitted MissingIndicator's columns (skl2onnx's imputer ignores the
+    indicator, and the next step then receives fewer columns than it was fitted on)."""
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import FeatureUnion
+
+    def split(est: Any) -> Any | None:
+        if not isinstance(est, SimpleImputer) or getattr(est, "indicator_", None) is None:
+            return None
+        indicator = est.indicator_
+        est.add_indicator, est.indicator_ = False, None
+        return FeatureUnion([("imputed", est), ("indicator", indicator)])
+
+    replace_steps(result.model, split)
+
+
+@rewrite("one-hot-missing-category")
+def _one_hot_missing(result: Rewritten) -> None:
+    """One-hot encoders that saw NaN in a string column keep it as a category of its own;
+    requests send a missing string as ``MISSING_STRING`` (ONNX strings cannot be NaN), so the
+    conversion copy names that category ``MISSING_STRING``. A NaN the encoder never saw stays
+    unknown, as in scikit-learn (ignored, or refused by the probes)."""
+    for est in introspect.walk(result.model):
+        if not introspect.is_named(est, ("OneHotEncoder",)) or not hasattr(est, "categories_"):
+            continue
+        fixed = []
+        for cats in est.categories_:
+            if cats.dtype == object and any(_is_nan(c) for c in cats):
+                if MISSING_STRING in set(cats.tolist()):
+                    fixed.append(cats)  # a real empty-string category: cannot tell them apart
+                    continue
+                cats = np.array([MISSING_STRING if _is_nan(c) else c for c in cats], dtype=object)
+            fixed.append(cats)
+        est.categories_ = fixed
+
+
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and np.isnan(value)
+
+
 @rewrite("text-locale")
 def _text_locale(result: Rewritten) -> None:
     """Give text vectorizers a locale that exists on every machine.
