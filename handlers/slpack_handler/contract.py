@@ -120,6 +120,7 @@ if TYPE_CHECKING:
         feed: SklearnFeed  # sklearn: how rows reach the pipeline (as it was fitted)
         trusted: list[str]  # sklearn: skops types this bundle's model file may load
         categories: dict[str, list[Any]]  # sklearn: columns fitted as pandas categoricals
+        columns: list[str]  # sklearn: every column the pipeline is handed, read or not
 
     class Manifest(TypedDict, total=False):
         format: int

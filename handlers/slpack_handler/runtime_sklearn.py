@@ -59,6 +59,10 @@ class SklearnRuntime:
         self.feed = str(runtime.get("feed", "frame"))
         self.categories: dict[str, list[Any]] = dict(runtime.get("categories") or {})
         self.features = [(f["name"], f["type"]) for f in manifest["input"]["features"]]
+        # columns the pipeline is handed but never reads (a dropped id): filled with nulls
+        sent = {name for name, _ in self.features}
+        self.columns = list(runtime.get("columns") or [name for name, _ in self.features])
+        self.unread = [c for c in self.columns if c not in sent]
         self.task = manifest["task"]
         self.names = list(manifest["output"]["names"])
 
@@ -74,7 +78,9 @@ class SklearnRuntime:
             return np.column_stack([c.astype(np.float64) for c in columns.values()])
         import pandas as pd
 
-        frame = pd.DataFrame(columns)
+        for name in self.unread:
+            columns[name] = np.full(parsed.rows, np.nan, dtype=object)
+        frame = pd.DataFrame({name: columns[name] for name in self.columns})
         for name, categories in self.categories.items():
             frame[name] = pd.Categorical(frame[name], categories=categories)
         return frame

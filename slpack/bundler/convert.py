@@ -109,8 +109,27 @@ def convert(
             raise
         except Exception as exc:
             raise ConversionError(_explain(exc, model)) from None
+    _prune_unread_inputs(onx, schema)
     _record_input_names(onx, schema)
     return Converted(onx, target, rewritten.notes)
+
+
+def _prune_unread_inputs(onx: Any, schema: Schema) -> None:
+    """Remove graph inputs no node reads (columns a ColumnTransformer drops, an id, a date):
+    requests then need not send them, and the manifest lists them as ignored. Graph inputs come
+    in the schema's feature order (skl2onnx may rename them, never reorders them)."""
+    inputs = list(onx.graph.input)
+    if schema.layout != "columns" or len(inputs) != len(schema.features):
+        return
+    read = {name for node in onx.graph.node for name in node.input}
+    read.update(o.name for o in onx.graph.output)
+    unread = {f.name for f, i in zip(schema.features, inputs) if i.name not in read}
+    if not unread or len(unread) == len(inputs):
+        return
+    for graph_input in inputs:
+        if graph_input.name not in read:
+            onx.graph.input.remove(graph_input)
+    schema.drop_unread(unread)
 
 
 def _initial_types(schema: Schema) -> list[tuple[str, Any]]:

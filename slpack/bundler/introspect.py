@@ -211,6 +211,20 @@ def column_uses(model: Any, columns: list[str]) -> dict[str, ColumnUse]:
     return uses
 
 
+def unread_columns(model: Any, columns: list[str]) -> set[str]:
+    """Input columns a leading ColumnTransformer drops (``"drop"``, ``remainder="drop"``)."""
+    from sklearn.compose import ColumnTransformer
+
+    first = first_step(model)
+    if not isinstance(first, ColumnTransformer) or not hasattr(first, "transformers_"):
+        return set()
+    read: set[str] = set()
+    for _, trans, cols in first.transformers_:
+        if not (isinstance(trans, str) and trans == "drop"):
+            read.update(_column_names(cols, columns))
+    return set(columns) - read
+
+
 def _column_names(cols: Any, columns: list[str]) -> list[str]:
     """Resolve a ColumnTransformer column selector to names."""
     import numpy as np

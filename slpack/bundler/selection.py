@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from slpack.bundler import parity, runtimes
+from slpack.bundler import introspect, parity, runtimes
 from slpack.bundler.schema import Schema
 from slpack.errors import ParityError, SlpackError
 
@@ -92,10 +92,13 @@ def select_sklearn(job: Job, trust_pickle: bool) -> Selected:
 
     artifact, trusted = sklearn_runtime.artifact(job.model, trust_pickle)
     feed = job.schema.sklearn_input
+    if feed == "frame":  # columns the pipeline drops need not be sent; the runtime fills them
+        job.schema.drop_unread(introspect.unread_columns(job.model, job.schema.names))
     reads: RuntimeEntry = {
         "feed": feed,  # type: ignore[typeddict-item]
         "trusted": trusted,
         "categories": sklearn_runtime.categories(job.frame),
+        "columns": job.schema.model_columns,
     }
     local = runtimes.LocalRuntime(artifact, job.schema, job.spec, job.model, reads)
     reason = "asked for with --runtime sklearn"
