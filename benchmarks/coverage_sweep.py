@@ -468,6 +468,14 @@ CASES: dict[str, Callable[[], Case]] = {
             LogisticRegression(max_iter=500),
         )
     ),
+    "count-char": _reviews(
+        make_pipeline(
+            CountVectorizer(analyzer="char", ngram_range=(1, 2)), LogisticRegression(max_iter=500)
+        )
+    ),
+    "tfidf-no-lowercase-accents": _reviews(
+        make_pipeline(TfidfVectorizer(lowercase=False, min_df=2), LogisticRegression(max_iter=500))
+    ),
     "hashing-vectorizer": _reviews(
         make_pipeline(HashingVectorizer(n_features=256), LogisticRegression(max_iter=500))
     ),

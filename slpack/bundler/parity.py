@@ -351,18 +351,18 @@ def failure_message(result: ParityResult, model: Any, runtime: str) -> str:
 
 
 def _hint(result: ParityResult, model: Any) -> str:
+    sklearn = "build with --runtime sklearn to serve the pipeline as it is"
     if introspect.contains(model, introspect.TEXT_VECTORIZERS):
         return (
-            "ONNX tokenizes and lowercases text with its own engine, so set the vectorizer's "
-            "token_pattern to a simple pattern such as r'\\b\\w+\\b' (or lowercase=False for "
-            "non-ASCII text) and retrain, or pass --allow-mismatch"
+            "ONNX lowercases ASCII letters only and tokenizes with RE2, so this text is split "
+            f"or cased differently than scikit-learn does; {sklearn}, or retrain with "
+            "lowercase=False on text you lowercase yourself"
         )
     if result.label_agreement is not None and result.label_agreement < 1.0:
         return (
-            "labels differ, so this is not a rounding matter: report the estimator, or pass "
-            "--allow-mismatch to build anyway"
+            f"labels differ, so this is not a rounding matter: {sklearn}, or report the estimator"
         )
     return (
-        "loosen --atol/--rtol if the differences are acceptable, or pass --allow-mismatch "
-        "to build anyway"
+        f"loosen --atol/--rtol if the differences are acceptable, or {sklearn}, or pass "
+        "--allow-mismatch to build anyway"
     )

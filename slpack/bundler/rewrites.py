@@ -245,17 +245,35 @@ def _is_nan(value: Any) -> bool:
     return isinstance(value, float) and np.isnan(value)
 
 
+# scikit-learn's word patterns, whose ``\w`` matches any letter or digit (Python's re), as RE2
+# patterns (onnxruntime's tokenizer) with the same matches: RE2's ``\w`` and ``\b`` are
+# ASCII-only, so "café" would tokenize as "caf"; skl2onnx's own stand-in for the default,
+# ``[a-zA-Z0-9_]+``, also keeps one-letter words, which shifts every word bigram after one.
+_WORD = "[\\p{L}\\p{N}_]"
+UNICODE_TOKEN_PATTERNS = {
+    r"(?u)\b\w\w+\b": _WORD + "{2,}",
+    r"\b\w\w+\b": _WORD + "{2,}",
+    r"(?u)\b\w+\b": _WORD + "+",
+    r"\b\w+\b": _WORD + "+",
+}
+
+
 @rewrite("text-locale")
 def _text_locale(result: Rewritten) -> None:
-    """Give text vectorizers a locale that exists on every machine.
+    """Give text vectorizers a locale that exists on every machine, and scikit-learn's words.
 
     The converted StringNormalizer asks for ``en_US.UTF-8`` by default; minimal images (Lambda's
     among them) lack it and the session fails to load. The C locale always exists; it lowercases
     ASCII only, which the parity gate checks against scikit-learn on the sample's real text.
+    Word patterns scikit-learn ships become their Unicode RE2 equivalents
+    (:data:`UNICODE_TOKEN_PATTERNS`).
     """
     for est in introspect.walk(result.model):
         if introspect.is_named(est, introspect.TEXT_VECTORIZERS):
             result.add_option(est, locale="C")
+            pattern = UNICODE_TOKEN_PATTERNS.get(getattr(est, "token_pattern", None) or "")
+            if getattr(est, "analyzer", "word") == "word" and pattern is not None:
+                result.add_option(est, tokenexp=pattern)
 
 
 @rewrite("voting-flatten")
