@@ -221,7 +221,7 @@ def bound_strings(frame: Any, columns: list[str], limit: int) -> tuple[Any, list
     for name in columns:
         column = frame[name]
         if column.dtype == object or str(column.dtype) in ("string", "category"):
-            lengths = column.map(lambda v: len(v) if isinstance(v, str) else 0)
+            lengths = column.astype(object).map(lambda v: len(v) if isinstance(v, str) else 0)
             over = lengths > limit
             too_long = over if too_long is None else too_long | over
     if too_long is None or not too_long.any():

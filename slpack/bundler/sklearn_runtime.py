@@ -96,10 +96,10 @@ def requirements(model: Any, feed: str, model_format: str) -> dict[str, str]:
         )
     owners = metadata.packages_distributions()
     roots = sorted({dist for module in modules for dist in owners.get(module, [])})
-    return {name: version for name, version in sorted(_closure(roots).items())}
+    return {name: version for name, version in sorted(closure(roots).items())}
 
 
-def _closure(roots: list[str]) -> dict[str, str]:
+def closure(roots: list[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     todo = list(roots)
     while todo:
