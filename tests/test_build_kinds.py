@@ -423,7 +423,7 @@ def test_multilabel_refuses_the_python_runtime_cleanly(tmp_path: Path) -> None:
 def test_own_python_function_is_refused_with_the_step_named(tmp_path: Path) -> None:
     X, y, _ = _numeric()
     model = make_pipeline(FunctionTransformer(lambda a: a * 2), Ridge()).fit(X, y)
-    with pytest.raises(SlpackError, match="FunctionTransformer runs .*--runtime sklearn"):
+    with pytest.raises(SlpackError, match=r"FunctionTransformer runs .*--runtime sklearn"):
         build_bundle(model, X, tmp_path / "dist", name="own")
     with pytest.raises(SlpackError, match="cannot import"):
         build_bundle(model, X, tmp_path / "dist", name="own", runtime="sklearn")

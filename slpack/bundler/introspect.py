@@ -140,7 +140,7 @@ def _children(model: Any) -> Iterator[Any]:
         yield from (t for _, t in model.transformer_list if isinstance(t, BaseEstimator))
         return
     for attr in _FITTED_CHILDREN:
-        value = getattr(model, attr, None)
+        value: Any = getattr(model, attr, None)
         members = value if isinstance(value, (list, tuple)) else [value]
         if hasattr(value, "ravel"):  # gradient boosting keeps a 2-D array of trees
             members = list(value.ravel())

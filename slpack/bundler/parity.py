@@ -8,11 +8,14 @@ names the worst rows and columns so a failure says where to look, not only that 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from slpack.bundler import introspect
+
+if TYPE_CHECKING:
+    from slpack_handler.contract import OutputSpec as ContractOutput
 
 WORST_ROWS = 5
 
@@ -31,8 +34,8 @@ class OutputSpec:
     score: str | None = None  # outlier: the decision function (negative: an outlier)
     targets: list[dict[str, Any]] | None = None  # multilabel: name and classes per label column
 
-    def to_manifest(self) -> dict[str, Any]:
-        entry = {
+    def to_manifest(self) -> ContractOutput:
+        entry: ContractOutput = {
             "label": self.label,
             "probabilities": self.probabilities,
             "classes": self.classes,
@@ -43,7 +46,7 @@ class OutputSpec:
         if self.score is not None:
             entry["score"] = self.score
         if self.targets is not None:
-            entry["targets"] = self.targets
+            entry["targets"] = self.targets  # type: ignore[typeddict-item]
         return entry
 
 
@@ -158,17 +161,11 @@ def runtime_predictions(outputs: list[Any], spec: OutputSpec) -> Predictions:
     """What a handler runtime answered (its outputs in ``spec.names`` order, as nested lists)."""
     results = dict(zip(spec.names, outputs))
     if spec.task == introspect.CLASSIFIER:
-        raw = np.asarray(results[spec.label], dtype=object).reshape(-1)
-        labels = [label_value(v, spec.classes or []) for v in raw]
-        probabilities = (
-            np.asarray(results[spec.probabilities], dtype=np.float64)
-            if spec.probabilities
-            else None
-        )
-        return Predictions(labels=labels, probabilities=probabilities)
+        labels = [label_value(v, spec.classes or []) for v in _flat(results[str(spec.label)])]
+        return Predictions(labels=labels, probabilities=_floats(results, spec.probabilities))
     if spec.task == introspect.MULTILABEL:
         targets = spec.targets or []
-        rows = np.asarray(results[spec.label], dtype=object).reshape(-1, len(targets))
+        rows = np.array(results[str(spec.label)], dtype=np.object_).reshape(-1, len(targets))
         labels = [[label_value(v, t["classes"]) for v, t in zip(row, targets)] for row in rows]
         probabilities = (
             np.hstack([np.asarray(p, dtype=np.float64) for p in results[spec.probabilities]])
@@ -177,11 +174,21 @@ def runtime_predictions(outputs: list[Any], spec: OutputSpec) -> Predictions:
         )
         return Predictions(labels=labels, probabilities=probabilities)
     if spec.task == introspect.OUTLIER:
-        raw = np.asarray(results[spec.label], dtype=object).reshape(-1)
-        scores = np.asarray(results[spec.score], dtype=np.float64).reshape(-1, 1)
-        return Predictions(labels=[json_value(v) for v in raw], values=scores)
+        scores = np.asarray(results[str(spec.score)], dtype=np.float64).reshape(-1, 1)
+        return Predictions(
+            labels=[json_value(v) for v in _flat(results[str(spec.label)])], values=scores
+        )
     out = np.asarray(results[spec.names[0]], dtype=np.float64)
     return Predictions(values=out.reshape(len(out), -1))
+
+
+def _flat(values: Any) -> list[Any]:
+    flat: list[Any] = np.array(values, dtype=np.object_).reshape(-1).tolist()
+    return flat
+
+
+def _floats(results: dict[str, Any], name: str | None) -> np.ndarray | None:
+    return None if name is None else np.asarray(results[name], dtype=np.float64)
 
 
 def label_value(raw: Any, classes: list[Any]) -> Any:
@@ -241,9 +248,9 @@ def compare(
                     "row": ids[i],
                     "column": "label",
                     "expected": expected.labels[i],
-                    "got": got.labels[i],
+                    "got": (got.labels or [])[i],
                 },
-            )  # type: ignore[index]
+            )
             for i in disagree[:WORST_ROWS]
         ]
         if disagree:

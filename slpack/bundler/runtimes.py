@@ -76,7 +76,7 @@ def draft_manifest(
         "name": artifact.runtime,
         "intra_op_threads": threads,
         "inter_op_threads": 1,
-        **(runtime or {}),  # type: ignore[typeddict-item]
+        **(runtime or {}),
     }
     return {
         "task": task,  # type: ignore[typeddict-item]
@@ -123,7 +123,10 @@ class LocalRuntime:
         """The runtime's raw outputs for the rows of ``frame``, sent as requests send them."""
         from slpack_handler.schema import Parsed
 
-        return self.runtime.run(Parsed(len(frame), self.schema.request_columns(frame)))  # type: ignore[no-any-return]
+        outputs: list[Any] = self.runtime.run(
+            Parsed(len(frame), self.schema.request_columns(frame))
+        )
+        return outputs
 
     def predictions(self, frame: Any) -> Predictions:
         return runtime_predictions(self.outputs(frame), self.spec)

@@ -165,5 +165,5 @@ def _top_level_entries(dist: metadata.Distribution) -> set[Path]:
         top = file.parts[0]
         if top == ".." or top.endswith((".dist-info", ".egg-info", ".pth")) or top == "__pycache__":
             continue
-        entries.add(Path(dist.locate_file(top)))
+        entries.add(Path(str(dist.locate_file(top))))
     return entries
