@@ -221,6 +221,15 @@ def _imputer_indicators(result: Rewritten) -> None:
     replace_steps(result.model, split)
 
 
+@rewrite("dense-bins")
+def _dense_bins(result: Rewritten) -> None:
+    """``KBinsDiscretizer(encode="onehot")`` as ``"onehot-dense"``: the same columns, only not
+    in a sparse matrix, which is all skl2onnx refuses (ONNX has no sparse tensors)."""
+    for est in introspect.walk(result.model):
+        if introspect.is_named(est, ("KBinsDiscretizer",)) and est.encode == "onehot":
+            est.encode = "onehot-dense"
+
+
 @rewrite("one-hot-missing-category")
 def _one_hot_missing(result: Rewritten) -> None:
     """One-hot encoders that saw NaN in a string column keep it as a category of its own;
