@@ -53,7 +53,13 @@ def artifact(model: Any, trust_pickle: bool) -> tuple[Artifact, list[str]]:
     import joblib
 
     buffer = io.BytesIO()
-    joblib.dump(model, buffer)
+    try:
+        joblib.dump(model, buffer)
+    except Exception as exc:  # pickling errors come in several types
+        raise SlpackError(
+            f"joblib cannot save the pipeline either ({str(exc).splitlines()[0][:160]}); "
+            "replace the step it names with one defined in an installed module."
+        ) from None
     return Artifact("sklearn", JOBLIB_FILE, "joblib", buffer.getvalue()), []
 
 
@@ -62,18 +68,19 @@ def _check_importable_code(model: Any) -> None:
     for est in introspect.deep_walk(model):
         for value in est.get_params(deep=False).values():
             module = getattr(value, "__module__", None)
-            if callable(value) and module is not None and _is_local(module):
-                name = getattr(value, "__qualname__", repr(value))
+            name = getattr(value, "__qualname__", None) or repr(value)
+            if callable(value) and module is not None and _is_local(module, name):
                 raise SlpackError(
                     f"{type(est).__name__} calls {name} from {module}, which a deployed function "
                     "cannot import; move it into a module installed as a package and rebuild."
                 )
 
 
-def _is_local(module: str) -> bool:
-    """Code the function's image would not have: a script, a notebook, a loose module."""
+def _is_local(module: str, name: str) -> bool:
+    """Code the function's image would not have: a script, a notebook, a loose module, or a
+    function no module can name (a lambda, a closure)."""
     top = module.split(".")[0]
-    if top == "__main__" or "<locals>" in module:
+    if top == "__main__" or "<locals>" in name or "<lambda>" in name:
         return True
     if top in sys.stdlib_module_names:
         return False
