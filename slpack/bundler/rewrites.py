@@ -12,6 +12,7 @@ Register a rewrite with :func:`rewrite`; :func:`apply_rewrites` runs them all in
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -254,17 +255,41 @@ def _is_nan(value: Any) -> bool:
     return isinstance(value, float) and np.isnan(value)
 
 
-# scikit-learn's word patterns, whose ``\w`` matches any letter or digit (Python's re), as RE2
-# patterns (onnxruntime's tokenizer) with the same matches: RE2's ``\w`` and ``\b`` are
-# ASCII-only, so "café" would tokenize as "caf"; skl2onnx's own stand-in for the default,
-# ``[a-zA-Z0-9_]+``, also keeps one-letter words, which shifts every word bigram after one.
-_WORD = "[\\p{L}\\p{N}_]"
-UNICODE_TOKEN_PATTERNS = {
-    r"(?u)\b\w\w+\b": _WORD + "{2,}",
-    r"\b\w\w+\b": _WORD + "{2,}",
-    r"(?u)\b\w+\b": _WORD + "+",
-    r"\b\w+\b": _WORD + "+",
+# scikit-learn's word patterns match Python's Unicode ``\w``; onnxruntime's tokenizer (RE2) reads
+# ``\w`` and ``\b`` as ASCII, so "café" would tokenize as "caf", and skl2onnx's own stand-in for
+# the default, ``[a-zA-Z0-9_]+``, also keeps one-letter words, which shifts every word bigram after
+# one. The replacement spells Python's ``\w`` out as a class of literal character ranges, which
+# RE2 and Python's re (the python runtime's tokenizer) both read the same way.
+_UNICODE_PATTERNS = {
+    r"(?u)\b\w\w+\b": "{2,}",
+    r"\b\w\w+\b": "{2,}",
+    r"(?u)\b\w+\b": "+",
+    r"\b\w+\b": "+",
 }
+
+
+# Unicode assigns no letter or digit past plane 3 (planes 4-13 are unassigned, 14 holds tags and
+# variation selectors, 15-16 private use), so the scan stops there.
+_LAST_WORD_PLANE_END = 0x40000
+
+
+@functools.cache
+def word_class() -> str:
+    r"""Python's ``\w`` as ``[...]`` of literal ranges (734 ranges, 5 KB of UTF-8)."""
+    import re
+
+    every = "".join(map(chr, range(_LAST_WORD_PLANE_END)))  # lone surrogates are never \w
+    ranges = []
+    for match in re.finditer(r"\w+", every):
+        first, last = match.group()[0], match.group()[-1]
+        ranges.append(first if first == last else f"{first}-{last}")
+    return "[" + "".join(ranges) + "]"
+
+
+def unicode_token_pattern(token_pattern: str | None) -> str | None:
+    """The RE2-and-Python equivalent of one of scikit-learn's word patterns, else None."""
+    repeat = _UNICODE_PATTERNS.get(token_pattern or "")
+    return None if repeat is None else word_class() + repeat
 
 
 @rewrite("text-locale")
@@ -275,12 +300,12 @@ def _text_locale(result: Rewritten) -> None:
     among them) lack it and the session fails to load. The C locale always exists; it lowercases
     ASCII only, which the parity gate checks against scikit-learn on the sample's real text.
     Word patterns scikit-learn ships become their Unicode RE2 equivalents
-    (:data:`UNICODE_TOKEN_PATTERNS`).
+    (:func:`unicode_token_pattern`).
     """
     for est in introspect.walk(result.model):
         if introspect.is_named(est, introspect.TEXT_VECTORIZERS):
             result.add_option(est, locale="C")
-            pattern = UNICODE_TOKEN_PATTERNS.get(getattr(est, "token_pattern", None) or "")
+            pattern = unicode_token_pattern(getattr(est, "token_pattern", None))
             if getattr(est, "analyzer", "word") == "word" and pattern is not None:
                 result.add_option(est, tokenexp=pattern)
 
