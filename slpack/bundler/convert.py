@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from slpack.bundler import boosting, compat, extra, introspect, registry
 from slpack.bundler.rewrites import apply_rewrites
 from slpack.bundler.schema import Schema
@@ -174,9 +176,24 @@ def _check_registered(model: Any) -> None:
 
     for est in introspect.walk(model):
         cls = type(est)
+        if _native_categories(est):
+            raise ConversionError(
+                f"{cls.__name__} splits on categorical columns natively, which its ONNX "
+                f"converter cannot express; build with {SKLEARN_RUNTIME} to serve the pipeline "
+                "as it is, or encode the categories (OrdinalEncoder) before it and retrain."
+            )
         if cls.__name__ in _STRUCTURAL or cls in sklearn_operator_name_map:
             continue
         raise ConversionError(_no_converter(cls))
+
+
+def _native_categories(est: Any) -> bool:
+    """HistGradientBoosting with categorical features, LightGBM fitted on pandas categoricals."""
+    flags = getattr(est, "is_categorical_", None)
+    if flags is not None and bool(np.any(flags)):
+        return True
+    booster = getattr(est, "booster_", None) if hasattr(est, "fitted_") else None
+    return bool(getattr(booster, "pandas_categorical", None))
 
 
 SKLEARN_RUNTIME = "--runtime sklearn"  # the way forward when ONNX cannot express a step
