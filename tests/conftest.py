@@ -86,6 +86,55 @@ def invoke_bundle(
     return [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
 
 
+_ISOLATED_DRIVER = textwrap.dedent(
+    """
+    import json, sys
+    task_root, packages = sys.argv[1], sys.argv[2]
+    sys.path[:] = [task_root, packages, *[p for p in sys.path if p and "site-packages" not in p]]
+    import slpack_handler
+    for line in sys.stdin:
+        out = slpack_handler.handler(json.loads(line), None)
+        sys.stdout.write("answer: " + json.dumps(out) + "\\n")
+        sys.stdout.flush()
+    """
+)
+_ANSWER = "answer: "
+
+
+def invoke_isolated(bundle_dir: Path, events: list[Any], tmp: Path) -> list[Any]:
+    """Answer ``events`` with the bundled handler where only the bundle and its runtime's
+    packages are importable: numpy + onnxruntime for onnxruntime bundles, nothing for python
+    ones, the manifest's exact requirements for sklearn ones (``python -I -S``, no site)."""
+    from slpack.serve.sandbox import requirements_dir
+
+    manifest = json.loads((bundle_dir / "slpack.json").read_text())
+    runtime = manifest["runtime"]
+    needs = {"onnxruntime": ["numpy", "onnxruntime"], "python": []}.get(runtime["name"])
+    if needs is None:
+        requirements = runtime["requirements"]
+    else:
+        from slpack.bundler.sklearn_runtime import closure
+
+        requirements = closure(needs)
+    packages = requirements_dir(requirements, tmp / f"packages-{bundle_dir.name}")
+    task_root = unpack_function(bundle_dir, tmp / f"isolated-{bundle_dir.name}")
+    proc = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", _ISOLATED_DRIVER, str(task_root), str(packages)],
+        input="".join(json.dumps(e) + "\n" for e in events),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"SLPACK_METRICS": "none", "PATH": os.environ.get("PATH", "")},
+        cwd=tmp,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return [
+        json.loads(line[len(_ANSWER) :])
+        for line in proc.stdout.splitlines()
+        if line.startswith(_ANSWER)
+    ]
+
+
 # --- serve fixtures -----------------------------------------------------------------------
 
 # A stand-in function for the serve machinery: stdlib only (workers import nothing else).

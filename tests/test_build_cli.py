@@ -209,8 +209,8 @@ def test_parity_failure_prints_the_worst_rows_and_allow_mismatch_records_them(
     run_cli, tmp_path: Path
 ) -> None:
     texts = pd.DataFrame(
-        {"text": ["café crème", "naïve idea", "plain words", "déjà vu again", "simple text"] * 8}
-    )
+        {"text": ["CAFÉ CRÈME", "naïve idea", "plain words", "DÉJÀ VU again", "simple text"] * 8}
+    )  # ONNX lowercases ASCII only: "CAFÉ" is not "café" there
     y = ["fr", "fr", "en", "fr", "en"] * 8
     from sklearn.compose import ColumnTransformer
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -232,7 +232,7 @@ def test_parity_failure_prints_the_worst_rows_and_allow_mismatch_records_them(
         "none",
     )
     assert result.code == 3
-    assert "worst rows" in result.err and "token_pattern" in _one_sentence(result.err)
+    assert "worst rows" in result.err and "--runtime sklearn" in _one_sentence(result.err)
     assert not (tmp_path / "accents").exists()
     result = run_cli(
         "build",
@@ -339,7 +339,7 @@ def test_function_transformer_error_explains_the_way_out(run_cli, tmp_path: Path
 
     X, y = load_iris(return_X_y=True)
     joblib.dump(
-        make_pipeline(FunctionTransformer(np.log1p), LogisticRegression(max_iter=500)).fit(X, y),
+        make_pipeline(FunctionTransformer(np.cbrt), LogisticRegression(max_iter=500)).fit(X, y),
         tmp_path / "ft.joblib",
     )
     np.save(tmp_path / "x.npy", X)
@@ -347,7 +347,7 @@ def test_function_transformer_error_explains_the_way_out(run_cli, tmp_path: Path
         "build", tmp_path / "ft.joblib", "--sample", tmp_path / "x.npy", "--target", "none"
     )
     line = _one_sentence(result.err)
-    assert "FunctionTransformer" in line and "update_registered_converter" in line
+    assert "FunctionTransformer runs cbrt" in line and "--runtime sklearn" in line
 
 
 def test_pickle_module_missing_is_a_clear_error(run_cli, iris_files, tmp_path: Path) -> None:

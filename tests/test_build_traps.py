@@ -49,7 +49,7 @@ def test_without_the_float64_rewrite_parity_catches_flipped_branches(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The gate is not decorative: drop the rewrite and the same pipeline fails parity."""
-    kept = [(n, fn) for n, fn in rewrites._REGISTRY if n != "scaler-in-float64-before-trees"]
+    kept = [(n, fn) for n, fn in rewrites._REGISTRY if n != "float64-before-thresholds"]
     monkeypatch.setattr(rewrites, "_REGISTRY", kept)
     X, y = _integer_features()
     model = make_pipeline(
@@ -132,20 +132,39 @@ def test_text_vectorizer_loads_without_the_en_us_locale(tmp_path: Path) -> None:
     assert result.manifest["input"]["features"][0]["role"] == "text"
 
 
-def test_text_tokenizer_mismatch_fails_parity_with_the_option_to_set(tmp_path: Path) -> None:
-    """onnxruntime's regex engine reads \\w as ASCII: accented words tokenize differently."""
+def test_non_ascii_words_tokenize_as_scikit_learn_does(tmp_path: Path) -> None:
+    """onnxruntime's RE2 reads \\w as ASCII; the build hands it the Unicode equivalent of
+    scikit-learn's pattern, so accented words are the same tokens on both sides."""
     texts = pd.DataFrame(
         {"text": ["café crème", "naïve idea", "plain words", "déjà vu again", "simple text"] * 8}
     )
     y = ["fr", "fr", "en", "fr", "en"] * 8
     model = Pipeline(
         [
+            ("prep", ColumnTransformer([("t", TfidfVectorizer(ngram_range=(1, 2)), "text")])),
+            ("clf", LogisticRegression()),
+        ]
+    ).fit(texts, y)
+    result = build_bundle(model, texts, tmp_path, name="accents")
+    assert result.parity.passed and result.parity.max_abs_error < 1e-5
+
+
+def test_text_lowercasing_mismatch_names_a_way_that_works(tmp_path: Path) -> None:
+    """ONNX lowercases ASCII only: "CAFÉ" is not "café" there. The message offers the sklearn
+    runtime (which serves it) and never a tolerance."""
+    texts = pd.DataFrame({"text": ["CAFÉ CRÈME", "naïve idea", "plain words", "ÉTÉ chaud"] * 8})
+    y = ["fr", "fr", "en", "fr"] * 8
+    model = Pipeline(
+        [
             ("prep", ColumnTransformer([("t", TfidfVectorizer(), "text")])),
             ("clf", LogisticRegression()),
         ]
     ).fit(texts, y)
-    with pytest.raises(ParityError, match="token_pattern"):
-        build_bundle(model, texts, tmp_path, name="accents")
+    with pytest.raises(ParityError, match="--runtime sklearn") as info:
+        build_bundle(model, texts, tmp_path, name="upper", runtime="onnxruntime")
+    assert "--atol" not in str(info.value)
+    result = build_bundle(model, texts, tmp_path, name="upper", runtime="sklearn")
+    assert result.parity.passed
 
 
 def test_invalid_onnx_column_names_keep_the_users_names(tmp_path: Path) -> None:

@@ -39,6 +39,7 @@ RuntimeName = Literal["onnxruntime", "python", "sklearn"]
 RUNTIMES = ("onnxruntime", "python", "sklearn")
 ModelFormat = Literal["onnx", "slpack-python", "skops", "joblib"]
 ChosenBy = Literal["flag", "auto"]
+SklearnFeed = Literal["frame", "array", "text"]  # a DataFrame, a 2-D array, or 1-D texts
 
 # -- the manifest (slpack.json) ---------------------------------------------------------------
 # The shapes are for type checkers only: TypedDicts do nothing at run time, and building them
@@ -116,6 +117,10 @@ if TYPE_CHECKING:
         intra_op_threads: int  # onnxruntime
         inter_op_threads: int
         requirements: dict[str, str]  # sklearn: exact distribution versions the model needs
+        feed: SklearnFeed  # sklearn: how rows reach the pipeline (as it was fitted)
+        trusted: list[str]  # sklearn: skops types this bundle's model file may load
+        categories: dict[str, list[Any]]  # sklearn: columns fitted as pandas categoricals
+        columns: list[str]  # sklearn: every column the pipeline is handed, read or not
 
     class Manifest(TypedDict, total=False):
         format: int

@@ -73,8 +73,45 @@ def _transformer(output: dict[str, Any]) -> Shaper:
     return embed
 
 
+def _outlier(output: dict[str, Any]) -> Shaper:
+    """``{"label": -1 | 1, "score": s}``: -1 an outlier; the score is the decision function,
+    negative for outliers, lower the more abnormal."""
+
+    def score(results: list[Any]) -> list[dict[str, Any]]:
+        labels, scores = _scalars(results[0]), _scalars(results[1])
+        return [{"label": int(v), "score": s} for v, s in zip(labels, scores)]
+
+    return score
+
+
+def _multilabel(output: dict[str, Any]) -> Shaper:
+    """``{"label": [one per target], "probabilities": [{class: p} per target]}``."""
+    targets = output.get("targets") or []
+    labelers = [_labeler(t.get("classes") or []) for t in targets]
+    keys = [[str(c) for c in t.get("classes") or []] for t in targets]
+    with_proba = output.get("probabilities") is not None
+
+    def classify(results: list[Any]) -> list[dict[str, Any]]:
+        rows = [row if type(row) is list else [row] for row in results[0]]
+        labels = [[f(v) for f, v in zip(labelers, row)] for row in rows]
+        if not with_proba:
+            return [{"label": row} for row in labels]
+        per_target = results[1]  # one [N, n_classes] output per target
+        return [
+            {
+                "label": row,
+                "probabilities": [dict(zip(k, p[i])) for k, p in zip(keys, per_target)],
+            }
+            for i, row in enumerate(labels)
+        ]
+
+    return classify
+
+
 _SHAPERS: dict[str, Callable[[dict[str, Any]], Shaper]] = {
     "classifier": _classifier,
     "regressor": _regressor,
     "transformer": _transformer,
+    "outlier": _outlier,
+    "multilabel": _multilabel,
 }

@@ -53,7 +53,8 @@ class BuildOptions:
     converters: list[str] = field(default_factory=list)
     intra_op_threads: int = 1
     layer: Path | None = None  # a layer zip from slpack layer, recorded with its lock
-    runtime: str = "auto"  # auto | python | onnxruntime (slpack.bundler.selection)
+    runtime: str = "auto"  # auto | python | onnxruntime | sklearn (slpack.bundler.selection)
+    trust_pickle: bool = False  # sklearn runtime: ship a joblib pickle when skops cannot save it
     no_pickle: bool = False  # refuse joblib/pickle model files (also SLPACK_NO_PICKLE=1)
     trust: list[str] = field(default_factory=list)  # skops types accepted after review
     max_string_length: int = DEFAULTS[Env.MAX_STRING_LENGTH]
@@ -98,19 +99,27 @@ def build_bundle(
     frame, notes = inputs.bound_strings(frame, sch.names, opts.max_string_length)
     frame = frame.head(opts.parity_rows).reset_index(drop=True)
 
-    step("converting to ONNX")
-    converted = convert.convert(fitted, sch, opts.opset, opts.ml_opset)
-    onnx_bytes, level = optimize.optimize_offline(converted.onnx_model.SerializeToString())
-    spec = parity.output_spec(converted.onnx_model, fitted, task)
-    onnx_entry: OnnxEntry = {
-        "file": runtimes.ONNX_FILE,
-        "sha256": runtimes.onnx_artifact(onnx_bytes).sha256,
-        "bytes": len(onnx_bytes),
-        "ir_version": converted.onnx_model.ir_version,
-        "opset": converted.opset,
-        "optimization": level,
-        "min_onnxruntime": ".".join(map(str, convert.MIN_ORT)),
-    }
+    onnx_entry: OnnxEntry | None
+    notes_converted: list[str]
+    if opts.runtime == "sklearn":
+        step("saving the pipeline for the sklearn runtime")
+        spec = parity.sklearn_output_spec(fitted, task)
+        onnx_bytes, onnx_entry, notes_converted = None, None, []
+    else:
+        step("converting to ONNX")
+        converted = convert.convert(fitted, sch, opts.opset, opts.ml_opset)
+        onnx_bytes, level = optimize.optimize_offline(converted.onnx_model.SerializeToString())
+        spec = parity.output_spec(converted.onnx_model, fitted, task)
+        onnx_entry = {
+            "file": runtimes.ONNX_FILE,
+            "sha256": runtimes.onnx_artifact(onnx_bytes).sha256,
+            "bytes": len(onnx_bytes),
+            "ir_version": converted.onnx_model.ir_version,
+            "opset": converted.opset,
+            "optimization": level,
+            "min_onnxruntime": ".".join(map(str, convert.MIN_ORT)),
+        }
+        notes_converted = converted.notes
 
     step("checking parity with scikit-learn")
     job = selection.Job(
@@ -124,7 +133,10 @@ def build_bundle(
         opts.allow_mismatch,
         opts.intra_op_threads,
     )
-    verified = selection.select(opts.runtime, job, converted.onnx_model, onnx_bytes)
+    if onnx_bytes is None:
+        verified = selection.select_sklearn(job, opts.trust_pickle)
+    else:
+        verified = selection.select(opts.runtime, job, converted.onnx_model, onnx_bytes)
     artifact = verified.local.artifact
 
     step("probing missing values and unknown categories")
@@ -166,7 +178,7 @@ def build_bundle(
         files["report"] = bundle.write_report(
             bundle_dir, verified.entry, verified.measured, verified.detail
         )
-    notes += converted.notes
+    notes += notes_converted
     if sch.dropped_columns:
         notes.append(f"sample columns not used by the model: {', '.join(sch.dropped_columns[:5])}")
     return BuildResult(bundle_dir, manifest, files, notes, verified.result, verified.detail)
@@ -186,7 +198,7 @@ def _task(fitted: Any) -> str:
         return introspect.task_of(fitted)
     except ValueError as exc:
         raise SlpackError(
-            f"{exc}; slpack serves classifiers, regressors and transformers."
+            f"{exc}; slpack serves classifiers, regressors, outlier detectors and transformers."
         ) from None
 
 

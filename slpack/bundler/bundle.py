@@ -31,6 +31,7 @@ MANIFEST = MANIFEST_FILE  # the bundle folder's manifest: the same file function
 MODEL = ONNX_FILE  # the verified ONNX graph in the bundle folder
 FUNCTION_ZIP = "function.zip"
 REQUEST = "request.json"  # an example request (the manifest's synthetic row), beside the bundle
+REQUIREMENTS = "requirements.txt"  # sklearn runtime: the exact versions the function installs
 REPORT = "build.json"  # what the build measured (runtime timings), beside the bundle
 
 
@@ -96,6 +97,12 @@ def write_bundle(
     written["request"] = bundle_dir / REQUEST
     example = {"instances": [manifest.get("example") or {}]}
     written["request"].write_text(json.dumps(example, indent=2) + "\n", encoding="utf-8")
+    requirements = (manifest.get("runtime") or {}).get("requirements")
+    if requirements:  # what the image installs, and what serve needs here
+        from slpack.bundler.sklearn_runtime import requirements_txt
+
+        written["requirements"] = bundle_dir / REQUIREMENTS
+        written["requirements"].write_text(requirements_txt(requirements), encoding="utf-8")
     if onnx_bytes is not None:
         written["onnx"] = bundle_dir / ONNX_FILE
         if artifact.file != ONNX_FILE:

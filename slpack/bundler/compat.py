@@ -1,54 +1,67 @@
-"""Work-arounds for known converter bugs, each narrow, idempotent and tested.
+"""Fixes for known skl2onnx converter bugs, as registrations scoped to one conversion.
 
-They patch the converter (never the user's model), so a fixed upstream release makes them
-no-ops rather than conflicts.
+Each fix wraps skl2onnx's own converter (never the user's model, never a converter the user
+registered), handles only the case that is wrong, and hands every other case to the stock
+converter; :mod:`slpack.bundler.registry` installs them for one ``convert()`` and restores the
+stock converters, declared options included, afterwards.
 """
 
 from __future__ import annotations
 
 import copy
-import functools
 from typing import Any
 
-_applied = False
+from slpack.bundler.registry import Converter, Registration
 
 
-def apply() -> None:
-    """Install every work-around once per process."""
-    global _applied
-    if _applied:
-        return
-    _applied = True
-    _hist_gradient_boosting_bool_attribute()
-    _float64_imputer()
-    _sublinear_tf()
+def fixes() -> list[Registration]:
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    from sklearn.feature_extraction.text import TfidfTransformer
+    from sklearn.impute import SimpleImputer
+
+    return [
+        Registration(SimpleImputer, "SklearnSimpleImputer", _float64_imputer, replaces_stock=True),
+        Registration(
+            TfidfTransformer, "SklearnTfidfTransformer", _sublinear_tf, replaces_stock=True
+        ),
+        *(
+            Registration(cls, f"Sklearn{cls.__name__}", _int_missing_flags, replaces_stock=True)
+            for cls in (HistGradientBoostingClassifier, HistGradientBoostingRegressor)
+        ),
+    ]
 
 
-def _hist_gradient_boosting_bool_attribute() -> None:
+def _int_missing_flags(original: Converter | None) -> Converter:
     """HistGradientBoosting with protobuf >= 7: "Expected an int, got a boolean".
 
     skl2onnx's tree-ensemble helper passes ``missing = False`` (a Python bool) for leaf nodes
     into the ``nodes_missing_value_tracks_true`` ints attribute; protobuf 7 rejects bools in int
-    fields where protobuf 6 silently took them. Coerce the flag to int before it is stored.
+    fields where protobuf 6 silently took them. While the stock converter runs, the helper it
+    calls coerces the flag to int.
     """
-    from skl2onnx.common import tree_ensemble
+    assert original is not None
 
-    original = tree_ensemble.add_node
-    if getattr(original, "_slpack_patched", False):
-        return
+    def convert(scope: Any, operator: Any, container: Any) -> None:
+        from skl2onnx.common import tree_ensemble
 
-    @functools.wraps(original)
-    def add_node(*args: Any, **kwargs: Any) -> Any:
-        flag = kwargs.get("nodes_missing_value_tracks_true")
-        if flag is not None:
-            kwargs["nodes_missing_value_tracks_true"] = int(flag)
-        return original(*args, **kwargs)
+        add_node = tree_ensemble.add_node
 
-    add_node._slpack_patched = True  # type: ignore[attr-defined]
-    tree_ensemble.add_node = add_node
+        def coerced(*args: Any, **kwargs: Any) -> Any:
+            flag = kwargs.get("nodes_missing_value_tracks_true")
+            if flag is not None:
+                kwargs["nodes_missing_value_tracks_true"] = int(flag)
+            return add_node(*args, **kwargs)
+
+        tree_ensemble.add_node = coerced
+        try:
+            original(scope, operator, container)
+        finally:
+            tree_ensemble.add_node = add_node
+
+    return convert
 
 
-def _float64_imputer() -> None:
+def _float64_imputer(original: Converter | None) -> Converter:
     """SimpleImputer on float64 inputs, which the ONNX ``Imputer`` op has no kernel for.
 
     slpack feeds float64 where float32 would change a tree's answer (see the rewrites), and the
@@ -57,15 +70,13 @@ def _float64_imputer() -> None:
     non-NaN markers, dropped all-missing columns) goes to skl2onnx's own converter.
     """
     import numpy as np
-    from skl2onnx.algebra.onnx_ops import OnnxIsNaN, OnnxWhere
-    from skl2onnx.common._registration import get_converter, register_converter
-    from skl2onnx.common.data_types import DoubleTensorType
 
-    original = get_converter("SklearnSimpleImputer")
-    if getattr(original, "_slpack_patched", False):
-        return
+    assert original is not None
 
     def convert(scope: Any, operator: Any, container: Any) -> None:
+        from skl2onnx.algebra.onnx_ops import OnnxIsNaN, OnnxWhere
+        from skl2onnx.common.data_types import DoubleTensorType
+
         est = operator.raw_operator
         stats = np.asarray(getattr(est, "statistics_", []), dtype=object)
         missing = est.missing_values
@@ -88,12 +99,10 @@ def _float64_imputer() -> None:
         )
         node.add_to(scope, container)
 
-    convert._slpack_patched = True  # type: ignore[attr-defined]
-    for name in ("SklearnSimpleImputer", "SklearnImputer"):
-        register_converter(name, convert, overwrite=True)
+    return convert
 
 
-def _sublinear_tf() -> None:
+def _sublinear_tf(original: Converter | None) -> Converter:
     """``sublinear_tf=True``: scikit-learn computes ``1 + log(tf)``, skl2onnx ``log(tf + 1)``.
 
     The two differ for every non-zero count (1 + log 1 = 1, log 2 = 0.69), which the parity gate
@@ -101,15 +110,13 @@ def _sublinear_tf() -> None:
     standard ops, then hand the stock converter the result with sublinear scaling turned off.
     """
     import numpy as np
-    from skl2onnx.algebra.onnx_ops import OnnxAdd, OnnxGreater, OnnxLog, OnnxWhere
-    from skl2onnx.common._registration import get_converter, register_converter
-    from skl2onnx.common.data_types import guess_numpy_type
 
-    original = get_converter("SklearnTfidfTransformer")
-    if getattr(original, "_slpack_patched", False):
-        return
+    assert original is not None
 
     def convert(scope: Any, operator: Any, container: Any) -> None:
+        from skl2onnx.algebra.onnx_ops import OnnxAdd, OnnxGreater, OnnxLog, OnnxWhere
+        from skl2onnx.common.data_types import guess_numpy_type
+
         est = operator.raw_operator
         if not getattr(est, "sublinear_tf", False):
             original(scope, operator, container)
@@ -137,5 +144,4 @@ def _sublinear_tf() -> None:
         finally:
             operator.raw_operator, operator.inputs = saved
 
-    convert._slpack_patched = True  # type: ignore[attr-defined]
-    register_converter("SklearnTfidfTransformer", convert, overwrite=True)
+    return convert

@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from slpack.bundler import compat, introspect
+import numpy as np
+
+from slpack.bundler import boosting, compat, extra, introspect, registry
 from slpack.bundler.rewrites import apply_rewrites
 from slpack.bundler.schema import Schema
 from slpack.errors import ConversionError, SlpackError
@@ -77,28 +79,47 @@ def convert(
     """Convert a fitted model; fill in each feature's ONNX input name."""
     from skl2onnx import convert_sklearn
 
-    compat.apply()
-    rewritten = apply_rewrites(model)
-    target = {"": opset, "ai.onnx.ml": ml_opset}
-    _check_registered(rewritten.model)
-    schema.use_float_dtype(rewritten.float_dtype)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            onx = convert_sklearn(
-                rewritten.model,
-                initial_types=_initial_types(schema),
-                options=rewritten.options or None,
-                target_opset=target,
-                # skl2onnx's default is a random UUID, which breaks reproducible bundles
-                name="slpack",
-            )
-    except SlpackError:
-        raise
-    except Exception as exc:
-        raise ConversionError(_explain(exc, model)) from None
+    with registry.scoped(compat.fixes() + extra.registrations() + boosting.registrations()):
+        rewritten = apply_rewrites(model)
+        _check_registered(rewritten.model)
+        schema.use_float_dtype(rewritten.float_dtype)
+        target = {"": opset, "ai.onnx.ml": ml_opset}
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                onx = convert_sklearn(
+                    rewritten.model,
+                    initial_types=_initial_types(schema),
+                    options=rewritten.options or None,
+                    target_opset=target,
+                    # skl2onnx's default is a random UUID, which breaks reproducible bundles
+                    name="slpack",
+                )
+        except SlpackError:
+            raise
+        except Exception as exc:
+            raise ConversionError(_explain(exc, model)) from None
+    _prune_unread_inputs(onx, schema)
     _record_input_names(onx, schema)
     return Converted(onx, target, rewritten.notes)
+
+
+def _prune_unread_inputs(onx: Any, schema: Schema) -> None:
+    """Remove graph inputs no node reads (columns a ColumnTransformer drops, an id, a date):
+    requests then need not send them, and the manifest lists them as ignored. Graph inputs come
+    in the schema's feature order (skl2onnx may rename them, never reorders them)."""
+    inputs = list(onx.graph.input)
+    if schema.layout != "columns" or len(inputs) != len(schema.features):
+        return
+    read = {name for node in onx.graph.node for name in node.input}
+    read.update(o.name for o in onx.graph.output)
+    unread = {f.name for f, i in zip(schema.features, inputs) if i.name not in read}
+    if not unread or len(unread) == len(inputs):
+        return
+    for graph_input in inputs:
+        if graph_input.name not in read:
+            onx.graph.input.remove(graph_input)
+    schema.drop_unread(unread)
 
 
 def _initial_types(schema: Schema) -> list[tuple[str, Any]]:
@@ -143,52 +164,61 @@ def _check_registered(model: Any) -> None:
 
     for est in introspect.walk(model):
         cls = type(est)
-        if cls.__name__ == "FunctionTransformer" and est.func is not None and _stock_converter(cls):
-            raise ConversionError(_no_converter(cls))  # skl2onnx's own converts the identity only
-        if (
-            cls.__name__ in _STRUCTURAL
-            or cls.__name__ == "CastTransformer"
-            or cls in sklearn_operator_name_map
-        ):
+        if _native_categories(est):
+            raise ConversionError(
+                f"{cls.__name__} splits on categorical columns natively, which its ONNX "
+                f"converter cannot express; build with {SKLEARN_RUNTIME} to serve the pipeline "
+                "as it is, or encode the categories (OrdinalEncoder) before it and retrain."
+            )
+        if cls.__name__ in _STRUCTURAL or cls in sklearn_operator_name_map:
             continue
         raise ConversionError(_no_converter(cls))
 
 
-def _stock_converter(cls: type) -> bool:
-    """Whether ``cls`` still converts with skl2onnx's own converter (not one the user
-    registered)."""
-    from skl2onnx._supported_operators import sklearn_operator_name_map
-    from skl2onnx.common._registration import get_converter
+def _native_categories(est: Any) -> bool:
+    """HistGradientBoosting with categorical features, LightGBM fitted on pandas categoricals."""
+    flags = getattr(est, "is_categorical_", None)
+    if flags is not None and bool(np.any(flags)):
+        return True
+    booster = getattr(est, "booster_", None) if hasattr(est, "fitted_") else None
+    return bool(getattr(booster, "pandas_categorical", None))
 
-    try:
-        fn = get_converter(sklearn_operator_name_map[cls])
-    except (KeyError, ValueError):
-        return False
-    return getattr(getattr(fn, "_fct", fn), "__module__", "").startswith("skl2onnx.")
+
+SKLEARN_RUNTIME = "--runtime sklearn"  # the way forward when ONNX cannot express a step
 
 
 def _no_converter(cls: type) -> str:
     name = cls.__name__
-    hint = ""
+    if boosting.missing_extra(cls.__module__):
+        return (
+            f"{name} converts with onnxmltools, which is not installed; install it with "
+            f"pip install '{boosting.EXTRA}' and rebuild."
+        )
     if name == "FunctionTransformer":
-        hint = (
-            " (a FunctionTransformer runs arbitrary Python, so it needs your own converter, "
-            "or a built-in transformer instead)"
+        return (
+            "the FunctionTransformer runs Python that ONNX cannot express (slpack converts numpy "
+            "ufuncs such as np.log1p, np.exp, np.sqrt, np.clip); build with "
+            f"{SKLEARN_RUNTIME} to serve the pipeline as it is."
         )
     return (
-        f"skl2onnx has no converter for {name} from {cls.__module__}{hint}; write "
-        "one, register it with "
-        "skl2onnx.update_registered_converter in a module, and pass it with --converters MODULE."
+        f"ONNX has no converter for {name} from {cls.__module__}; build with {SKLEARN_RUNTIME} "
+        "to serve the pipeline as it is, or register a converter with "
+        "skl2onnx.update_registered_converter in a module passed with --converters MODULE."
     )
 
 
 def _explain(exc: Exception, model: Any) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if "shape calculator" in text or (
-        "converter" in text.lower() and "unable to find" in text.lower()
-    ):
-        return (
-            f"{text}; register a converter with skl2onnx.update_registered_converter and "
-            "pass it with --converters MODULE."
-        )
-    return f"converting {introspect.describe(model)} to ONNX failed: {text[:300]}"
+    step = _failing_step(text, model)
+    return (
+        f"converting {step} to ONNX failed ({text[:240]}); build with {SKLEARN_RUNTIME} to "
+        "serve the pipeline as it is."
+    )
+
+
+def _failing_step(text: str, model: Any) -> str:
+    """The estimator skl2onnx's message is about (it names the operator), else the model."""
+    for est in introspect.walk(model):
+        if type(est).__name__ in text and type(est).__name__ not in _STRUCTURAL:
+            return type(est).__name__
+    return introspect.describe(model)

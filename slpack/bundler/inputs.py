@@ -222,7 +222,8 @@ def bound_strings(frame: Any, columns: list[str], limit: int) -> tuple[Any, list
         column = frame[name]
         if getattr(column.dtype, "kind", "O") in "biufcmM":
             continue  # numbers, booleans and dates hold no strings
-        over = column.map(lambda v: isinstance(v, str) and len(v) > limit).astype(bool)
+        over = column.astype(object).map(lambda v: isinstance(v, str) and len(v) > limit)
+        over = over.astype(bool)
         too_long = over if too_long is None else too_long | over
     if too_long is None or not too_long.any():
         return frame, []

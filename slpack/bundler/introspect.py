@@ -14,23 +14,20 @@ from typing import Any
 
 TEXT_VECTORIZERS = ("TfidfVectorizer", "CountVectorizer", "HashingVectorizer")
 ENCODERS = ("OneHotEncoder", "OrdinalEncoder")
-TREE_MODELS = (
-    "DecisionTreeClassifier",
-    "DecisionTreeRegressor",
-    "ExtraTreeClassifier",
-    "ExtraTreeRegressor",
-    "RandomForestClassifier",
-    "RandomForestRegressor",
-    "ExtraTreesClassifier",
-    "ExtraTreesRegressor",
-    "GradientBoostingClassifier",
-    "GradientBoostingRegressor",
-    "HistGradientBoostingClassifier",
-    "HistGradientBoostingRegressor",
-    "IsolationForest",
+# Libraries whose every estimator is a tree ensemble (they keep their trees in a booster).
+BOOSTING_LIBRARIES = ("lightgbm", "xgboost", "catboost")
+# Attributes through which a fitted meta-estimator holds the estimators it predicts with.
+_FITTED_CHILDREN = (
+    "estimators_",
+    "estimator_",
+    "final_estimator_",
+    "regressor_",
+    "transformer_",
+    "calibrated_classifiers_",
 )
 
 CLASSIFIER, REGRESSOR, TRANSFORMER = "classifier", "regressor", "transformer"
+OUTLIER, MULTILABEL = "outlier", "multilabel"
 
 
 def final_estimator(model: Any) -> Any:
@@ -52,18 +49,28 @@ def first_step(model: Any) -> Any:
 
 
 def task_of(model: Any) -> str:
-    """classifier, regressor or transformer (KMeans and other clusterers embed via transform)."""
-    from sklearn.base import is_classifier, is_regressor
+    """What the endpoint answers, from its last step: classifier, multilabel (a classifier fitted
+    on several label columns), regressor (one value or several), outlier (a novelty detector:
+    label -1/1 and a score) or transformer (KMeans and other clusterers embed via transform)."""
+    from sklearn.base import is_classifier, is_outlier_detector, is_regressor
 
     last = final_estimator(model)
     if is_classifier(last):
-        return CLASSIFIER
+        return MULTILABEL if isinstance(getattr(last, "classes_", None), list) else CLASSIFIER
     if is_regressor(last):
         return REGRESSOR
+    if is_outlier_detector(last):
+        if not hasattr(last, "decision_function"):  # LocalOutlierFactor without novelty=True
+            raise ValueError(
+                f"{type(last).__name__} scores only the data it was fitted on (refit it with "
+                "novelty=True to score new rows)"
+            )
+        return OUTLIER
     if hasattr(last, "transform"):
         return TRANSFORMER
     raise ValueError(
-        f"{type(last).__name__} is neither a classifier, a regressor nor a transformer"
+        f"{type(last).__name__} is neither a classifier, a regressor, an outlier detector nor a "
+        "transformer"
     )
 
 
@@ -107,6 +114,54 @@ def walk(model: Any) -> Iterator[Any]:
     elif isinstance(model, FeatureUnion):
         for _, trans in model.transformer_list:
             yield from walk(trans)
+
+
+def deep_walk(model: Any) -> Iterator[Any]:
+    """Every estimator inside ``model``, meta-estimators' fitted members included (stacking,
+    multi-output, bagging, target transformers, calibration), depth first, ``model`` first."""
+    yield model
+    for child in _children(model):
+        yield from deep_walk(child)
+
+
+def _children(model: Any) -> Iterator[Any]:
+    from sklearn.base import BaseEstimator
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import FeatureUnion, Pipeline
+
+    if isinstance(model, Pipeline):
+        yield from (step for _, step in model.steps if isinstance(step, BaseEstimator))
+        return
+    if isinstance(model, ColumnTransformer):
+        fitted = getattr(model, "transformers_", model.transformers)
+        yield from (t for _, t, _ in fitted if isinstance(t, BaseEstimator))
+        return
+    if isinstance(model, FeatureUnion):
+        yield from (t for _, t in model.transformer_list if isinstance(t, BaseEstimator))
+        return
+    for attr in _FITTED_CHILDREN:
+        value: Any = getattr(model, attr, None)
+        members = value if isinstance(value, (list, tuple)) else [value]
+        if hasattr(value, "ravel"):  # gradient boosting keeps a 2-D array of trees
+            members = list(value.ravel())
+        for member in members:
+            if not isinstance(member, BaseEstimator):  # calibration wraps its classifier
+                member = getattr(member, "estimator", None)
+            if isinstance(member, BaseEstimator):
+                yield member
+
+
+def compares_thresholds(model: Any) -> bool:
+    """Whether predicting with ``model`` compares input values with learned split thresholds,
+    anywhere inside it: a fitted tree, a histogram booster's predictors, a boosting library's
+    booster, or a meta-estimator holding any of them. Read off the fitted objects, not a list of
+    class names, so new tree estimators and wrappers are covered as they come."""
+    for est in deep_walk(model):
+        if hasattr(est, "tree_") or hasattr(est, "_predictors"):
+            return True
+        if type(est).__module__.split(".")[0] in BOOSTING_LIBRARIES:
+            return True
+    return False
 
 
 def is_named(obj: Any, names: tuple[str, ...]) -> bool:
@@ -154,6 +209,20 @@ def column_uses(model: Any, columns: list[str]) -> dict[str, ColumnUse]:
                 for name, cats in zip(names, encoder.categories_):
                     uses[name] = ColumnUse(categories=tuple(cats.tolist()), rejects_unknown=rejects)
     return uses
+
+
+def unread_columns(model: Any, columns: list[str]) -> set[str]:
+    """Input columns a leading ColumnTransformer drops (``"drop"``, ``remainder="drop"``)."""
+    from sklearn.compose import ColumnTransformer
+
+    first = first_step(model)
+    if not isinstance(first, ColumnTransformer) or not hasattr(first, "transformers_"):
+        return set()
+    read: set[str] = set()
+    for _, trans, cols in first.transformers_:
+        if not (isinstance(trans, str) and trans == "drop"):
+            read.update(_column_names(cols, columns))
+    return set(columns) - read
 
 
 def _column_names(cols: Any, columns: list[str]) -> list[str]:

@@ -8,11 +8,14 @@ names the worst rows and columns so a failure says where to look, not only that 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from slpack.bundler import introspect
+
+if TYPE_CHECKING:
+    from slpack_handler.contract import OutputSpec as ContractOutput
 
 WORST_ROWS = 5
 
@@ -28,9 +31,11 @@ class OutputSpec:
     value: str | None = None
     embedding: str | None = None
     classes: list[Any] | None = None
+    score: str | None = None  # outlier: the decision function (negative: an outlier)
+    targets: list[dict[str, Any]] | None = None  # multilabel: name and classes per label column
 
-    def to_manifest(self) -> dict[str, Any]:
-        return {
+    def to_manifest(self) -> ContractOutput:
+        entry: ContractOutput = {
             "label": self.label,
             "probabilities": self.probabilities,
             "classes": self.classes,
@@ -38,6 +43,11 @@ class OutputSpec:
             "embedding": self.embedding,
             "names": self.names,
         }
+        if self.score is not None:
+            entry["score"] = self.score
+        if self.targets is not None:
+            entry["targets"] = self.targets  # type: ignore[typeddict-item]
+        return entry
 
 
 def output_spec(onnx_model: Any, model: Any, task: str) -> OutputSpec:
@@ -54,9 +64,51 @@ def output_spec(onnx_model: Any, model: Any, task: str) -> OutputSpec:
         return OutputSpec(
             task, names, label=outputs[0][0], probabilities=probabilities, classes=classes
         )
+    if task == introspect.MULTILABEL:
+        last = introspect.final_estimator(model)
+        probabilities = (
+            outputs[1][0] if introspect.has_predict_proba(model) and len(outputs) > 1 else None
+        )
+        targets = [
+            {"name": str(i), "classes": [json_value(c) for c in classes]}
+            for i, classes in enumerate(last.classes_)
+        ]
+        names = [outputs[0][0]] + ([probabilities] if probabilities else [])
+        return OutputSpec(
+            task, names, label=outputs[0][0], probabilities=probabilities, targets=targets
+        )
+    if task == introspect.OUTLIER:
+        return OutputSpec(task, [outputs[0][0], floats[0]], label=outputs[0][0], score=floats[0])
     if task == introspect.REGRESSOR:
         return OutputSpec(task, [floats[0]], value=floats[0])
     return OutputSpec(task, [floats[-1]], embedding=floats[-1])
+
+
+def sklearn_output_spec(model: Any, task: str) -> OutputSpec:
+    """The outputs the scikit-learn runtime hands over: the same shapes as a converted graph's,
+    under fixed names (there is no graph to name them)."""
+    proba = introspect.has_predict_proba(model)
+    last = introspect.final_estimator(model)
+    if task == introspect.CLASSIFIER:
+        names = ["label", "probabilities"] if proba else ["label"]
+        classes = [json_value(c) for c in last.classes_]
+        return OutputSpec(
+            task, names, label="label", probabilities=names[-1] if proba else None, classes=classes
+        )
+    if task == introspect.MULTILABEL:
+        names = ["label", "probabilities"] if proba else ["label"]
+        targets = [
+            {"name": str(i), "classes": [json_value(c) for c in classes]}
+            for i, classes in enumerate(last.classes_)
+        ]
+        return OutputSpec(
+            task, names, label="label", probabilities=names[-1] if proba else None, targets=targets
+        )
+    if task == introspect.OUTLIER:
+        return OutputSpec(task, ["label", "score"], label="label", score="score")
+    if task == introspect.REGRESSOR:
+        return OutputSpec(task, ["value"], value="value")
+    return OutputSpec(task, ["embedding"], embedding="embedding")
 
 
 def json_value(value: Any) -> Any:
@@ -85,6 +137,19 @@ def sklearn_predictions(model: Any, spec: OutputSpec, rows: Any) -> Predictions:
         return Predictions(
             labels=[json_value(v) for v in model.predict(rows)], probabilities=probabilities
         )
+    if spec.task == introspect.MULTILABEL:
+        labels = [[json_value(v) for v in row] for row in np.asarray(model.predict(rows))]
+        probabilities = (
+            np.hstack([np.asarray(p, dtype=np.float64) for p in model.predict_proba(rows)])
+            if spec.probabilities
+            else None
+        )
+        return Predictions(labels=labels, probabilities=probabilities)
+    if spec.task == introspect.OUTLIER:
+        scores = np.asarray(model.decision_function(rows), dtype=np.float64)
+        return Predictions(
+            labels=[json_value(v) for v in model.predict(rows)], values=scores.reshape(-1, 1)
+        )
     out = model.predict(rows) if spec.task == introspect.REGRESSOR else model.transform(rows)
     if hasattr(out, "toarray"):
         out = out.toarray()
@@ -96,16 +161,34 @@ def runtime_predictions(outputs: list[Any], spec: OutputSpec) -> Predictions:
     """What a handler runtime answered (its outputs in ``spec.names`` order, as nested lists)."""
     results = dict(zip(spec.names, outputs))
     if spec.task == introspect.CLASSIFIER:
-        raw = np.asarray(results[spec.label], dtype=object).reshape(-1)
-        labels = [label_value(v, spec.classes or []) for v in raw]
+        labels = [label_value(v, spec.classes or []) for v in _flat(results[str(spec.label)])]
+        return Predictions(labels=labels, probabilities=_floats(results, spec.probabilities))
+    if spec.task == introspect.MULTILABEL:
+        targets = spec.targets or []
+        rows = np.array(results[str(spec.label)], dtype=np.object_).reshape(-1, len(targets))
+        labels = [[label_value(v, t["classes"]) for v, t in zip(row, targets)] for row in rows]
         probabilities = (
-            np.asarray(results[spec.probabilities], dtype=np.float64)
+            np.hstack([np.asarray(p, dtype=np.float64) for p in results[spec.probabilities]])
             if spec.probabilities
             else None
         )
         return Predictions(labels=labels, probabilities=probabilities)
+    if spec.task == introspect.OUTLIER:
+        scores = np.asarray(results[str(spec.score)], dtype=np.float64).reshape(-1, 1)
+        return Predictions(
+            labels=[json_value(v) for v in _flat(results[str(spec.label)])], values=scores
+        )
     out = np.asarray(results[spec.names[0]], dtype=np.float64)
     return Predictions(values=out.reshape(len(out), -1))
+
+
+def _flat(values: Any) -> list[Any]:
+    flat: list[Any] = np.array(values, dtype=np.object_).reshape(-1).tolist()
+    return flat
+
+
+def _floats(results: dict[str, Any], name: str | None) -> np.ndarray | None:
+    return None if name is None else np.asarray(results[name], dtype=np.float64)
 
 
 def label_value(raw: Any, classes: list[Any]) -> Any:
@@ -152,7 +235,11 @@ def compare(
     result = ParityResult(rows=n, atol=atol, rtol=rtol)
     worst: list[tuple[float, dict[str, Any]]] = []
     if expected.labels is not None:
-        disagree = [i for i, (a, b) in enumerate(zip(expected.labels, got.labels or [])) if a != b]
+        disagree = [
+            i
+            for i, (a, b) in enumerate(zip(expected.labels, got.labels or []))
+            if a != b and not _tied(expected, spec, i, b, atol)
+        ]
         result.label_agreement = 1.0 - len(disagree) / n if n else 1.0
         worst += [
             (
@@ -161,19 +248,18 @@ def compare(
                     "row": ids[i],
                     "column": "label",
                     "expected": expected.labels[i],
-                    "got": got.labels[i],
+                    "got": (got.labels or [])[i],
                 },
-            )  # type: ignore[index]
+            )
             for i in disagree[:WORST_ROWS]
         ]
         if disagree:
             result.passed = False
     pairs = []
     if expected.probabilities is not None and got.probabilities is not None:
-        columns = [f"probabilities[{c}]" for c in spec.classes or []]
-        pairs.append((expected.probabilities, got.probabilities, columns, 0.0))
+        pairs.append((expected.probabilities, got.probabilities, _probability_columns(spec), 0.0))
     if expected.values is not None and got.values is not None:
-        kind = "value" if spec.task == introspect.REGRESSOR else "embedding"
+        kind = _VALUE_KINDS.get(spec.task, "embedding")
         width = expected.values.shape[1]
         columns = [kind] if width == 1 else [f"{kind}[{j}]" for j in range(width)]
         pairs.append((expected.values, got.values, columns, rtol))
@@ -221,6 +307,25 @@ def compare(
     return result
 
 
+def _tied(expected: Predictions, spec: OutputSpec, row: int, label: Any, atol: float) -> bool:
+    """Whether scikit-learn's own probabilities tie, within ``atol``, between its label and
+    ``label`` (a forest of an even number of trees votes 0.5 / 0.5): either label is right,
+    and which one comes out depends on the last bit of a float."""
+    if expected.probabilities is None or not spec.classes or label not in spec.classes:
+        return False
+    row_p = expected.probabilities[row]
+    return bool(row_p[spec.classes.index(label)] >= row_p.max() - atol)
+
+
+_VALUE_KINDS = {introspect.REGRESSOR: "value", introspect.OUTLIER: "score"}
+
+
+def _probability_columns(spec: OutputSpec) -> list[str]:
+    if spec.targets is not None:
+        return [f"probabilities[{t['name']}][{c}]" for t in spec.targets for c in t["classes"]]
+    return [f"probabilities[{c}]" for c in spec.classes or []]
+
+
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
     return {
         k: json_value(v) if not isinstance(v, float) or np.isfinite(v) else str(v)
@@ -253,18 +358,18 @@ def failure_message(result: ParityResult, model: Any, runtime: str) -> str:
 
 
 def _hint(result: ParityResult, model: Any) -> str:
+    sklearn = "build with --runtime sklearn to serve the pipeline as it is"
     if introspect.contains(model, introspect.TEXT_VECTORIZERS):
         return (
-            "ONNX tokenizes and lowercases text with its own engine, so set the vectorizer's "
-            "token_pattern to a simple pattern such as r'\\b\\w+\\b' (or lowercase=False for "
-            "non-ASCII text) and retrain, or pass --allow-mismatch"
+            "ONNX lowercases ASCII letters only and tokenizes with RE2, so this text is split "
+            f"or cased differently than scikit-learn does; {sklearn}, or retrain with "
+            "lowercase=False on text you lowercase yourself"
         )
     if result.label_agreement is not None and result.label_agreement < 1.0:
         return (
-            "labels differ, so this is not a rounding matter: report the estimator, or pass "
-            "--allow-mismatch to build anyway"
+            f"labels differ, so this is not a rounding matter: {sklearn}, or report the estimator"
         )
     return (
-        "loosen --atol/--rtol if the differences are acceptable, or pass --allow-mismatch "
-        "to build anyway"
+        f"loosen --atol/--rtol if the differences are acceptable, or {sklearn}, or pass "
+        "--allow-mismatch to build anyway"
     )

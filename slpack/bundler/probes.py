@@ -67,9 +67,10 @@ def _probe(
     rtol: float,
 ) -> str:
     rows = base.copy()
-    if feature.dtype == "string":
-        rows[feature.name] = rows[feature.name].astype(object)
-    rows[feature.name] = [value] * len(rows)
+    if feature.dtype == "string":  # an all-NaN list would make the column float64
+        rows[feature.name] = np.array([value] * len(rows), dtype=object)
+    else:
+        rows[feature.name] = [value] * len(rows)
     spec: OutputSpec = local.spec
     try:
         expected = sklearn_predictions(model, spec, schema.sklearn_rows(rows))

@@ -59,7 +59,13 @@ def print_next_steps(console: Console, result: BuildResult) -> None:
         f"slpack invoke {bundle} --data @{request}",
         f"slpack serve {bundle} --port 8080",
     ]
-    if result.manifest["runtime"]["name"] == "onnxruntime" and not result.manifest.get("layer"):
+    if result.manifest["runtime"]["name"] == "sklearn":
+        image = result.manifest["name"]
+        lines.append(
+            f"docker build -f {bundle}/deploy/image/Dockerfile -t {image} {bundle}"
+            "   # the recorded versions on the Lambda base image"
+        )
+    elif result.manifest["runtime"]["name"] == "onnxruntime" and not result.manifest.get("layer"):
         lines.append("slpack layer --python 3.12 --arch arm64   # numpy + onnxruntime for Lambda")
         lines.append(f"slpack deploy {bundle} --bucket BUCKET --layer dist/layers/ort-...zip")
     else:

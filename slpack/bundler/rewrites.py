@@ -12,6 +12,7 @@ Register a rewrite with :func:`rewrite`; :func:`apply_rewrites` runs them all in
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -91,45 +92,78 @@ _SCALERS = ("StandardScaler", "RobustScaler", "MaxAbsScaler", "MinMaxScaler")
 _DIV_OPTION = ("StandardScaler", "RobustScaler", "MaxAbsScaler")
 
 
-@rewrite("scaler-in-float64-before-trees")
-def _scalers_before_trees(result: Rewritten) -> None:
-    """Compute scalers in float64 when trees follow, as scikit-learn does.
-
-    scikit-learn scales in float64 and the trees then compare float32(x_scaled) with their
-    thresholds; an ONNX scaler in float32 rounds differently and flips branches near a threshold
-    (a measured max error of 13 on 73 of 5000 rows for StandardScaler -> RandomForest). Casting to
-    float64 around the scaler (with the true-division option) and back to float32 before the trees
-    reproduces scikit-learn's arithmetic. The inputs themselves must be float64 too: rounding a
-    non-integer input to float32 before scaling already moves it across thresholds (diabetes'
-    features flipped 6.4 units of a RandomForestRegressor with float32 inputs). The trees still
-    receive, and output, float32.
-    """
-    if not introspect.is_named(introspect.final_estimator(result.model), introspect.TREE_MODELS):
-        return
+def _cast(dtype: Any, width: int) -> Any:
     from skl2onnx.sklapi import CastTransformer
+
+    return CastTransformer(dtype=dtype).fit(np.zeros((1, width)))
+
+
+@rewrite("float64-before-thresholds")
+def _float64_before_thresholds(result: Rewritten) -> None:
+    """Compute in float64 what scikit-learn computes in float64 before split thresholds.
+
+    A tree compares float32(x) with its thresholds; scikit-learn computes every step before it
+    in float64. An ONNX graph in float32 rounds the inputs and each step's result differently and
+    flips branches near a threshold (a max error of 13 on 73 of 5000 rows for StandardScaler ->
+    RandomForest; diabetes' float32 inputs alone moved a forest by 6.4). So whenever some step
+    computes on the inputs before anything that compares thresholds (any tree, histogram booster,
+    LightGBM or XGBoost model, wherever it sits: final step, stacking member, multi-output or
+    target-transformed regressor; see :func:`introspect.compares_thresholds`), the inputs are fed
+    as float64, scalers divide in float64, every column-transformer branch is cast to float32 at
+    its end (so their outputs concatenate in one type) and the part that compares thresholds
+    receives float32, as in scikit-learn.
+    """
+    from sklearn.compose import ColumnTransformer
     from sklearn.pipeline import Pipeline
 
-    wrapped = []
+    found: list[Any] = []
 
-    def wrap(est: Any) -> Any | None:
-        if not introspect.is_named(est, _SCALERS):
-            return None
-        wrapped.append(est)
+    def visit(est: Any, preceded: bool) -> Any:
+        if isinstance(est, Pipeline):
+            est.steps = [(n, visit(s, preceded or i > 0)) for i, (n, s) in enumerate(est.steps)]
+            return est
+        if not introspect.compares_thresholds(est) or isinstance(est, ColumnTransformer):
+            return est
+        if not preceded:
+            return est
+        found.append(est)
+        width = getattr(est, "n_features_in_", 1)
+        return Pipeline([("slpack_to_float32", _cast(np.float32, width)), ("model", est)])
+
+    result.model = visit(result.model, False)
+    if not found:
+        return
+    result.float_dtype = "float64"
+    _branches_to_float32(result)
+    for est in introspect.walk(result.model):
         if introspect.is_named(est, _DIV_OPTION):
             result.add_option(est, div="div_cast")
-        probe = np.zeros((1, getattr(est, "n_features_in_", 1)))
-        return Pipeline(
-            [
-                ("slpack_to_float64", CastTransformer(dtype=np.float64).fit(probe)),
-                ("scaler", est),
-                ("slpack_to_float32", CastTransformer(dtype=np.float32).fit(probe)),
-            ]
-        )
+    result.notes.append("steps before the trees computed in float64 (float64 inputs)")
 
-    replace_steps(result.model, wrap)
-    if wrapped:
-        result.float_dtype = "float64"
-        result.notes.append("scalers computed in float64 before the trees (float64 inputs)")
+
+def _branches_to_float32(result: Rewritten) -> None:
+    """End every numeric column-transformer branch with a cast to float32: their outputs are
+    concatenated, and ONNX concatenates one element type only."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+
+    for est in list(introspect.walk(result.model)):
+        if not isinstance(est, ColumnTransformer):
+            continue
+        branches = []
+        for name, trans, cols in est.transformers_:
+            if isinstance(trans, str) and trans == "drop":
+                branches.append((name, trans, cols))
+                continue
+            width = len(cols) if not isinstance(cols, slice) else 1
+            cast = _cast(np.float32, max(width, 1))
+            if isinstance(trans, str):  # passthrough
+                branches.append((name, cast, cols))
+            else:
+                branches.append(
+                    (name, Pipeline([("branch", trans), ("slpack_to_float32", cast)]), cols)
+                )
+        est.transformers_ = branches
 
 
 @rewrite("distances-in-float64")
@@ -170,17 +204,110 @@ def _string_imputers(result: Rewritten) -> None:
         result.notes.append("string imputers read missing values as empty strings")
 
 
+@rewrite("imputer-indicator-as-union")
+def _imputer_indicators(result: Rewritten) -> None:
+    """``SimpleImputer(add_indicator=True)`` as the union scikit-learn computes: the imputed
+    columns, then its fitted MissingIndicator's columns (skl2onnx's imputer ignores the
+    indicator, and the next step then receives fewer columns than it was fitted on)."""
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import FeatureUnion
+
+    def split(est: Any) -> Any | None:
+        if not isinstance(est, SimpleImputer) or getattr(est, "indicator_", None) is None:
+            return None
+        indicator = est.indicator_
+        est.add_indicator, est.indicator_ = False, None
+        return FeatureUnion([("imputed", est), ("indicator", indicator)])
+
+    replace_steps(result.model, split)
+
+
+@rewrite("dense-bins")
+def _dense_bins(result: Rewritten) -> None:
+    """``KBinsDiscretizer(encode="onehot")`` as ``"onehot-dense"``: the same columns, only not
+    in a sparse matrix, which is all skl2onnx refuses (ONNX has no sparse tensors)."""
+    for est in introspect.walk(result.model):
+        if introspect.is_named(est, ("KBinsDiscretizer",)) and est.encode == "onehot":
+            est.encode = "onehot-dense"
+
+
+@rewrite("one-hot-missing-category")
+def _one_hot_missing(result: Rewritten) -> None:
+    """One-hot encoders that saw NaN in a string column keep it as a category of its own;
+    requests send a missing string as ``MISSING_STRING`` (ONNX strings cannot be NaN), so the
+    conversion copy names that category ``MISSING_STRING``. A NaN the encoder never saw stays
+    unknown, as in scikit-learn (ignored, or refused by the probes)."""
+    for est in introspect.walk(result.model):
+        if not introspect.is_named(est, ("OneHotEncoder",)) or not hasattr(est, "categories_"):
+            continue
+        fixed = []
+        for cats in est.categories_:
+            if cats.dtype == object and any(_is_nan(c) for c in cats):
+                if MISSING_STRING in set(cats.tolist()):
+                    fixed.append(cats)  # a real empty-string category: cannot tell them apart
+                    continue
+                cats = np.array([MISSING_STRING if _is_nan(c) else c for c in cats], dtype=object)
+            fixed.append(cats)
+        est.categories_ = fixed
+
+
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and np.isnan(value)
+
+
+# scikit-learn's word patterns match Python's Unicode ``\w``; onnxruntime's tokenizer (RE2) reads
+# ``\w`` and ``\b`` as ASCII, so "café" would tokenize as "caf", and skl2onnx's own stand-in for
+# the default, ``[a-zA-Z0-9_]+``, also keeps one-letter words, which shifts every word bigram after
+# one. The replacement spells Python's ``\w`` out as a class of literal character ranges, which
+# RE2 and Python's re (the python runtime's tokenizer) both read the same way.
+_UNICODE_PATTERNS = {
+    r"(?u)\b\w\w+\b": "{2,}",
+    r"\b\w\w+\b": "{2,}",
+    r"(?u)\b\w+\b": "+",
+    r"\b\w+\b": "+",
+}
+
+
+# Unicode assigns no letter or digit past plane 3 (planes 4-13 are unassigned, 14 holds tags and
+# variation selectors, 15-16 private use), so the scan stops there.
+_LAST_WORD_PLANE_END = 0x40000
+
+
+@functools.cache
+def word_class() -> str:
+    r"""Python's ``\w`` as ``[...]`` of literal ranges (734 ranges, 5 KB of UTF-8)."""
+    import re
+
+    every = "".join(map(chr, range(_LAST_WORD_PLANE_END)))  # lone surrogates are never \w
+    ranges = []
+    for match in re.finditer(r"\w+", every):
+        first, last = match.group()[0], match.group()[-1]
+        ranges.append(first if first == last else f"{first}-{last}")
+    return "[" + "".join(ranges) + "]"
+
+
+def unicode_token_pattern(token_pattern: str | None) -> str | None:
+    """The RE2-and-Python equivalent of one of scikit-learn's word patterns, else None."""
+    repeat = _UNICODE_PATTERNS.get(token_pattern or "")
+    return None if repeat is None else word_class() + repeat
+
+
 @rewrite("text-locale")
 def _text_locale(result: Rewritten) -> None:
-    """Give text vectorizers a locale that exists on every machine.
+    """Give text vectorizers a locale that exists on every machine, and scikit-learn's words.
 
     The converted StringNormalizer asks for ``en_US.UTF-8`` by default; minimal images (Lambda's
     among them) lack it and the session fails to load. The C locale always exists; it lowercases
     ASCII only, which the parity gate checks against scikit-learn on the sample's real text.
+    Word patterns scikit-learn ships become their Unicode RE2 equivalents
+    (:func:`unicode_token_pattern`).
     """
     for est in introspect.walk(result.model):
         if introspect.is_named(est, introspect.TEXT_VECTORIZERS):
             result.add_option(est, locale="C")
+            pattern = unicode_token_pattern(getattr(est, "token_pattern", None))
+            if getattr(est, "analyzer", "word") == "word" and pattern is not None:
+                result.add_option(est, tokenexp=pattern)
 
 
 @rewrite("voting-flatten")

@@ -19,7 +19,7 @@ from slpack.bundler.schema import Schema
 from slpack.errors import SlpackError
 
 if TYPE_CHECKING:
-    from slpack_handler.contract import Manifest, ModelFormat, RuntimeName
+    from slpack_handler.contract import Manifest, ModelFormat, RuntimeEntry, RuntimeName
 
 ONNX_FILE = "model.onnx"
 PROGRAM_FILE = "model.pyrt"  # the Python runtime's compiled program
@@ -63,13 +63,25 @@ def python_artifact(onnx_model: Any) -> Artifact:
 
 
 def draft_manifest(
-    artifact: Artifact, schema: Schema, spec: OutputSpec, task: str, threads: int = 1
+    artifact: Artifact,
+    schema: Schema,
+    spec: OutputSpec,
+    task: str,
+    threads: int = 1,
+    runtime: RuntimeEntry | None = None,
 ) -> Manifest:
-    """The part of the manifest a runtime reads when it opens."""
+    """The part of the manifest a runtime reads when it opens (``runtime``: what it reads from
+    its manifest entry besides its name, such as the sklearn runtime's feed and trusted types)."""
+    entry: RuntimeEntry = {
+        "name": artifact.runtime,
+        "intra_op_threads": threads,
+        "inter_op_threads": 1,
+        **(runtime or {}),
+    }
     return {
         "task": task,  # type: ignore[typeddict-item]
         "model": {"file": artifact.file, "format": artifact.format, "sha256": artifact.sha256},
-        "runtime": {"name": artifact.runtime, "intra_op_threads": threads, "inter_op_threads": 1},
+        "runtime": entry,
         "input": schema.to_manifest(),
         "output": spec.to_manifest(),
     }
@@ -78,7 +90,14 @@ def draft_manifest(
 class LocalRuntime:
     """The handler's runtime for ``artifact``, opened in this process."""
 
-    def __init__(self, artifact: Artifact, schema: Schema, spec: OutputSpec, model: Any) -> None:
+    def __init__(
+        self,
+        artifact: Artifact,
+        schema: Schema,
+        spec: OutputSpec,
+        model: Any,
+        runtime: RuntimeEntry | None = None,
+    ) -> None:
         from slpack_handler.config import Settings
         from slpack_handler.errors import ModelUnavailable
         from slpack_handler.model import open_runtime
@@ -86,7 +105,7 @@ class LocalRuntime:
         from slpack_handler.shape import shaper
 
         self.artifact, self.schema, self.spec, self.model = artifact, schema, spec, model
-        manifest = draft_manifest(artifact, schema, spec, spec.task)
+        manifest = draft_manifest(artifact, schema, spec, spec.task, runtime=runtime)
         try:
             self.runtime = open_runtime(dict(manifest), Settings(), artifact.data)
             self.requests = RequestSchema(
@@ -104,7 +123,10 @@ class LocalRuntime:
         """The runtime's raw outputs for the rows of ``frame``, sent as requests send them."""
         from slpack_handler.schema import Parsed
 
-        return self.runtime.run(Parsed(len(frame), self.schema.request_columns(frame)))  # type: ignore[no-any-return]
+        outputs: list[Any] = self.runtime.run(
+            Parsed(len(frame), self.schema.request_columns(frame))
+        )
+        return outputs
 
     def predictions(self, frame: Any) -> Predictions:
         return runtime_predictions(self.outputs(frame), self.spec)

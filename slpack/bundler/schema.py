@@ -47,6 +47,10 @@ class Schema:
     tensor_name: str = "X"
     tensor_dtype: str = "float32"
     dropped_columns: list[str] = field(default_factory=list)
+    model_columns: list[str] = field(default_factory=list)  # what model.predict is handed
+
+    def __post_init__(self) -> None:
+        self.model_columns = self.model_columns or self.names
 
     @property
     def names(self) -> list[str]:
@@ -67,6 +71,12 @@ class Schema:
             "ignored": list(self.dropped_columns),
         }
 
+    def drop_unread(self, names: set[str]) -> None:
+        """Features the model never reads leave the request schema: accepted, not required."""
+        unread = [f.name for f in self.features if f.name in names]
+        self.features = [f for f in self.features if f.name not in names]
+        self.dropped_columns += unread
+
     def use_float_dtype(self, dtype: str) -> None:
         """Feed float features as ``dtype`` (float32 or float64)."""
         if self.layout == "tensor":
@@ -80,10 +90,10 @@ class Schema:
     def sklearn_rows(self, frame: Any) -> Any:
         """The rows of ``frame`` in the form the fitted model was trained on."""
         if self.sklearn_input == "frame":
-            return frame[self.names]
+            return frame[self.model_columns]
         if self.sklearn_input == "text":
-            return frame[self.names[0]].to_numpy()
-        return frame[self.names].to_numpy()
+            return frame[self.model_columns[0]].to_numpy()
+        return frame[self.model_columns].to_numpy()
 
     def request_columns(self, frame: Any) -> list[list[Any]]:
         """The rows of ``frame`` as a JSON request carries them, one list per feature: Python

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from slpack.bundler import parity, runtimes
+from slpack.bundler import introspect, parity, runtimes
 from slpack.bundler.schema import Schema
 from slpack.errors import ParityError, SlpackError
 
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 # A Python-runtime function starts ~10x faster and takes a fifth of the memory; for the
 # low-volume endpoints it serves, a single row a quarter slower is worth that.
 AUTO_MARGIN = 1.25
-CHOICES = ("auto", "python", "onnxruntime")
+CHOICES = ("auto", "python", "onnxruntime", "sklearn")
 _BATCH = 100
 _MEASURE_S = 0.15  # time spent timing each runtime and input size, at most
 
@@ -79,6 +79,33 @@ def select(requested: str, job: Job, onnx_model: Any, onnx_bytes: bytes) -> Sele
             python, verify(python, job), _entry("python", "flag", reason), detail=reason
         )
     return _auto(job, python, onnx_bytes)
+
+
+def select_sklearn(job: Job, trust_pickle: bool) -> Selected:
+    """The original pipeline, saved and reloaded by the handler's sklearn runtime, verified.
+
+    Never chosen by ``auto``: it needs a container image (scikit-learn and its dependencies do
+    not fit a zip function) and starts in seconds, so it is a choice a user makes when a refusal
+    names it, not one a build makes silently.
+    """
+    from slpack.bundler import sklearn_runtime
+
+    artifact, trusted = sklearn_runtime.artifact(job.model, trust_pickle)
+    feed = job.schema.sklearn_input
+    if feed == "frame":  # columns the pipeline drops need not be sent; the runtime fills them
+        job.schema.drop_unread(introspect.unread_columns(job.model, job.schema.names))
+    reads: RuntimeEntry = {
+        "feed": feed,  # type: ignore[typeddict-item]
+        "trusted": trusted,
+        "categories": sklearn_runtime.categories(job.frame),
+        "columns": job.schema.model_columns,
+    }
+    local = runtimes.LocalRuntime(artifact, job.schema, job.spec, job.model, reads)
+    reason = "asked for with --runtime sklearn"
+    entry = _entry("sklearn", "flag", reason)
+    entry.update(reads)
+    entry["requirements"] = sklearn_runtime.requirements(job.model, feed, artifact.format)
+    return Selected(local, verify(local, job), entry, detail=reason)
 
 
 def _auto(job: Job, python: runtimes.LocalRuntime, onnx_bytes: bytes) -> Selected:

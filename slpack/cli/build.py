@@ -14,6 +14,7 @@ from slpack.errors import ParityError, SlpackError
 from slpack.render import TARGETS
 
 DEFAULT_TARGETS = "sam"
+SKLEARN_TARGETS = "image"  # scikit-learn and its dependencies do not fit a zip function
 
 
 @app.command()
@@ -31,11 +32,12 @@ def build(
         "dist"
     ),
     target: Annotated[
-        str,
+        str | None,
         typer.Option(
-            help=f"Deployment targets to render, comma-separated: {', '.join(TARGETS)} (or 'none')."
+            help=f"Deployment targets to render, comma-separated: {', '.join(TARGETS)} (or "
+            f"'none'); default {DEFAULT_TARGETS}, or {SKLEARN_TARGETS} for --runtime sklearn."
         ),
-    ] = DEFAULT_TARGETS,
+    ] = None,
     version: Annotated[
         str | None, typer.Option(help="Model version (default: the model's content hash).")
     ] = None,
@@ -64,9 +66,18 @@ def build(
         str,
         typer.Option(
             help="What runs the model: auto (python when it is covered, verified and fast "
-            "enough, else onnxruntime), python (no layer, no numpy) or onnxruntime."
+            "enough, else onnxruntime), python (no layer, no numpy), onnxruntime, or sklearn "
+            "(the original pipeline, for steps ONNX cannot express; a container image)."
         ),
     ] = "auto",
+    trust_pickle: Annotated[
+        bool,
+        typer.Option(
+            "--trust-pickle",
+            help="--runtime sklearn: ship the pipeline as a joblib pickle when skops cannot "
+            "save it (the function runs code stored in it; only for pipelines you trust).",
+        ),
+    ] = False,
     no_pickle: Annotated[
         bool,
         typer.Option(
@@ -87,6 +98,8 @@ def build(
     from slpack.bundler.report import print_build_report, print_worst_rows
 
     err = Console(stderr=True)
+    if target is None:
+        target = SKLEARN_TARGETS if runtime == "sklearn" else DEFAULT_TARGETS
     targets = [t.strip() for t in target.split(",") if t.strip() and t.strip() != "none"]
     unknown = [t for t in targets if t not in TARGETS]
     if unknown:  # before the build, not after it
@@ -104,6 +117,7 @@ def build(
         converters=list(converters or []),
         layer=layer,
         runtime=runtime,
+        trust_pickle=trust_pickle,
         no_pickle=no_pickle,
         trust=list(trust or []),
     )

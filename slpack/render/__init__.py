@@ -49,6 +49,12 @@ def render(
 
     options = options or RenderOptions()
     d = resolve(Path(bundle_dir), options)  # everything checked before the bundle is touched
+    zipped = [t for t in targets if t != "image"]
+    if d.model_runtime == "sklearn" and zipped:
+        raise SlpackError(
+            f"the sklearn runtime needs scikit-learn, scipy and numpy, over the 250 MB a zip "
+            f"function may hold, so {', '.join(zipped)} cannot deploy it; render --target image."
+        )
     if options.layer:  # the templates then reach the layer inside the bundle, never beside it
         d = resolve(d.bundle_dir, replace(options, layer=bundle_layer(d.bundle_dir, options.layer)))
     for message in _warnings(d, targets):

@@ -2,7 +2,8 @@
 
 For a bundle on onnxruntime it installs exactly the trimmed set of the layer given with
 ``--layer`` (same wheels, pinned by hash, same removals; see slpack.layer.image); a bundle on the
-python runtime installs nothing. Then function.zip is unpacked into /var/task. Build it from the
+python runtime installs nothing; a bundle on the sklearn runtime installs the exact versions its
+manifest records. Then function.zip is unpacked into /var/task. Build it from the
 bundle folder: ``docker build -f deploy/image/Dockerfile .``.
 """
 
@@ -24,6 +25,8 @@ def render(d: Deployment, out_dir: Path) -> list[Path]:
             "without --snapstart (the zip targets and slpack deploy support it)."
         )
     name, dockerfile = d.function_name, out_dir / "Dockerfile"
+    if d.model_runtime == "sklearn":
+        return _render_sklearn(d, out_dir)
     if not d.needs_layer:
         write("image/Dockerfile.stdlib.j2", dockerfile, **_stdlib_context(d, name))
         return [dockerfile, write("image/README.md.j2", out_dir / "README.md", d=d, image=name)]
@@ -58,3 +61,30 @@ def _stdlib_context(d: Deployment, image_name: str) -> dict[str, str]:
         "image_name": image_name,
         "handler": HANDLER,
     }
+
+
+def _render_sklearn(d: Deployment, out_dir: Path) -> list[Path]:
+    """The scikit-learn runtime's image: the manifest's exact versions, no layer (every
+    dependency, numpy and scipy included, comes from the recorded requirements)."""
+    from slpack.bundler.bundle import read_manifest
+
+    requirements = read_manifest(d.bundle_dir)["runtime"].get("requirements") or {}
+    if not requirements:
+        raise SlpackError(
+            f"{d.bundle_dir} names the sklearn runtime but records no requirements; rebuild it."
+        )
+    dockerfile = out_dir / "Dockerfile"
+    write(
+        "image/Dockerfile.sklearn.j2",
+        dockerfile,
+        name=d.function_name,
+        python=d.python,
+        arch=d.arch,
+        docker_arch=DOCKER_ARCH[d.arch],
+        dockerfile="deploy/image/Dockerfile",
+        requirements=sorted(requirements.items()),
+        function_zip="function.zip",
+        handler=HANDLER,
+    )
+    readme = write("image/README.md.j2", out_dir / "README.md", d=d, image=d.function_name)
+    return [dockerfile, readme]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from slpack.errors import SlpackError
 from slpack.layer import build_layer
-from slpack.serve.sandbox import layer_paths, runtime_dir, unpack_bundle
+from slpack.serve.sandbox import layer_paths, requirements_dir, runtime_dir, unpack_bundle
 from slpack.serve.workers import POOL, FunctionConfig, FunctionInitError, LogSink, WorkerPool
 
 
@@ -42,13 +42,17 @@ def local_function(
     with tempfile.TemporaryDirectory(prefix="slpack-serve-") as scratch:
         root = Path(scratch)
         unpacked = unpack_bundle(bundle, root / "task")
-        if layer is None and unpacked.needs_layer:
-            layer = host_layer(log)
+        requirements = (unpacked.manifest.get("runtime") or {}).get("requirements")
+        layers: tuple[Path, ...] = ()
+        if requirements and layer is None:  # the sklearn runtime: what its image installs
+            layers = (requirements_dir(requirements, root / "opt"),)
+        elif layer is not None or unpacked.needs_layer:
+            layers = layer_paths(layer or host_layer(log), root / "opt")
         config = FunctionConfig(
             name=unpacked.name,
             task_root=unpacked.task_root,
             runtime_dir=runtime_dir(root / "runtime"),
-            layers=layer_paths(layer, root / "opt") if layer is not None else (),
+            layers=layers,
             timeout_s=timeout_s,
             environment=dict(environment or {}),
         )

@@ -122,6 +122,33 @@ def runtime_dir(dest: Path) -> Path:
     return dest
 
 
+def requirements_dir(requirements: dict[str, str], dest: Path) -> Path:
+    """Link the exact distributions a sklearn-runtime bundle records from this environment into
+    ``dest`` (its stand-in for the image's packages); refuse if a version differs, since the
+    parity gate vouched for those versions only."""
+    dest.mkdir(parents=True, exist_ok=True)
+    wrong = []
+    for name, version in requirements.items():
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            wrong.append(f"{name} (not installed)")
+            continue
+        if dist.version != version:
+            wrong.append(f"{name} {dist.version} (the bundle needs {version})")
+            continue
+        for top in _top_level_entries(dist):
+            link = dest / top.name
+            if not link.exists():
+                link.symlink_to(top, target_is_directory=top.is_dir())
+    if wrong:
+        raise SlpackError(
+            f"this environment lacks the versions the bundle was verified with: "
+            f"{', '.join(wrong[:4])}; install them with pip install -r BUNDLE/requirements.txt."
+        )
+    return dest
+
+
 def _closure(name: str) -> list[metadata.Distribution]:
     """``name``'s distribution and everything its requirements pull in, for this interpreter."""
     try:
