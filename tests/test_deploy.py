@@ -508,3 +508,13 @@ def test_a_public_url_gets_a_concurrency_cap(site: Site) -> None:
     assert site.deploy(url="public").plan.changes == []  # idempotent
     site.deploy(url="public", reserved_concurrency=3)
     assert lam.get_function_concurrency(FunctionName="iris")["ReservedConcurrentExecutions"] == 3
+
+
+def test_a_sklearn_runtime_bundle_is_refused_before_any_aws_call(tmp_path: Path) -> None:
+    from conftest import write_render_bundle
+
+    from slpack.deploy.options import resolve_bundle
+
+    bundle = write_render_bundle(tmp_path, runtime="sklearn")
+    with pytest.raises(SlpackError, match=r"sklearn runtime.*render --target image"):
+        resolve_bundle(bundle, DeployOptions(bucket="artifacts"))

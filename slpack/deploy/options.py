@@ -97,6 +97,12 @@ def resolve_bundle(bundle_dir: Path, options: DeployOptions) -> Deployment:
     options.validate()
     manifest: dict[str, Any] = dict(read_manifest(bundle_dir))
     runtime = str((manifest.get("runtime") or {}).get("name") or "")
+    if runtime == "sklearn":
+        raise SlpackError(
+            f"{bundle_dir} runs on the sklearn runtime, whose scikit-learn, scipy and numpy do not "
+            "fit the 250 MB of a zip function, and slpack deploy ships zips; render "
+            "--target image, push the image and create the function from it."
+        )
     layer = layer_for(bundle_dir, options.layer) if runtime_needs_layer(runtime) else options.layer
     d = resolve(bundle_dir, options.render_options(layer))
     verify_bundle(d.bundle_dir, manifest)
