@@ -159,7 +159,9 @@ def test_no_sample_value_ships_and_long_strings_are_bounded(tmp_path: Path) -> N
     manifest = json.loads(result.files["manifest"].read_text())
     assert len(result.files["manifest"].read_bytes()) < 20_000
     # the categories the fitted encoder holds are the model's own, and are all that is listed
-    assert manifest["input"]["features"][1]["categories"] == ["Lyon", "Oslo", "Quito"]
+    features = {f["name"]: f for f in manifest["input"]["features"]}
+    assert features["city"]["categories"] == ["Lyon", "Oslo", "Quito"]
+    assert set(manifest["input"]["ignored"]) == {"email", "note"}  # never read by the model
 
 
 # -- requests -------------------------------------------------------------------------------
