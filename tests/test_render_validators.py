@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import write_render_bundle, write_render_layer
+from conftest import write_drift_baseline, write_render_bundle, write_render_layer
 from test_render import of_type, tf_resources, tf_value
 
 from slpack.alarms import AlarmThresholds, alarm_specs
@@ -47,6 +47,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "tracing": False,
     },
     "api_public": {"endpoint": "http-api", "public": True, "alarm_topic": True},
+    "drift": {"layer": "<layer>"},  # a bundle with a drift baseline: its widgets and alarm
     "bare": {
         "endpoint": "none",
         "arch": "arm64",
@@ -62,6 +63,8 @@ def variants(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = {}
     for name, options in VARIANTS.items():
         bundle = write_render_bundle(root / name)
+        if name == "drift":
+            write_drift_baseline(bundle)
         if options.get("layer") == "<layer>":
             options = {**options, "layer": str(write_render_layer(root / name))}
         with warnings.catch_warnings():
