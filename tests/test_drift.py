@@ -248,6 +248,25 @@ def test_a_batch_sketch_is_the_sum_of_its_rows_sketches(churn: dict[str, Any]) -
     assert sum(bins.values()) == len(rows)
 
 
+def test_a_column_counts_as_its_values_do_one_by_one() -> None:
+    """Batches count by sorting (or, for the numpy columns onnxruntime's bulk check made, with
+    numpy); either way as the single-row bisect bins each value, edges included."""
+    from slpack_handler.drift import category_bins, length_bins, number_bins
+
+    values = [0.5, 1.0, 2.5, 2.4999, 4.0, 7, 1, 3, -2.0]  # on the edges too
+    bins = number_bins([1.0, 2.5, 4.0], missing=True)
+    one_by_one = [0] * bins.size
+    for v in [*values, None]:
+        one_by_one[bins.bin(v)] += 1
+    assert bins.count([*values, None]) == one_by_one
+    assert bins.count_array(np.array(values)) == [*one_by_one[:-1], 0]
+    text = length_bins([3.0, 10.0], missing=False)
+    assert text.count(["ab", "abc", "a" * 10, "a" * 9]) == [1, 2, 1]
+    cats = category_bins(["x", "y"], missing=True)
+    assert cats.count(["y", "z", None, "y"]) == [0, 2, 1, 1]
+    assert [cats.bin(v) for v in ("x", "z", None)] == [0, 2, 3]
+
+
 def test_sketches_follow_the_switch_the_sink_and_the_cache(churn: dict[str, Any]) -> None:
     body = {"instances": churn_rows(1, seed=2).to_dict("records")}
     bundle = str(churn["bundle"])

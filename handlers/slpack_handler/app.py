@@ -211,7 +211,7 @@ class App:
         if sketch is None:
             return
         try:
-            sketch.add(parsed.columns, predictions, record)
+            sketch.add(parsed.columns, predictions, record, parsed.arrays)
         except Exception as exc:  # a sketch must never fail a request
             self.log.once(
                 "drift-failed",

@@ -4,9 +4,10 @@
 categories, false/true, a bin for missing values) and the share of the baseline rows in each
 (docs/drift.md). Here the bins are compiled once at load: per feature a function that finds a
 value's bin (a bisect over a tuple of edges, a dict lookup) and, for the common single-row
-request, the finished text of every possible answer. Per request the work is one call per value
-(a batch: one sort and a bisect per edge for numbers, one ``Counter`` for categories), and the
-result goes into the metric record the handler writes anyway:
+request, the finished text of every possible answer. Per request the work is one C call per value
+(a batch: per number column one sort and a bisect per edge, or one numpy ``searchsorted`` when the
+onnxruntime runtime already made the column an array; one ``Counter`` per category column), and
+the result goes into the metric record the handler writes anyway:
 
 - ``drift`` (a property): the counts of every bin, per feature in ``input.features`` order and
   then the predictions', in the dense layout :data:`~slpack_handler.contract.DRIFT_PROPERTY`
@@ -15,7 +16,8 @@ result goes into the metric record the handler writes anyway:
   the prediction drift alarm reads with metric math.
 
 Comparing the counts with the baseline (the population stability index) happens where the logs
-are: the dashboard's Logs Insights widgets, the alarm, ``slpack drift``. Standard library only.
+are: the dashboard's Logs Insights widgets, the alarm, ``slpack drift``. Standard library only
+(numpy is used only on arrays numpy made).
 """
 
 from __future__ import annotations
@@ -23,31 +25,46 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from slpack_handler.contract import DRIFT_PROPERTY, PREDICTION_BIN
 
-Index = Callable[[Any], int]  # a value -> its bin
-Count = Callable[[list[Any]], list[int]]  # a column -> the count of every bin
+Index = Callable[[Any], int]  # a present value -> its bin
+Count = Callable[[list[Any]], list[int]]  # a column, None included -> the count of every bin
 
 
 class Bins:
-    """The bins of one feature (or of the predictions): where a value goes, how a column counts."""
+    """The bins of one feature (or of the predictions): where a value goes, how a column counts.
 
-    __slots__ = ("count", "index", "size", "tokens")
+    ``index`` never sees ``None`` (a missing value goes to the bin ``gap``), so it can be the
+    cheapest callable there is: a bisect bound to the edges, a dict's ``__getitem__``, C code
+    with no Python frame for a single row.
+    """
 
-    def __init__(self, index: Index, count: Count, size: int) -> None:
+    __slots__ = ("count", "count_array", "gap", "index", "size", "tokens")
+
+    def __init__(
+        self, index: Index, count: Count, size: int, missing: bool, count_array: Any = None
+    ) -> None:
         self.index = index
         self.count = count
+        self.count_array = count_array  # numbers: a numpy column the runtime already made
         self.size = size
+        self.gap = size - 1 if missing else -1  # the missing bin, last (-1: none, never used)
         # What a single value writes, per bin: "0,1,0" for the second of three.
         self.tokens = tuple(
             ",".join("1" if j == i else "0" for j in range(size)) for i in range(size)
         )
 
-    def token(self, values: list[Any]) -> str:
+    def bin(self, value: Any) -> int:
+        return self.gap if value is None else self.index(value)
+
+    def token(self, values: list[Any], array: Any = None) -> str:
         if len(values) == 1:
-            return self.tokens[self.index(values[0])]
+            return self.tokens[self.bin(values[0])]
+        if array is not None and self.count_array is not None:
+            return ",".join(map(str, self.count_array(array)))
         return ",".join(map(str, self.count(values)))
 
 
@@ -66,63 +83,74 @@ def _cuts(edges: tuple[float, ...], present: list[Any], rows: int, missing: bool
 def number_bins(edges: list[float], missing: bool) -> Bins:
     """Value bin ``i`` holds ``edges[i-1] <= x < edges[i]``; then a bin for ``None``."""
     cut = tuple(edges)
-    gap = len(cut) + 1  # the missing bin's index
-
-    def index(v: Any) -> int:
-        return gap if v is None else bisect_right(cut, v)
 
     def count(values: list[Any]) -> list[int]:
         present = [v for v in values if v is not None] if missing else values
         return _cuts(cut, present, len(values), missing)
 
-    return Bins(index, count, gap + missing)
+    def count_array(array: Any) -> list[int]:
+        """A column the onnxruntime runtime checked in bulk (plain numbers, none missing)."""
+        import numpy  # loaded already: only the onnxruntime runtime makes these arrays
+
+        index = numpy.searchsorted(numpy.asarray(cut, dtype=numpy.float64), array, side="right")
+        counts: list[int] = numpy.bincount(index, minlength=len(cut) + 1).tolist()
+        return [*counts, 0] if missing else counts
+
+    size = len(cut) + 1 + missing
+    return Bins(partial(bisect_right, cut), count, size, missing, count_array)
 
 
 def length_bins(edges: list[float], missing: bool) -> Bins:
     """Free text: bins of its length in characters (the baseline holds no text of the sample)."""
     cut = tuple(edges)
-    gap = len(cut) + 1
 
-    def index(v: Any) -> int:
-        return gap if v is None else bisect_right(cut, len(v))
+    def index(v: str) -> int:
+        return bisect_right(cut, len(v))
 
     def count(values: list[Any]) -> list[int]:
         present = [len(v) for v in values if v is not None]
         return _cuts(cut, present, len(values), missing)
 
-    return Bins(index, count, gap + missing)
+    return Bins(index, count, len(cut) + 1 + missing, missing)
+
+
+class _Lookup(dict[Any, int]):
+    """A dict whose absent keys map to one bin: ``__getitem__`` stays C for the known ones."""
+
+    __slots__ = ("rest",)
+
+    def __init__(self, bins: dict[Any, int], rest: int) -> None:
+        super().__init__(bins)
+        self.rest = rest
+
+    def __missing__(self, key: Any) -> int:
+        return self.rest
 
 
 def category_bins(categories: list[Any], missing: bool, other: bool = True) -> Bins:
     """One bin per category, then "other" (any other value), then missing."""
-    lookup = {c: i for i, c in enumerate(categories)}
     rest = len(categories) if other else len(categories) - 1  # no "other": the last category
-    gap = rest + 1
-
-    def index(v: Any) -> int:
-        return gap if v is None else lookup.get(v, rest)
+    size = rest + 1 + missing
+    index = _Lookup({c: i for i, c in enumerate(categories)}, rest).__getitem__
 
     def count(values: list[Any]) -> list[int]:
-        counts = [0] * (gap + missing)
+        counts = [0] * size
         for value, n in Counter(values).items():
-            counts[index(value)] += n
+            counts[size - 1 if value is None else index(value)] += n
         return counts
 
-    return Bins(index, count, gap + missing)
+    return Bins(index, count, size, missing)
 
 
 def boolean_bins(missing: bool) -> Bins:
     """false, true, then missing."""
-
-    def index(v: Any) -> int:
-        return 2 if v is None else (1 if v else 0)
 
     def count(values: list[Any]) -> list[int]:
         absent = values.count(None) if missing else 0
         true = values.count(True)  # validated: booleans and None only
         return [len(values) - true - absent, true] + ([absent] if missing else [])
 
-    return Bins(index, count, 2 + missing)
+    return Bins({False: 0, True: 1}.__getitem__, count, 2 + missing, missing)
 
 
 def feature_bins(entry: dict[str, Any]) -> Bins:
@@ -152,24 +180,43 @@ _ANSWER = {"class": "label", "number": "value"}
 class Sketch:
     """A manifest's baseline, compiled: :meth:`add` puts one request's counts in its record."""
 
-    __slots__ = ("answer", "features", "metric_names", "prediction")
+    __slots__ = ("answer", "features", "metric_names", "prediction", "single")
 
     def __init__(self, baseline: dict[str, Any]) -> None:
         self.features = [feature_bins(entry) for entry in baseline["features"]]
+        # A single row, the common request: one comprehension over (index, missing, tokens).
+        self.single = [(bins.index, bins.gap, bins.tokens) for bins in self.features]
         predicted = baseline.get("prediction")
         self.prediction = prediction_bins(predicted) if predicted else None
         self.answer = _ANSWER[predicted["kind"]] if predicted else ""
         size = self.prediction.size if self.prediction else 0
         self.metric_names = tuple(f"{PREDICTION_BIN}{i}" for i in range(size))
 
-    def add(self, columns: list[list[Any]], predictions: list[dict[str, Any]], record: Any) -> None:
-        """Count one request: ``columns`` as validated, ``predictions`` as answered."""
-        tokens = [bins.token(values) for bins, values in zip(self.features, columns)]
+    def add(
+        self,
+        columns: list[list[Any]],
+        predictions: list[dict[str, Any]],
+        record: Any,
+        arrays: dict[int, Any] | None = None,
+    ) -> None:
+        """Count one request: ``columns`` as validated (``arrays``: the number columns a runtime
+        turned into numpy arrays, by index), ``predictions`` as answered."""
+        if len(predictions) == 1:
+            tokens = [
+                token[gap if (v := values[0]) is None else index(v)]
+                for (index, gap, token), values in zip(self.single, columns)
+            ]
+        else:
+            arrays = arrays or {}
+            tokens = [
+                bins.token(values, arrays.get(i))
+                for i, (bins, values) in enumerate(zip(self.features, columns))
+            ]
         bins = self.prediction
         if bins is not None:
             answer = self.answer
             if len(predictions) == 1:
-                i = bins.index(predictions[0][answer])
+                i = bins.index(predictions[0][answer])  # an answer is never None
                 tokens.append(bins.tokens[i])
                 record.serving[self.metric_names[i]] = 1
             else:
@@ -184,6 +231,9 @@ class Sketch:
 def open_sketch(manifest: dict[str, Any]) -> Sketch | None:
     """The manifest's baseline compiled, or None when the bundle has none (an older build)."""
     baseline = manifest.get("baseline")
-    if not baseline or len(baseline.get("features") or ()) != len(manifest["input"]["features"]):
+    if not baseline:
         return None
+    found, expected = len(baseline["features"]), len(manifest["input"]["features"])
+    if found != expected:
+        raise ValueError(f"the baseline has {found} features and the input {expected}")
     return Sketch(baseline)
