@@ -219,6 +219,32 @@ def test_render_threshold_option_moves_the_alarm(drift_bundle: Path, run_cli: An
     assert tf_value(alarm["threshold"]) == 0.4
 
 
+def test_deploy_puts_the_prediction_drift_alarm_once(aws_env: str, tmp_path: Path) -> None:
+    """slpack deploy creates the same alarm as the templates, and a second deploy finds it
+    unchanged (what CloudWatch hands back compares equal to what was put)."""
+    import boto3
+    from conftest import AWS_TEST_REGION, write_render_layer
+
+    from slpack.deploy import deploy
+    from slpack.deploy.options import DeployOptions
+
+    boto3.client("s3", endpoint_url=aws_env, region_name=AWS_TEST_REGION).create_bucket(
+        Bucket="drift-artifacts"
+    )
+    bundle = write_drift_baseline(write_render_bundle(tmp_path))
+    options = DeployOptions(
+        bucket="drift-artifacts", endpoint_url=aws_env, layer=str(write_render_layer(tmp_path))
+    )
+    first = deploy(bundle, options)
+    assert any(s.name == "iris-prediction-drift" and s.action == "create" for s in first.plan.steps)
+    cloudwatch = boto3.client("cloudwatch", endpoint_url=aws_env, region_name=AWS_TEST_REGION)
+    (alarm,) = cloudwatch.describe_alarms(AlarmNames=["iris-prediction-drift"])["MetricAlarms"]
+    assert {q["Id"] for q in alarm["Metrics"]} == {"psi", "t", "b0", "b1", "b2"}
+    again = deploy(bundle, options)
+    (step,) = [s for s in again.plan.steps if s.name == "iris-prediction-drift"]
+    assert step.action == "unchanged"
+
+
 # -- Google Cloud and Azure -------------------------------------------------------------------
 
 
