@@ -5,9 +5,10 @@
 For each example (trained first if its model.joblib is missing) the bundle is built once and two
 handlers load it: one with the sketch (the default) and one with ``SLPACK_DRIFT=0``, everything
 else equal (EMF metrics on, written to /dev/null). Single-row requests drawn from the example's
-sample, then 100-row batches, go to both, alternating request by request so a change in the
-machine's speed hits both alike; the table gives the median of each repeat's median per-request
-time, the difference, and the bytes the sketch adds to the EMF line.
+sample go to both, alternating request by request so a change in the machine's speed hits both
+alike; the table gives the median of each repeat's median per-request time and the difference.
+The sketch alone (``Sketch.add``) is then timed on 1, 100 and 1000 rows (the best of the repeats:
+the least disturbed by the rest of the machine), with the bytes it adds to the EMF line.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import timeit
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,7 @@ from slpack_handler.config import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
-BATCH = 100
+SIZES = (1, 100, 1000)  # rows a request carries, for the sketch alone
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,30 +67,44 @@ def measure(name: str, dist: Path, requests: int, repeats: int) -> dict[str, Any
     sample = pd.read_csv(example / "sample.csv")[names]
     rows = json.loads(sample.to_json(orient="records"))
     singles = [_body([rows[i % len(rows)]]) for i in range(requests)]
-    batches = [
-        _body([rows[(i * BATCH + j) % len(rows)] for j in range(BATCH)])
-        for i in range(max(requests // 20, 10))
-    ]
     apps = [App(Settings(model_dir=str(bundle), metrics="emf", drift=s)) for s in (False, True)]
-    timings: dict[str, list[list[float]]] = {"single": [[], []], "batch": [[], []]}
+    medians: list[list[float]] = [[], []]
     with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
         for app in apps:
-            _run(app, singles[:200] + batches[:2])  # load and warm up
+            _run(app, singles[:200])  # load and warm up
         for _ in range(repeats):
-            for kind, bodies in (("single", singles), ("batch", batches)):
-                for i, spent in enumerate(_alternate(apps, bodies)):
-                    timings[kind][i].append(spent)
+            for i, spent in enumerate(_alternate(apps, singles)):
+                medians[i].append(spent)
     line = [len(_line(app, singles[0])) for app in apps]
-    out: dict[str, Any] = {
+    without, with_ = (statistics.median(m) for m in medians)
+    return {
         "example": name,
         "runtime": built.manifest["runtime"]["name"],
         "features": len(names),
+        "single": {"without_us": without, "with_us": with_, "added_us": with_ - without},
+        "sketch_us": {n: _sketch_us(apps[1], built.manifest, rows, n, repeats) for n in SIZES},
         "line_bytes": {"without": line[0], "with": line[1]},
     }
-    for kind, (without, with_) in timings.items():
-        a, b = statistics.median(without), statistics.median(with_)
-        out[kind] = {"without_us": a, "with_us": b, "added_us": b - a}
-    return out
+
+
+def _sketch_us(app: App, manifest: dict[str, Any], rows: list[Any], n: int, repeats: int) -> float:
+    """Microseconds ``Sketch.add`` takes for one request of ``n`` rows (best of the repeats)."""
+    from slpack_handler.drift import open_sketch
+    from slpack_handler.metrics import MetricRecord
+
+    model, sketch = app.model(), open_sketch(manifest)
+    assert sketch is not None
+    parsed = model.schema.parse({"instances": [rows[i % len(rows)] for i in range(n)]})
+    predictions = model.predict(parsed)
+    number = max(1, 2000 // n)
+    best = min(
+        timeit.repeat(
+            lambda: sketch.add(parsed.columns, predictions, MetricRecord(), parsed.arrays),
+            number=number,
+            repeat=repeats,
+        )
+    )
+    return best / number * 1e6
 
 
 def _body(rows: list[dict[str, Any]]) -> bytes:
@@ -125,21 +141,25 @@ def _line(app: App, body: bytes) -> str:
 
 
 def table(results: list[dict[str, Any]]) -> str:
+    sizes = " / ".join(map(str, SIZES))
     head = (
-        "| example | runtime | features | 1 row: without / with sketch | added | "
-        f"{BATCH} rows: without / with | added | EMF line bytes: without / with |\n"
-        "|---|---|---:|---:|---:|---:|---:|---:|\n"
+        "| example | runtime | features | 1 row: without / with the sketch | added | "
+        f"the sketch alone, {sizes} rows | EMF line, bytes: without / with |\n"
+        "|---|---|---:|---:|---:|---:|---:|\n"
     )
     body = "".join(
         f"| {r['example']} | {r['runtime']} | {r['features']} "
         f"| {r['single']['without_us']:.1f} / {r['single']['with_us']:.1f} µs "
         f"| {r['single']['added_us']:+.1f} µs "
-        f"| {r['batch']['without_us']:.0f} / {r['batch']['with_us']:.0f} µs "
-        f"| {r['batch']['added_us']:+.0f} µs "
+        f"| {_sizes(r['sketch_us'])} µs "
         f"| {r['line_bytes']['without']} / {r['line_bytes']['with']} |\n"
         for r in results
     )
     return head + body
+
+
+def _sizes(spent: dict[int, float]) -> str:
+    return " / ".join(f"{spent[n]:.1f}" for n in SIZES)
 
 
 if __name__ == "__main__":
