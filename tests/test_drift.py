@@ -1,9 +1,9 @@
 """Drift at the endpoint: the baseline a build writes, the sketches the handler adds to its metric
 record, and ``slpack drift`` reading them back (docs/drift.md).
 
-The end-to-end test serves requests drawn like the training rows, then a shifted copy, through
-the handler shipped in function.zip (a fresh interpreter, EMF on stdout, as on Lambda) and asks
-``slpack drift`` which features moved.
+The end-to-end test serves rows drawn from the baseline's data, then a shifted copy of them,
+through the handler shipped in function.zip (a fresh interpreter, EMF on stdout, as on Lambda)
+and asks ``slpack drift`` which features moved.
 """
 
 from __future__ import annotations
@@ -39,16 +39,15 @@ from slpack_handler.contract import DRIFT_PROPERTY
 PLANS = ["basic", "plus", "pro"]
 
 
-def churn_rows(n: int, seed: int, *, shifted: bool = False) -> pd.DataFrame:
-    """Rows like the training data; ``shifted``: spend moved up, "pro" much commoner."""
+def churn_rows(n: int, seed: int) -> pd.DataFrame:
+    """Churn-like rows: whole, skewed and normal numbers, two categorical columns."""
     rng = np.random.default_rng(seed)
-    plans = [0.55, 0.3, 0.15] if not shifted else [0.2, 0.25, 0.55]
     return pd.DataFrame(
         {
             "tenure": rng.integers(1, 72, n),
-            "monthly_spend": rng.gamma(2.0, 30.0, n).round(2) * (1.8 if shifted else 1.0),
+            "monthly_spend": rng.gamma(2.0, 30.0, n).round(2),
             "visits": rng.normal(20.0, 5.0, n).round(1),
-            "plan": rng.choice(PLANS, n, p=plans),
+            "plan": rng.choice(PLANS, n, p=[0.55, 0.3, 0.15]),
             "region": rng.choice(["eu", "us", "apac"], n, p=[0.5, 0.3, 0.2]),
         }
     )
@@ -357,15 +356,27 @@ def _psi(result: CliResult) -> dict[str, float]:
     return {r["name"]: r["psi"] for r in rows}
 
 
+def shifted_copy(rows: pd.DataFrame) -> pd.DataFrame:
+    """The same rows with one number moved (spend x1.8) and one category's share changed (60 %
+    of the "basic" rows become "pro")."""
+    moved = rows.copy()
+    moved["monthly_spend"] = (moved["monthly_spend"] * 1.8).round(2)
+    flip = (moved["plan"] == "basic") & (np.random.default_rng(12).random(len(moved)) < 0.6)
+    moved.loc[flip, "plan"] = "pro"
+    return moved
+
+
 @pytest.mark.slow
 def test_drift_finds_exactly_the_shifted_features_in_the_logs(
     churn: dict[str, Any], tmp_path: Path, run_cli: Any
 ) -> None:
     bundle = churn["bundle"]
+    drawn = pd.read_csv(churn["root"] / "train.csv").sample(600, random_state=11)
+    moved_rows = shifted_copy(drawn.reset_index(drop=True))
     same = tmp_path / "same.jsonl"
-    same.write_text(serve(bundle, churn_rows(600, seed=11), tmp_path))
+    same.write_text(serve(bundle, drawn, tmp_path))
     shifted = tmp_path / "shifted.jsonl"
-    shifted.write_text(serve(bundle, churn_rows(600, seed=12, shifted=True), tmp_path))
+    shifted.write_text(serve(bundle, moved_rows, tmp_path))
 
     stable = run_cli("drift", bundle, "--logs", same, "--json", "--fail-above", "0.25")
     assert stable.code == 0, stable.err
@@ -387,7 +398,7 @@ def test_drift_finds_exactly_the_shifted_features_in_the_logs(
     assert "monthly_spend" in gate.out and "shifted" in gate.out  # the table
 
     # The same rows, offline, before serving them: the same verdicts from --data.
-    churn_rows(600, seed=12, shifted=True).to_csv(tmp_path / "batch.csv", index=False)
+    moved_rows.to_csv(tmp_path / "batch.csv", index=False)
     offline = run_cli("drift", bundle, "--data", tmp_path / "batch.csv", "--json")
     assert offline.code == 0, offline.err
     assert {k for k, v in _psi(offline).items() if v > 0.25} == {
