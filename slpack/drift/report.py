@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from slpack.drift.psi import SHIFTED, WATCH, Verdict, observed, psi, term, verdict
@@ -80,25 +81,26 @@ _STYLE = {"stable": "green", "watch": "yellow", "shifted": "bold red", "no data"
 
 def print_report(console: Console, found: DriftReport) -> None:
     table = Table(
-        title=f"drift of {found.model} {found.version} against its baseline ({found.baseline})",
-        caption=f"{found.source}; PSI above {WATCH} is worth watching, above {SHIFTED} a shift",
+        title=escape(
+            f"drift of {found.model} {found.version} against its baseline ({found.baseline})"
+        ),
+        caption=escape(
+            f"{found.source}; PSI above {WATCH} is worth watching, above {SHIFTED} a shift"
+        ),
     )
-    for column, justify in (
-        ("feature", "left"),
-        ("kind", "left"),
-        ("rows", "right"),
-        ("PSI", "right"),
-        ("", "left"),
-        ("most shifted bins: baseline -> observed", "left"),
-    ):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    table.add_column("feature")
+    table.add_column("kind")
+    table.add_column("rows", justify="right")
+    table.add_column("PSI", justify="right")
+    table.add_column("")
+    table.add_column("most shifted bins: baseline -> observed")
     for row in found.rows():
         moved = "; ".join(
-            f"{s.bin}: {s.baseline:.1%} -> {s.observed:.1%}" for s in row.shifts if row.rows
+            f"{escape(s.bin)}: {s.baseline:.1%} -> {s.observed:.1%}" for s in row.shifts if row.rows
         )
         style = _STYLE[row.verdict]
         table.add_row(
-            row.name,
+            escape(row.name),
             row.kind,
             str(row.rows),
             f"{row.psi:.3f}",

@@ -19,7 +19,6 @@ from typing import Any
 
 from slpack.deployment import Deployment
 from slpack.drift import queries
-from slpack.drift.psi import SHIFTED
 from slpack.render.templating import write
 from slpack_handler.contract import DRIFT_PROPERTY
 
@@ -57,11 +56,10 @@ def gcp_context(d: Deployment, name: str, entries: str) -> dict[str, Any] | None
         "metrics": [*bins, rows],
         "threshold": threshold,
         "query": f"({psi}) > {queries.number(threshold)}",
-        "window": queries.WINDOW_S,
     }
 
 
-def _log_metric(name: str, key: str, field: str, description: str, filter: str) -> dict[str, str]:
+def _log_metric(name: str, key: str, field: str, description: str, where: str) -> dict[str, str]:
     """A distribution-valued log-based metric of one numeric field of the metric records."""
     metric = f"slpack/{name}/{key}"
     return {
@@ -70,7 +68,7 @@ def _log_metric(name: str, key: str, field: str, description: str, filter: str) 
         "type": f"logging.googleapis.com/user/{metric}",
         "field": field,
         "description": description,
-        "filter": filter,
+        "filter": where,
     }
 
 
@@ -88,7 +86,6 @@ def azure_context(d: Deployment) -> dict[str, Any] | None:
         "alert": alert,
         "threshold": threshold,
         "window": f"PT{queries.WINDOW_S // 3600}H",
-        "shifted": SHIFTED,
     }
 
 
