@@ -17,7 +17,9 @@ move them (so no deploy can leave the alias and the alarms on different versions
 per-model dimension set (``ModelName``, ``ModelVersion``) stays for dashboards and comparisons.
 
 Rates (validation errors per request, drift signals per row) are CloudWatch metric math, so a
-busy function and a quiet one share one threshold.
+busy function and a quiet one share one threshold. So is prediction drift: the population
+stability index of an hour's predictions against the bundle's baseline, computed from one metric
+per prediction bin (the handler emits them for the alias only; metric math reads at most ten).
 
 Usage::
 
@@ -35,9 +37,12 @@ CloudFormation's ``AWS::CloudWatch::Alarm`` (the two use the same names), with w
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from slpack_handler.contract import ALIAS, NAMESPACE, SERVING_DIMENSIONS
+
+if TYPE_CHECKING:
+    from slpack.drift.sketches import Part
 
 SLPACK_NAMESPACE = NAMESPACE
 LAMBDA_NAMESPACE = "AWS/Lambda"
@@ -81,6 +86,8 @@ class AlarmSpec:
     expression: str | None = None
     rollback: bool = False  # gates gradual deployments: alarming rolls the alias back
     unit_label: str = ""  # what the alarmed value counts, for dashboards and reports
+    result_id: str = "rate"  # the metric-math id of the alarmed expression
+    helpers: tuple[tuple[str, str], ...] = ()  # (id, expression) the alarmed expression reads
 
     @property
     def logical_id(self) -> str:
@@ -130,6 +137,7 @@ class AlarmThresholds:
     unknown_category_pct: float | None = 5.0  # % of rows with an unseen category
     out_of_range_pct: float | None = 5.0  # % of rows with a value outside the sample's range
     missing_value_pct: float | None = 10.0  # % of rows with a missing value
+    prediction_psi: float | None = 0.25  # PSI of an hour's predictions against the baseline
 
     @classmethod
     def names(cls) -> list[str]:
@@ -193,8 +201,43 @@ _ROWS = MetricRef("rows", "BatchSize", "handler", "Sum")  # rows predicted: the 
 _INVOCATIONS = MetricRef("n", "Invocations", "alias", "Sum")
 
 
-def alarm_specs(thresholds: AlarmThresholds | None = None) -> list[AlarmSpec]:
-    """The alarms for ``thresholds`` (defaults when omitted), in a stable order.
+PREDICTION_DRIFT = "prediction-drift"
+
+
+def prediction_drift_alarm(prediction: Part, threshold: float) -> AlarmSpec:
+    """The population stability index of the last hour's predictions against the baseline's
+    (docs/drift.md), from the handler's ``PredictionBin<i>`` metrics of the alias; 0 until the
+    hour holds enough predictions to judge."""
+    from slpack.drift import queries
+
+    total, expression = queries.metric_math(prediction)
+    return AlarmSpec(
+        key=PREDICTION_DRIFT,
+        description=(
+            "Prediction drift: PSI of the last hour's predictions against the build's baseline "
+            f"(from {queries.MIN_ROWS} predictions on; above 0.25 is a significant shift)."
+        ),
+        metrics=tuple(
+            MetricRef(i, name, "handler", "Sum")
+            for i, name in zip(queries.metric_ids(prediction), queries.metric_names(prediction))
+        ),
+        helpers=(("t", total),),
+        expression=expression,
+        result_id="psi",
+        threshold=threshold,
+        comparison_operator="GreaterThanThreshold",
+        period=queries.WINDOW_S,
+        evaluation_periods=1,
+        datapoints_to_alarm=1,
+        unit_label="PSI",
+    )
+
+
+def alarm_specs(
+    thresholds: AlarmThresholds | None = None, prediction: Part | None = None
+) -> list[AlarmSpec]:
+    """The alarms for ``thresholds`` (defaults when omitted), in a stable order; the prediction
+    drift alarm too when the bundle's baseline has the ``prediction`` part.
 
     Alarms with ``rollback=True`` measure the new code (errors, crashes, load failures, latency,
     throttles) and gate gradual deployments; the rate and drift alarms measure the traffic and
@@ -284,6 +327,8 @@ def alarm_specs(thresholds: AlarmThresholds | None = None) -> list[AlarmSpec]:
                     evaluation_periods=3,
                 )
             )
+    if prediction is not None and t.prediction_psi is not None:
+        specs.append(prediction_drift_alarm(prediction, t.prediction_psi))
     return specs
 
 
@@ -339,7 +384,16 @@ def alarm_properties(
         )
     else:
         props["Metrics"] = [
-            {"Id": "rate", "Expression": spec.expression, "Label": spec.key, "ReturnData": True},
+            {
+                "Id": spec.result_id,
+                "Expression": spec.expression,
+                "Label": spec.key,
+                "ReturnData": True,
+            },
+            *(
+                {"Id": ident, "Expression": helper, "Label": ident, "ReturnData": False}
+                for ident, helper in spec.helpers
+            ),
             *(
                 {
                     "Id": ref.id,

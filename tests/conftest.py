@@ -319,6 +319,50 @@ def render_layer(tmp_path: Path) -> Path:
     return write_render_layer(tmp_path)
 
 
+# --- drift fixtures -----------------------------------------------------------------------
+
+# A baseline as slpack build writes one (slpack.bundler.baseline), with one feature of each kind,
+# names that need quoting, and three predicted classes.
+DRIFT_BASELINE: dict[str, Any] = {
+    "source": "train.csv",
+    "rows": 1200,
+    "features": [
+        {
+            "name": "sepal length (cm)",
+            "kind": "number",
+            "edges": [5.1, 5.8, 6.4],
+            "missing": False,
+            "shares": [0.2, 0.3, 0.3, 0.2],
+        },
+        {
+            "name": "plan",
+            "kind": "category",
+            "categories": ["basic", "pro's"],
+            "missing": True,
+            "shares": [0.5, 0.3, 0.1, 0.1],
+        },
+        {"name": "note", "kind": "length", "edges": [12.0, 40.0], "shares": [0.3, 0.5, 0.2]},
+        {"name": "member", "kind": "boolean", "missing": False, "shares": [0.6, 0.4]},
+    ],
+    "prediction": {
+        "kind": "class",
+        "classes": ["setosa", "versicolor", "virginica"],
+        "other": False,
+        "shares": [0.34, 0.33, 0.33],
+    },
+}
+
+
+def write_drift_baseline(bundle: Path) -> Path:
+    """Rewrite a ``write_render_bundle`` bundle with :data:`DRIFT_BASELINE` in its manifest (and
+    in function.zip's, so deploy's verification still holds)."""
+    manifest = json.loads((bundle / "slpack.json").read_text())
+    write_bundle_files(
+        bundle, manifest["name"], manifest["version"], handler="", baseline=DRIFT_BASELINE
+    )
+    return bundle
+
+
 # --- layer fixtures -----------------------------------------------------------------------
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import write_render_bundle, write_render_layer
+from conftest import write_drift_baseline, write_render_bundle, write_render_layer
 from test_render import of_type, tf_resources, tf_value
 
 from slpack.alarms import AlarmThresholds, alarm_specs
@@ -52,6 +52,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "python": {"runtime": "python", "model_s3": True, "public": True},
     # code signing: a code signing configuration instead of the CKV_AWS_272 skip (no serverless)
     "signed": {"layer": "<layer>", "signing_profile": SIGNING_PROFILE},
+    "drift": {"layer": "<layer>"},  # a bundle with a drift baseline: its widgets and alarm
     "bare": {
         "endpoint": "none",
         "arch": "arm64",
@@ -68,6 +69,8 @@ def variants(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for name, options in VARIANTS.items():
         options = dict(options)
         bundle = write_render_bundle(root / name, runtime=options.pop("runtime", "onnxruntime"))
+        if name == "drift":
+            write_drift_baseline(bundle)
         if options.get("layer") == "<layer>":
             options = {**options, "layer": str(write_render_layer(root / name))}
         targets = ["sam", "terraform"] + ([] if options.get("signing_profile") else ["serverless"])

@@ -69,6 +69,7 @@ class App:
         }
         self._invoked_arn: str | None = None
         self._model: Any = None
+        self._sketch: Any = None  # the drift sketch of the loaded model (slpack_handler.drift)
         self._lock = _thread.allocate_lock()  # threading's Lock, without importing threading
         self._failure: str | None = None
         self._failed_at = 0.0
@@ -100,7 +101,9 @@ class App:
                 self.dimensions.update(
                     ModelName=str(manifest.get("name")), ModelVersion=str(manifest.get("version"))
                 )
-                self._model = Model(manifest, self.settings, deadline)
+                model = Model(manifest, self.settings, deadline)
+                self._sketch = self._open_sketch(manifest)
+                self._model = model
             except Exception as exc:
                 reason = (
                     str(exc)
@@ -116,6 +119,24 @@ class App:
             if record is not None:
                 record.add("ModelLoadMs", round(self._model.load_ms, 3))
             return self._model
+
+    def _open_sketch(self, manifest: dict[str, Any]) -> Any:
+        """The manifest's drift baseline compiled, when sketches are on and have somewhere to go.
+
+        A baseline this handler cannot read costs the sketches, never the requests.
+        """
+        if not (self.settings.drift and self.metrics.enabled and manifest.get("baseline")):
+            return None
+        from slpack_handler.drift import open_sketch
+
+        try:
+            return open_sketch(manifest)
+        except Exception as exc:
+            self.log.error(
+                "the drift baseline cannot be read; requests are answered without drift sketches",
+                error=f"{type(exc).__name__}: {exc}",
+            )
+            return None
 
     def warm(self) -> None:
         """Load during init (SLPACK_EAGER=1); a failure is logged and retried on the first
@@ -147,7 +168,7 @@ class App:
         for name in ("random", "numpy.random"):
             module = sys.modules.get(name)
             if module is not None:
-                module.seed()  # type: ignore[attr-defined]
+                module.seed()
         self._cold = True
         self._pending_load_ms = None
         if self.cache is not None:
@@ -170,17 +191,33 @@ class App:
         key = None
         if self.cache is not None:
             key = parsed.key()
-            hit = self.cache.get(key)
+            hit: dict[str, Any] | None = self.cache.get(key)
             record.add("CacheHits", 1 if hit is not None else 0)
             if hit is not None:
+                self._count(parsed, hit["predictions"], record)
                 return hit
         started = time.perf_counter()
         predictions = model.predict(parsed)
         record.add("InferenceMs", (time.perf_counter() - started) * 1000.0)
+        self._count(parsed, predictions, record)
         response = {"predictions": predictions, "model": model.info}
         if key is not None:
             self.cache.put(key, response)  # type: ignore[union-attr]
         return response
+
+    def _count(self, parsed: Any, predictions: list[dict[str, Any]], record: MetricRecord) -> None:
+        """Add the request's drift sketch to its metric record (docs/drift.md)."""
+        sketch = self._sketch
+        if sketch is None:
+            return
+        try:
+            sketch.add(parsed.columns, predictions, record, parsed.arrays)
+        except Exception as exc:  # a sketch must never fail a request
+            self.log.once(
+                "drift-failed",
+                "ERROR",
+                f"a drift sketch could not be made ({type(exc).__name__}: {exc})",
+            )
 
     def metadata(
         self, record: MetricRecord | None = None, deadline: float | None = None

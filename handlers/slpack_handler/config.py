@@ -16,6 +16,7 @@ from slpack_handler.contract import DEFAULTS, MODEL_DIR, NAMESPACE, SINKS, Env
 # os.path, not pathlib: pathlib costs ~3 ms of imports on every cold start.
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 _TRUE = ("1", "true", "yes")
+_FALSE = ("0", "false", "no")
 
 
 class Settings(NamedTuple):
@@ -38,6 +39,7 @@ class Settings(NamedTuple):
     hook_timeout_ms: int = DEFAULTS[Env.HOOK_TIMEOUT_MS]
     log_level: str = DEFAULTS[Env.LOG_LEVEL]
     reload_backoff_s: float = DEFAULTS[Env.RELOAD_BACKOFF_S]
+    drift: bool = DEFAULTS[Env.DRIFT]
     function_name: str = "local"
     problems: tuple[str, ...] = ()
 
@@ -68,6 +70,7 @@ class Settings(NamedTuple):
             hook_timeout_ms=int(reader.number(Env.HOOK_TIMEOUT_MS, None, int, 1)),
             log_level=(env.get(Env.LOG_LEVEL) or DEFAULTS[Env.LOG_LEVEL]).upper(),
             reload_backoff_s=float(reader.number(Env.RELOAD_BACKOFF_S, None, float, 0)),
+            drift=reader.flag(Env.DRIFT),
             # Lambda, Cloud Run (functions), Azure Functions (the function app's name)
             function_name=env.get("AWS_LAMBDA_FUNCTION_NAME")
             or env.get("K_SERVICE")
@@ -94,16 +97,25 @@ class _Reader:
         fallback = DEFAULTS[name] if default is None else default
         raw = self.env.get(name)
         if raw is None or raw == "":
-            return fallback  # type: ignore[no-any-return]
+            return fallback
         try:
             value = kind(raw)
         except ValueError:
             self.problems.append(f"{name}={raw!r} is not a number; using {fallback}")
-            return fallback  # type: ignore[no-any-return]
+            return fallback
         if value < low:
             self.problems.append(f"{name}={raw!r} is below {low}; using {fallback}")
-            return fallback  # type: ignore[no-any-return]
+            return fallback
         return value  # type: ignore[no-any-return]
+
+    def flag(self, name: str) -> bool:
+        fallback: bool = DEFAULTS[name]
+        value = self.env.get(name, "").strip().lower()
+        if value in _TRUE or value in _FALSE:
+            return value in _TRUE
+        if value:
+            self.problems.append(f"{name}={value!r} is not 1 or 0; using {int(fallback)}")
+        return fallback
 
     def choice(self, name: str, allowed: "tuple[str, ...]") -> str:
         fallback: str = DEFAULTS[name]

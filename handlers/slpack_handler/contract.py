@@ -40,6 +40,8 @@ RUNTIMES = ("onnxruntime", "python", "sklearn")
 ModelFormat = Literal["onnx", "slpack-python", "skops", "joblib"]
 ChosenBy = Literal["flag", "auto"]
 SklearnFeed = Literal["frame", "array", "text"]  # a DataFrame, a 2-D array, or 1-D texts
+BinKind = Literal["number", "category", "boolean", "length"]  # how a feature's values are binned
+PredictionKind = Literal["class", "number"]
 
 # -- the manifest (slpack.json) ---------------------------------------------------------------
 # The shapes are for type checkers only: TypedDicts do nothing at run time, and building them
@@ -122,6 +124,31 @@ if TYPE_CHECKING:
         categories: dict[str, list[Any]]  # sklearn: columns fitted as pandas categoricals
         columns: list[str]  # sklearn: every column the pipeline is handed, read or not
 
+    class FeatureBaseline(TypedDict, total=False):
+        """One feature's reference distribution: its bins and their shares (docs/drift.md)."""
+
+        name: str
+        kind: BinKind
+        edges: list[float]  # number, length: ascending; bin i holds edges[i-1] <= x < edges[i]
+        categories: list[Any]  # category: one bin each (the model's own categories), then "other"
+        missing: bool  # a last bin counts missing values (the feature is nullable)
+        shares: list[float]  # one per bin, in bin order: smoothed, never 0, summing to 1
+
+    class PredictionBaseline(TypedDict, total=False):
+        """The distribution of the model's own answers on the baseline rows."""
+
+        kind: PredictionKind
+        classes: list[Any]  # class: one bin per class, the most common first
+        other: bool  # class: a last bin holds the classes beyond MAX_PREDICTION_BINS - 1
+        edges: list[float]  # number: as a feature's
+        shares: list[float]
+
+    class Baseline(TypedDict, total=False):
+        source: str  # "sample", or the name of the --baseline file
+        rows: int  # rows the shares were counted on
+        features: list[FeatureBaseline]  # in input.features order, the order of the sketch
+        prediction: PredictionBaseline | None  # None: the task has no binnable answer
+
     class Manifest(TypedDict, total=False):
         format: int
         name: str
@@ -136,7 +163,7 @@ if TYPE_CHECKING:
         output: OutputSpec
         example: dict[str, Any]  # one synthetic row (medians, most common known categories)
         stats: dict[str, dict[str, Any]]  # per feature: aggregates only, never sample values
-        baseline: dict[str, Any] | None  # the drift baseline (docs/drift.md)
+        baseline: Baseline | None  # the drift baseline (docs/drift.md)
         parity: dict[str, Any]
         versions: dict[str, str]
         files: dict[str, str]  # sha256 of every file function.zip ships, by path, but the manifest
@@ -201,6 +228,7 @@ class Env:
     LOG_LEVEL = "SLPACK_LOG_LEVEL"
     RELOAD_BACKOFF_S = "SLPACK_RELOAD_BACKOFF_S"
     MODEL_FETCH_MARGIN_MS = "SLPACK_MODEL_FETCH_MARGIN_MS"
+    DRIFT = "SLPACK_DRIFT"
 
 
 DEFAULTS: dict[str, Any] = {
@@ -217,6 +245,7 @@ DEFAULTS: dict[str, Any] = {
     Env.LOG_LEVEL: "INFO",
     Env.RELOAD_BACKOFF_S: 1.0,
     Env.MODEL_FETCH_MARGIN_MS: 2000,
+    Env.DRIFT: True,
 }
 
 MetricSink = Literal["emf", "log", "gcp", "azure", "none"]
@@ -247,6 +276,19 @@ METRICS = {
     "OutOfRange": "Count",
     "MissingValue": "Count",
 }
+
+# -- drift ------------------------------------------------------------------------------------
+# Each answered request's values, counted into the baseline's bins, travel in the metric record as
+# one string property (docs/drift.md): per feature in input.features order, then the predictions,
+# the counts of every bin in bin order, comma-separated; features separated by one space. A single
+# row of three features of 4, 3 and 2 bins: "0,1,0,0 0,0,1 1,0". Dense and positional on purpose:
+# the dashboard's Logs Insights queries read a feature's bins with one regular expression whose
+# groups always match, and the line never grows a key per bin.
+DRIFT_PROPERTY = "drift"
+# The prediction bins are also metrics, of the serving dimension set only: what the prediction
+# drift alarm reads (CloudWatch metric math takes at most 10 metrics, hence the cap).
+PREDICTION_BIN = "PredictionBin"  # + the bin's index: PredictionBin0, PredictionBin1, ...
+MAX_PREDICTION_BINS = 10
 
 # -- errors -----------------------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from slpack_handler.contract import DIMENSION_SETS
+from slpack_handler.contract import DIMENSION_SETS, SERVING_DIMENSIONS
 from slpack_handler.logger import Logger
 
 _DIMENSION_SETS = [list(names) for names in DIMENSION_SETS]
@@ -48,12 +48,18 @@ UNITS = {
 
 
 class MetricRecord:
-    """The metrics and properties of one invocation."""
+    """The metrics and properties of one invocation.
 
-    __slots__ = ("properties", "values")
+    ``values`` are published under every dimension set; ``serving`` (the prediction bins of the
+    drift sketch) under the serving set only: the alarm that reads them watches the alias, and a
+    copy per model version would double their cost for nothing.
+    """
+
+    __slots__ = ("properties", "serving", "values")
 
     def __init__(self) -> None:
         self.values: dict[str, float] = {}
+        self.serving: dict[str, float] = {}
         self.properties: dict[str, Any] = {}
 
     def add(self, name: str, value: float) -> None:
@@ -61,31 +67,40 @@ class MetricRecord:
 
     def as_dict(self, dimensions: dict[str, str]) -> dict[str, Any]:
         """A plain dict: dimensions, metric values and properties (what hooks receive)."""
-        return {**dimensions, **self.values, **self.properties}
+        return {**dimensions, **self.values, **self.serving, **self.properties}
 
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)
-_DIRECTIVES: dict[tuple[str, tuple[str, ...]], str] = {}
+_DIRECTIVES: dict[tuple[str, tuple[str, ...], tuple[str, ...]], str] = {}
 
 
-def _directive(namespace: str, names: tuple[str, ...]) -> str:
+def _directive(namespace: str, names: tuple[str, ...], serving: tuple[str, ...] = ()) -> str:
     """The ``CloudWatchMetrics`` array for a set of metric names, serialized once per set.
 
-    A container sees only a few sets (prediction, validation error, load failure), so per
-    request the line costs one encode of the values instead of rebuilding the declaration.
+    A container sees only a few sets (prediction, validation error, load failure, times the
+    prediction bins a single row can hit), so per request the line costs one encode of the values
+    instead of rebuilding the declaration. ``serving`` names get a second directive, published
+    under the serving dimension set only.
     """
-    key = (namespace, names)
+    key = (namespace, names, serving)
     text = _DIRECTIVES.get(key)
     if text is None:
-        text = _ENCODER.encode(
-            [
+        directives = [
+            {
+                "Namespace": namespace,
+                "Dimensions": _DIMENSION_SETS,
+                "Metrics": [{"Name": name, "Unit": UNITS.get(name, "None")} for name in names],
+            }
+        ]
+        if serving:
+            directives.append(
                 {
                     "Namespace": namespace,
-                    "Dimensions": _DIMENSION_SETS,
-                    "Metrics": [{"Name": name, "Unit": UNITS.get(name, "None")} for name in names],
+                    "Dimensions": [list(SERVING_DIMENSIONS)],
+                    "Metrics": [{"Name": name, "Unit": "Count"} for name in serving],
                 }
-            ]
-        )
+            )
+        text = _ENCODER.encode(directives)
         _DIRECTIVES[key] = text
     return text
 
@@ -95,8 +110,8 @@ def emf_line(
 ) -> str:
     """Serialize a record as one EMF log line: ``_aws`` metadata, then dimensions, values,
     properties."""
-    members = {**dimensions, **record.values, **record.properties}
-    directive = _directive(namespace, tuple(record.values))
+    members = {**dimensions, **record.values, **record.serving, **record.properties}
+    directive = _directive(namespace, tuple(record.values), tuple(record.serving))
     head = f'{{"_aws":{{"Timestamp":{timestamp_ms:d},"CloudWatchMetrics":{directive}}}'
     rest = _ENCODER.encode(members)
     return head + ("," + rest[1:] if members else "}")
@@ -120,7 +135,7 @@ def gcp_line(record: MetricRecord, dimensions: dict[str, str]) -> str:
         _GCP_HEAD
         + labels
         + ',"metrics":'
-        + _ENCODER.encode({**record.values, **record.properties})
+        + _ENCODER.encode({**record.values, **record.serving, **record.properties})
         + "}"
     )
 

@@ -13,9 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from slpack.bundler import (
+    baseline,
     bundle,
     convert,
     inputs,
@@ -33,7 +34,7 @@ from slpack.errors import SlpackError
 from slpack_handler.contract import DEFAULT_PYTHON, DEFAULTS, FORMAT, Env
 
 if TYPE_CHECKING:
-    from slpack_handler.contract import Manifest, OnnxEntry
+    from slpack_handler.contract import Manifest, OnnxEntry, OutputSpec
 
 DEFAULT_ATOL = 1e-5
 DEFAULT_RTOL = 1e-4
@@ -58,6 +59,7 @@ class BuildOptions:
     no_pickle: bool = False  # refuse joblib/pickle model files (also SLPACK_NO_PICKLE=1)
     trust: list[str] = field(default_factory=list)  # skops types accepted after review
     max_string_length: int = DEFAULTS[Env.MAX_STRING_LENGTH]
+    baseline: Path | None = None  # rows the drift baseline describes (default: the sample)
 
 
 @dataclass
@@ -96,6 +98,7 @@ def build_bundle(
 
     step("inferring the input schema")
     sch, frame = schema.infer_schema(fitted, data)
+    reference = baseline.reference_rows(fitted, sch, frame, opts.baseline)
     frame, notes = inputs.bound_strings(frame, sch.names, opts.max_string_length)
     frame = frame.head(opts.parity_rows).reset_index(drop=True)
 
@@ -144,6 +147,9 @@ def build_bundle(
         fitted, sch, frame, verified.local, opts.atol, opts.rtol
     )
 
+    step("measuring the drift baseline")
+    drift_baseline = baseline.build_baseline(fitted, sch, spec, reference)
+
     step("writing the bundle")
     name = _bundle_name(opts.name, model_path)
     layer = _layer_entry(opts.layer) if opts.layer else None
@@ -165,9 +171,10 @@ def build_bundle(
             "onnx": onnx_entry,
             "runtime": verified.entry,
             "input": sch.to_manifest(),
-            "output": spec.to_manifest(),
+            "output": cast("OutputSpec", spec.to_manifest()),
             "example": stats.example_row(sch, frame),
             "stats": stats.feature_stats(sch, frame),
+            "baseline": drift_baseline,
             "parity": verified.result.to_manifest(),
             "versions": versions.build_versions(),
             "files": {f"model/{artifact.file}": artifact.sha256, **bundle.file_hashes(handler)},

@@ -159,7 +159,7 @@ def infer_schema(model: Any, sample: Any) -> tuple[Schema, Any]:
                 "sample with the training data's columns, in order."
             )
 
-    frame = _missing_as_nan(frame)
+    frame = missing_as_nan(frame)
     uses = introspect.column_uses(model, columns)
     text_model = introspect.is_named(introspect.first_step(model), introspect.TEXT_VECTORIZERS)
     features = [_feature(name, frame[name], uses.get(name)) for name in columns]
@@ -191,7 +191,7 @@ def infer_schema(model: Any, sample: Any) -> tuple[Schema, Any]:
     return Schema(layout, features, sklearn_input, dropped_columns=dropped), frame
 
 
-def _missing_as_nan(frame: Any) -> Any:
+def missing_as_nan(frame: Any) -> Any:
     """``null`` in a request is NaN to scikit-learn, as pandas reads a missing CSV cell.
 
     Parquet and JSON samples carry None instead, which scikit-learn's imputers do not see as

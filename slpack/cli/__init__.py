@@ -50,6 +50,7 @@ def _root(
 from slpack.cli import bench as _bench  # noqa: E402,F401
 from slpack.cli import build as _build  # noqa: E402,F401
 from slpack.cli import deploy as _deploy  # noqa: E402,F401
+from slpack.cli import drift as _drift  # noqa: E402,F401
 from slpack.cli import layer as _layer  # noqa: E402,F401
 from slpack.cli import render as _render  # noqa: E402,F401
 from slpack.cli import serve as _serve  # noqa: E402,F401

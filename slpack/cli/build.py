@@ -92,6 +92,14 @@ def build(
             "repeatable.",
         ),
     ] = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(
+            "--baseline",
+            help="Rows the drift baseline describes, e.g. the training set (default: the sample; "
+            "docs/drift.md).",
+        ),
+    ] = None,
 ) -> None:
     """Convert MODEL to ONNX, check it against scikit-learn on the sample, and bundle a function."""
     from slpack.bundler import BuildOptions, build_bundle
@@ -120,6 +128,7 @@ def build(
         trust_pickle=trust_pickle,
         no_pickle=no_pickle,
         trust=list(trust or []),
+        baseline=baseline,
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

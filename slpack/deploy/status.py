@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from slpack.alarms import alarm_specs
+from slpack.alarms import PREDICTION_DRIFT, alarm_specs
 from slpack.deploy.aws import Aws
 from slpack.deploy.state import FunctionState, parse_description, read_function
 from slpack.errors import SlpackError
@@ -85,8 +85,9 @@ def read_status(aws: Aws, function_name: str) -> Status:
         raise SlpackError(
             f"there is no function {function_name} in {aws.region}; check the name and --region."
         )
-    names = [
-        spec.alarm_name(function_name) for spec in alarm_specs()
-    ]  # every alarm slpack can create
+    names = [  # every alarm slpack can create
+        *(spec.alarm_name(function_name) for spec in alarm_specs()),
+        f"{function_name}-{PREDICTION_DRIFT}",  # with a baseline that has predictions
+    ]
     alarms = tuple(aws.client("cloudwatch").describe_alarms(AlarmNames=names)["MetricAlarms"])
     return Status(state, aws.region, alarms)

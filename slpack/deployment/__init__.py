@@ -27,6 +27,7 @@ from slpack.deployment.options import (
     PUBLIC_RESERVED_CONCURRENCY,
     RenderOptions,
 )
+from slpack.drift.sketches import Layout
 from slpack.errors import SlpackError
 from slpack.ziputil import sha256_file
 from slpack_handler.contract import ALIAS, DEFAULT_PYTHON, HANDLER, Env
@@ -69,6 +70,7 @@ class Deployment:
     code_sha256: str  # of function.zip: publishing a version follows it
     model_runtime: str = "onnxruntime"  # what runs the model (the manifest's runtime.name)
     model_filename: str = "model.onnx"  # the file that runtime loads (the manifest's model.file)
+    drift: Layout | None = None  # the bins of the manifest's drift baseline (docs/drift.md)
 
     @property
     def needs_layer(self) -> bool:
@@ -153,7 +155,7 @@ class Deployment:
         return env
 
     def alarms(self) -> list[AlarmSpec]:
-        return alarm_specs(self.options.thresholds)
+        return alarm_specs(self.options.thresholds, self.drift.prediction if self.drift else None)
 
     def alarm_target(self) -> AlarmTarget:
         """Where the alarms point: every name is known at render time, so plain strings do."""
@@ -190,6 +192,7 @@ def resolve(bundle_dir: Path, options: RenderOptions) -> Deployment:
         name, version = str(manifest["name"]), str(manifest["version"])
         sha, filename = str(manifest["model"]["sha256"]), str(manifest["model"]["file"])
         model_runtime = str(manifest["runtime"]["name"])
+        baseline = manifest.get("baseline")
     except (KeyError, TypeError):
         raise SlpackError(
             f"{bundle_dir}/slpack.json lacks name, version, model or runtime; rebuild the bundle."
@@ -231,6 +234,7 @@ def resolve(bundle_dir: Path, options: RenderOptions) -> Deployment:
         code_sha256=sha256_file(bundle_dir / FUNCTION_ZIP),
         model_runtime=model_runtime,
         model_filename=filename,
+        drift=Layout(name, version, baseline, str(bundle_dir)) if baseline else None,
     )
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from slpack import ziputil
 from slpack.deployment import Deployment
 from slpack.errors import SlpackError
-from slpack.render import source
+from slpack.render import drift, source
 from slpack.render.suppressions import Skip, skips
 from slpack.render.templating import write
 
@@ -99,6 +99,7 @@ def render(d: Deployment, out_dir: Path) -> list[Path]:
         write(f"azure/terraform/{f}.j2", tf_dir / f, **context)
         for f in ("main.tf", "function.tf", "outputs.tf")
     ]
+    written += drift.write_drift("azure", drift.azure_context(d), tf_dir, d=d)
     written.append(archive)
     written.append(
         write(

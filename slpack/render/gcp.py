@@ -23,7 +23,7 @@ import yaml
 from slpack import ziputil
 from slpack.deployment import Deployment
 from slpack.errors import SlpackError
-from slpack.render import source
+from slpack.render import drift, source
 from slpack.render.suppressions import skips
 from slpack.render.templating import write
 
@@ -80,6 +80,9 @@ def render(d: Deployment, out_dir: Path) -> list[Path]:
         write(f"gcp/terraform/{f}.j2", tf_dir / f, **context)
         for f in ("main.tf", "function.tf", "monitoring.tf", "outputs.tf")
     ]
+    written += drift.write_drift(
+        "gcp", drift.gcp_context(d, name, entries_filter(name)), tf_dir, d=d, name=name
+    )
     written.append(archive)
     command = shlex.join(deploy_command(d, name))
     written.append(
@@ -136,13 +139,18 @@ def deploy_command(d: Deployment, name: str) -> list[str]:
     return args
 
 
-def log_metrics(name: str) -> list[dict[str, Any]]:
-    """Log-based metrics over the handler's Cloud Logging entries: the Cloud Monitoring view of the
-    same record CloudWatch reads from EMF, labelled by model version."""
-    base = (
+def entries_filter(name: str) -> str:
+    """The Cloud Logging filter of the function's metric records."""
+    return (
         f'resource.type="cloud_run_revision" AND resource.labels.service_name="{name}" '
         'AND jsonPayload.message="slpack metrics"'
     )
+
+
+def log_metrics(name: str) -> list[dict[str, Any]]:
+    """Log-based metrics over the handler's Cloud Logging entries: the Cloud Monitoring view of the
+    same record CloudWatch reads from EMF, labelled by model version."""
+    base = entries_filter(name)
     return [
         {
             "key": "latency",
