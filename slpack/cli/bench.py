@@ -61,8 +61,9 @@ def bench(
         bool,
         typer.Option(
             help=f"{QUICK_RUNS} cold starts, {QUICK_REQUESTS} warm requests and {QUICK_WARMUP} "
-            "warm-ups per function and input (instead of 10, 2000, 50): about 20 s on two vCPUs "
-            "once the layer is cached (the first run builds it); rough figures."
+            "warm-ups per function and input (instead of 10, 2000, 50): about 20 s with two "
+            "idle vCPUs, a minute or more on a busy machine, once the layer is cached (the first "
+            "run builds it); rough figures."
         ),
     ] = False,
 ) -> None:
