@@ -110,6 +110,9 @@ def run_bench(
         result.not_applicable = {
             r: str(f) for r, f in functions.items() if isinstance(f, variants.NotApplicable)
         }
+        if not made:
+            reasons = "; ".join(f"{r}: {why}" for r, why in result.not_applicable.items())
+            raise SlpackError(f"neither runtime can serve {bundle_dir} ({reasons}).")
         result.bundle["made"] = [r for r, f in made.items() if not f.shipped]
         layer = options.layer or _host_layer(on_step)
         layer_dirs = layer_paths(layer, root / "opt")
@@ -118,37 +121,11 @@ def run_bench(
         )
         sk_stack = stack.sklearn_stack(baseline.needs_pandas)
         stack_dir = stack.link_stack(sk_stack, root / "sklearn-layer")
-        targets = {
-            **{
-                runtime: Target(
-                    runtime,
-                    _handler_spec(
-                        [function.task_root, *(layer_dirs if runtime == ONNXRUNTIME else ())],
-                        "slpack_handler",
-                        "handler",
-                        work.events,
-                    ),
-                    HANDLER_ENV,
-                )
-                for runtime, function in made.items()
-            },
-            SKLEARN: Target(
-                SKLEARN,
-                _handler_spec(
-                    [baseline.task_root, stack_dir],
-                    sklearn_baseline.MODULE,
-                    sklearn_baseline.FUNCTION,
-                    work.events,
-                ),
-            ),
-            INTERPRETER: Target(
-                INTERPRETER, {"kind": "interpreter", "path": [], "first": workload.SINGLE}
-            ),
-            SESSION: Target(
-                SESSION, _session_spec(layer_dirs, bundle_dir, manifest, work.feeds), SESSION_ENV
-            ),
-        }
-        targets = {t: targets[t] for t in TARGETS if t in targets}
+        targets = _targets(
+            made, layer_dirs, baseline.task_root, stack_dir, bundle_dir, manifest, work
+        )
+        if SESSION not in targets:
+            result.not_applicable[SESSION] = result.not_applicable[ONNXRUNTIME]
         runs = root / "runs"
 
         on_step("first start of each function (discarded); checking the runtimes' answers")
@@ -164,6 +141,48 @@ def run_bench(
         result.sizes = {t: s for t, s in result.sizes.items() if t in targets}
         result.environment["baseline_stack"] = sk_stack.versions
     return result
+
+
+def _targets(
+    made: dict[str, variants.Function],
+    layer_dirs: tuple[Path, ...],
+    baseline_root: Path,
+    stack_dir: Path,
+    bundle_dir: Path,
+    manifest: dict[str, Any],
+    work: workload.Workload,
+) -> dict[str, Target]:
+    """Every function to start, in :data:`TARGETS` order (the session floor needs the graph
+    onnxruntime runs, so it comes with the onnxruntime function)."""
+    targets = {
+        runtime: Target(
+            runtime,
+            _handler_spec(
+                [function.task_root, *(layer_dirs if runtime == ONNXRUNTIME else ())],
+                "slpack_handler",
+                "handler",
+                work.events,
+            ),
+            HANDLER_ENV,
+        )
+        for runtime, function in made.items()
+    }
+    targets[SKLEARN] = Target(
+        SKLEARN,
+        _handler_spec(
+            [baseline_root, stack_dir],
+            sklearn_baseline.MODULE,
+            sklearn_baseline.FUNCTION,
+            work.events,
+        ),
+    )
+    targets[INTERPRETER] = Target(
+        INTERPRETER, {"kind": "interpreter", "path": [], "first": workload.SINGLE}
+    )
+    if ONNXRUNTIME in made:
+        spec = _session_spec(layer_dirs, bundle_dir, manifest, work.feeds)
+        targets[SESSION] = Target(SESSION, spec, SESSION_ENV)
+    return {t: targets[t] for t in TARGETS if t in targets}
 
 
 def _handler_spec(
@@ -296,7 +315,8 @@ def _sizes(
         "function": sizes.tree_size(baseline_root),
         "stack": stack.stack_size(sk_stack),
     }
-    found[SESSION] = {"layer": layer_size, "model": sizes.size_of({graph.name: graph})}
+    if graph.is_file():
+        found[SESSION] = {"layer": layer_size, "model": sizes.size_of({graph.name: graph})}
     return found
 
 
