@@ -8,7 +8,15 @@ float64 arrays are then reused for the feeds.
 
 from __future__ import annotations
 
+import os
 from typing import Any
+
+# numpy's OpenBLAS starts a worker thread per extra CPU when numpy is imported, and that thread
+# busy-waits ~0.1 s for matrix work this runtime never gives it (it builds feeds; onnxruntime
+# computes). On a function's one or two vCPUs it takes that CPU from the cold start: ~75 ms of
+# CPU and ~20% of the wall time measured (docs/bench.md). Set before numpy loads OpenBLAS; a
+# value the deployer set is kept.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
 import onnxruntime as ort

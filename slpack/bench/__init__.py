@@ -1,5 +1,6 @@
-"""``slpack bench``: slpack's function against the same pipeline served by scikit-learn.
+"""``slpack bench``: both of slpack's runtimes against scikit-learn and against their floors.
 
-:mod:`~slpack.bench.measure` runs both (and the floor) in isolated interpreters, interleaved;
+:mod:`~slpack.bench.variants` makes the runtime a bundle does not ship from its own files;
+:mod:`~slpack.bench.measure` runs every function in isolated interpreters, taking turns;
 :mod:`~slpack.bench.report` turns the raw measurements into figures, ratios and aims.
 """

@@ -29,7 +29,7 @@ if CONFIG["input"] == "frame":
     import pandas as pd
 
 
-def _rows(payload):
+def _rows(payload: dict) -> object:
     """The request's rows in the form the pipeline was trained on."""
     if "inputs" in payload:
         columnar = payload["inputs"]
@@ -46,7 +46,7 @@ def _rows(payload):
     return np.array(rows, dtype=np.float64)
 
 
-def _predictions(rows):
+def _predictions(rows: object) -> list:
     task = CONFIG["task"]
     if task == "transformer":
         embedding = MODEL.transform(rows)
@@ -66,7 +66,7 @@ def _predictions(rows):
     ]
 
 
-def lambda_handler(event, context):
+def lambda_handler(event: dict, context: object) -> dict:
     """An HTTP event (Function URL, API Gateway) or a direct invocation in, predictions out."""
     http = "body" in event and ("requestContext" in event or "httpMethod" in event)
     try:

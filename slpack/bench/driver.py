@@ -14,9 +14,12 @@ reply line on ``FD`` each: ``{"op": "warm", "input": NAME, "n": N}`` times N cal
 (nanoseconds); ``{"op": "answer", "input": NAME}`` returns one response; end of input exits.
 
 Spec kinds: ``handler`` imports ``module`` and calls ``function(event, context)`` on the events;
-``floor`` imports only numpy and onnxruntime, creates the session and calls ``session.run`` on
-prepared feeds: the least any ONNX function must do.
+``session`` imports only numpy and onnxruntime, creates the session and calls ``session.run`` on
+prepared feeds: the least any ONNX function must do; ``interpreter`` imports nothing and answers
+with nothing: the least any Python function must do.
 """
+
+from __future__ import annotations  # annotations are never evaluated: typing is not imported
 
 import time
 
@@ -25,6 +28,14 @@ STARTED = time.perf_counter()  # CLOCK_MONOTONIC: comparable with the parent's p
 import json  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    Call = Callable[[Any], Any]
+    Loaded = tuple[Call, dict[str, Any], list[list[Any]]]
 
 
 class LambdaContext:
@@ -60,7 +71,7 @@ def peak_rss_kib() -> int:
     return peak // 1024 if sys.platform == "darwin" else peak  # macOS reports bytes
 
 
-def handler_target(spec):
+def handler_target(spec: dict[str, Any]) -> Loaded:
     """Import the function's handler; return (call, inputs, [[phase, end time], ...])."""
     import importlib
 
@@ -69,13 +80,13 @@ def handler_target(spec):
     imported = time.perf_counter()
     context = LambdaContext()
 
-    def call(event):
+    def call(event: Any) -> Any:
         return function(event, context)
 
     return call, spec["inputs"], [["import", imported]]
 
 
-def floor_target(spec):
+def session_target(spec: dict[str, Any]) -> Loaded:
     """numpy + onnxruntime + one session: what every ONNX function pays at least."""
     import numpy
     import onnxruntime
@@ -99,20 +110,32 @@ def floor_target(spec):
         for name, feeds in spec["inputs"].items()
     }
 
-    def call(feeds):
+    def call(feeds: Any) -> Any:
         return session.run(outputs, feeds)
 
     return call, inputs, [["import", imported], ["session", created]]
 
 
-def jsonable(response):
-    """A handler's response as JSON; the floor's arrays only as their shapes."""
+def interpreter_target(spec: dict[str, Any]) -> Loaded:
+    """An interpreter that answers at once with nothing imported: what every function pays."""
+
+    def call(event: Any) -> Any:
+        return None
+
+    return call, {spec["first"]: None}, []
+
+
+TARGETS = {"handler": handler_target, "session": session_target, "interpreter": interpreter_target}
+
+
+def jsonable(response: Any) -> Any:
+    """A handler's response as JSON; a session's arrays only as their shapes."""
     if isinstance(response, list):
         return {"outputs": [list(getattr(a, "shape", ())) for a in response]}
     return response
 
 
-def warm(call, value, n):
+def warm(call: Call, value: Any, n: int) -> list[int]:
     clock = time.perf_counter_ns
     times = []
     for _ in range(n):
@@ -122,15 +145,14 @@ def warm(call, value, n):
     return times
 
 
-def main():
+def main() -> None:
     with open(sys.argv[1]) as fh:
         spec = json.load(fh)
     channel = os.fdopen(int(sys.argv[2]), "w")
     stdlib = [p for p in sys.path if p]
     sys.path[:] = spec["path"] + stdlib
     ready = time.perf_counter()  # the driver's own cost (json, the spec) ends here; same for all
-    target = floor_target if spec["kind"] == "floor" else handler_target
-    call, inputs, marks = target(spec)
+    call, inputs, marks = TARGETS[spec["kind"]](spec)
     response = call(inputs[spec["first"]])
     answered = time.perf_counter()
     channel.write('{"first": true}\n')

@@ -1,15 +1,22 @@
-"""Run the benchmark: slpack, the scikit-learn baseline and the floor, interleaved, in one run.
+"""Run the benchmark: both runtimes, the scikit-learn baseline and the floors, in one run.
 
-Three functions are measured, each in its own isolated interpreter (see :mod:`slpack.bench.procs`):
+Five functions are measured, each in its own isolated interpreter (see :mod:`slpack.bench.procs`):
 
-- ``slpack``: the bundle's function.zip unpacked, with the layer (numpy + onnxruntime) only;
-- ``baseline``: the same pipeline behind a scikit-learn handler, with scikit-learn's stack only;
-- ``floor``: numpy + onnxruntime + one ``InferenceSession`` and ``session.run`` on ready tensors.
+- ``python``: the bundle on the Python runtime: the unpacked function.zip alone on ``sys.path``;
+- ``onnxruntime``: the bundle on onnxruntime: the unpacked function.zip and the layer
+  (numpy + onnxruntime);
+- ``sklearn``: the same pipeline behind a scikit-learn handler, with scikit-learn's stack only;
+- ``interpreter``: a bare interpreter answering with nothing imported: the Python runtime's floor;
+- ``session``: numpy + onnxruntime + one ``InferenceSession`` and ``session.run`` on ready
+  tensors: the onnxruntime path's floor.
 
-Each is started once and thrown away first (bytecode caches written, files in the page cache),
-so every measured run starts equally warm on disk. Cold starts then alternate A B F B F A ...
-(the order rotated each round) so drift on a shared machine hits all three alike; warm latency
-is measured in one long-lived process each, in rounds that alternate the same way.
+The bundle ships one runtime; the other is made from the bundle's own files
+(:mod:`slpack.bench.variants`), or reported as not applicable with the reason. Each function is
+started once and thrown away first (bytecode caches written, files in the page cache), so every
+measured run starts equally warm on disk; those first starts also check that every runtime
+answers the baseline's requests as scikit-learn does. Cold starts then take turns in an order
+rotated each round, so drift on a shared machine hits all alike; warm latency is measured in one
+long-lived process each, in rounds that take turns the same way.
 """
 
 from __future__ import annotations
@@ -28,16 +35,23 @@ from typing import Any
 import numpy as np
 
 from slpack.bench import baseline as sklearn_baseline
-from slpack.bench import sizes, stack, workload
+from slpack.bench import sizes, stack, variants, workload
 from slpack.bench.procs import Child, ColdStart, Target
 from slpack.bench.sizes import Size
 from slpack.errors import SlpackError
 
-SLPACK, BASELINE, FLOOR = "slpack", "baseline", "floor"
-TARGETS = (SLPACK, BASELINE, FLOOR)
+PYTHON, ONNXRUNTIME = variants.PYTHON, variants.ONNXRUNTIME
+SKLEARN, INTERPRETER, SESSION = "sklearn", "interpreter", "session"
+RUNTIMES = variants.RUNTIMES  # slpack's runtimes
+TARGETS = (PYTHON, ONNXRUNTIME, SKLEARN, INTERPRETER, SESSION)
+FLOORS = {PYTHON: INTERPRETER, ONNXRUNTIME: SESSION}  # each runtime's floor
+WARM_TARGETS = (PYTHON, ONNXRUNTIME, SKLEARN, SESSION)  # the interpreter floor answers nothing
 # The handler as it ships, except the response cache: answering repeats from a cache is not
 # what the latency figures are about.
-SLPACK_ENV = {"SLPACK_CACHE_SIZE": "0"}
+HANDLER_ENV = {"SLPACK_CACHE_SIZE": "0"}
+# The onnxruntime runtime sets this itself before importing numpy (runtime_onnx.py: OpenBLAS's
+# idle worker threads cost a cold start CPU); the least an ONNX function must do includes it.
+SESSION_ENV = {"OPENBLAS_NUM_THREADS": "1"}
 
 
 @dataclass(frozen=True)
@@ -58,12 +72,18 @@ class BenchResult:
     bundle: dict[str, Any]
     environment: dict[str, Any]
     options: BenchOptions
+    not_applicable: dict[str, str] = field(default_factory=dict)  # target -> why it is not run
     cold: dict[str, list[ColdStart]] = field(default_factory=dict)
     warm_ms: dict[str, dict[str, list[float]]] = field(
         default_factory=dict
     )  # input -> target -> samples
-    sizes: dict[str, dict[str, Size]] = field(default_factory=dict)  # side -> part -> size
-    agreement: dict[str, Any] = field(default_factory=dict)
+    sizes: dict[str, dict[str, Size]] = field(default_factory=dict)  # target -> part -> size
+    agreement: dict[str, dict[str, Any]] = field(default_factory=dict)  # runtime -> figures
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """The targets measured in this run, in :data:`TARGETS` order."""
+        return tuple(t for t in TARGETS if t not in self.not_applicable)
 
 
 def run_bench(
@@ -72,11 +92,11 @@ def run_bench(
     options: BenchOptions,
     on_step: Callable[[str], None] = lambda _: None,
 ) -> BenchResult:
-    """Measure ``bundle_dir`` against ``baseline_model`` served with scikit-learn."""
+    """Measure ``bundle_dir``'s runtimes against ``baseline_model`` served with scikit-learn."""
     from slpack.bundler.bundle import read_manifest
-    from slpack.serve.sandbox import layer_paths, unpack_bundle
+    from slpack.serve.sandbox import layer_paths
 
-    manifest = read_manifest(bundle_dir)
+    manifest: dict[str, Any] = dict(read_manifest(bundle_dir))
     on_step("loading the baseline model")
     model = _load_baseline(baseline_model)
     work = workload.make_workload(manifest, _sample(options.sample, model), options.batch_size)
@@ -84,7 +104,16 @@ def run_bench(
 
     with tempfile.TemporaryDirectory(prefix="slpack-bench-") as scratch:
         root = Path(scratch)
-        task_root = unpack_bundle(bundle_dir, root / "task").task_root
+        on_step("making each runtime's function from the bundle")
+        functions = variants.runtime_functions(bundle_dir, manifest, root / "functions")
+        made = {r: f for r, f in functions.items() if isinstance(f, variants.Function)}
+        result.not_applicable = {
+            r: str(f) for r, f in functions.items() if isinstance(f, variants.NotApplicable)
+        }
+        if not made:
+            reasons = "; ".join(f"{r}: {why}" for r, why in result.not_applicable.items())
+            raise SlpackError(f"neither runtime can serve {bundle_dir} ({reasons}).")
+        result.bundle["made"] = [r for r, f in made.items() if not f.shipped]
         layer = options.layer or _host_layer(on_step)
         layer_dirs = layer_paths(layer, root / "opt")
         baseline = sklearn_baseline.write_baseline(
@@ -92,54 +121,68 @@ def run_bench(
         )
         sk_stack = stack.sklearn_stack(baseline.needs_pandas)
         stack_dir = stack.link_stack(sk_stack, root / "sklearn-layer")
-        targets = {
-            SLPACK: Target(
-                SLPACK,
-                _handler_spec([task_root, *layer_dirs], "slpack_handler", "handler", work.events),
-                SLPACK_ENV,
-            ),
-            BASELINE: Target(
-                BASELINE,
-                _handler_spec(
-                    [baseline.task_root, stack_dir],
-                    sklearn_baseline.MODULE,
-                    sklearn_baseline.FUNCTION,
-                    work.events,
-                ),
-            ),
-            FLOOR: Target(FLOOR, _floor_spec(layer_dirs, bundle_dir, manifest, work.feeds)),
-        }
+        targets = _targets(
+            made, layer_dirs, baseline.task_root, stack_dir, bundle_dir, manifest, work
+        )
+        if SESSION not in targets:
+            result.not_applicable[SESSION] = result.not_applicable[ONNXRUNTIME]
         runs = root / "runs"
 
-        on_step("first start of each function (discarded)")
-        result.agreement = _first_starts(targets, runs)
-
-        for i in range(options.runs):
-            on_step(f"cold starts: round {i + 1}/{options.runs}")
-            for name in (
-                TARGETS[i % 3 :] + TARGETS[: i % 3]
-            ):  # rotated: no function always goes first
-                with Child(targets[name], runs) as child:
-                    cold = child.start()
-                if name != FLOOR:  # a fast error is not a cold start
-                    _predictions(name, cold.response)
-                result.cold.setdefault(name, []).append(cold)
-
-        result.warm_ms = _warm(targets, runs, options, on_step)
+        on_step("first start of each function (discarded); checking the runtimes' answers")
+        result.agreement = _first_starts(targets, runs, manifest, result.not_applicable)
+        targets = {t: v for t, v in targets.items() if t not in result.not_applicable}
+        result.cold = _cold(targets, runs, options, on_step)
+        result.warm_ms = _warm(
+            {t: v for t, v in targets.items() if t in WARM_TARGETS}, runs, options, on_step
+        )
 
         on_step("measuring sizes (the scikit-learn stack once per environment)")
-        result.sizes = {
-            SLPACK: {
-                "function": sizes.archive_size(bundle_dir / "function.zip"),
-                "layer": _layer_size(layer),
-            },
-            BASELINE: {
-                "function": sizes.tree_size(baseline.task_root),
-                "stack": stack.stack_size(sk_stack),
-            },
-        }
+        result.sizes = _sizes(bundle_dir, manifest, made, layer, baseline.task_root, sk_stack)
+        result.sizes = {t: s for t, s in result.sizes.items() if t in targets}
         result.environment["baseline_stack"] = sk_stack.versions
     return result
+
+
+def _targets(
+    made: dict[str, variants.Function],
+    layer_dirs: tuple[Path, ...],
+    baseline_root: Path,
+    stack_dir: Path,
+    bundle_dir: Path,
+    manifest: dict[str, Any],
+    work: workload.Workload,
+) -> dict[str, Target]:
+    """Every function to start, in :data:`TARGETS` order (the session floor needs the graph
+    onnxruntime runs, so it comes with the onnxruntime function)."""
+    targets = {
+        runtime: Target(
+            runtime,
+            _handler_spec(
+                [function.task_root, *(layer_dirs if runtime == ONNXRUNTIME else ())],
+                "slpack_handler",
+                "handler",
+                work.events,
+            ),
+            HANDLER_ENV,
+        )
+        for runtime, function in made.items()
+    }
+    targets[SKLEARN] = Target(
+        SKLEARN,
+        _handler_spec(
+            [baseline_root, stack_dir],
+            sklearn_baseline.MODULE,
+            sklearn_baseline.FUNCTION,
+            work.events,
+        ),
+    )
+    targets[INTERPRETER] = Target(
+        INTERPRETER, {"kind": "interpreter", "path": [], "first": workload.SINGLE}
+    )
+    if ONNXRUNTIME in made:
+        spec = _session_spec(layer_dirs, bundle_dir, manifest, work.feeds)
+        targets[SESSION] = Target(SESSION, spec, SESSION_ENV)
+    return {t: targets[t] for t in TARGETS if t in targets}
 
 
 def _handler_spec(
@@ -155,15 +198,15 @@ def _handler_spec(
     }
 
 
-def _floor_spec(
+def _session_spec(
     layer_dirs: tuple[Path, ...], bundle_dir: Path, manifest: Any, feeds: dict[str, Any]
 ) -> dict[str, Any]:
-    """The floor: a bare session on the bundle's verified ONNX graph, whatever runtime ships."""
+    """The session floor: a bare session on the bundle's verified ONNX graph."""
     runtime = manifest.get("runtime") or {}
     return {
-        "kind": "floor",
+        "kind": "session",
         "path": [str(p) for p in layer_dirs],
-        "model": str(bundle_dir / manifest["onnx"]["file"]),
+        "model": str(bundle_dir / (manifest.get("onnx") or {}).get("file", "model.onnx")),
         "intra_op_threads": int(runtime.get("intra_op_threads", 1)),
         "inter_op_threads": int(runtime.get("inter_op_threads", 1)),
         "outputs": manifest["output"]["names"],
@@ -172,29 +215,70 @@ def _floor_spec(
     }
 
 
-def _first_starts(targets: dict[str, Target], runs: Path) -> dict[str, Any]:
-    """Start each function once (not measured) and check both answer the batch alike."""
+def _first_starts(
+    targets: dict[str, Target], runs: Path, manifest: dict[str, Any], not_applicable: dict[str, str]
+) -> dict[str, dict[str, Any]]:
+    """Start each function once (not measured); check each runtime answers as scikit-learn does.
+
+    A runtime the bench made that disagrees is reported as not applicable (the build's parity
+    gate would not have shipped it); the runtime the bundle ships disagreeing means the baseline
+    is not the bundle's model.
+    """
     answers = {}
     for name, target in targets.items():
         with Child(target, runs) as child:
             child.start()
-            answers[name] = child.answer(workload.BATCH)
-    return _agreement(
-        _predictions(SLPACK, answers[SLPACK]), _predictions(BASELINE, answers[BASELINE])
-    )
+            if name in (*RUNTIMES, SKLEARN):
+                answers[name] = child.answer(workload.BATCH)
+    theirs = _predictions(SKLEARN, answers[SKLEARN])
+    shipped = (manifest.get("runtime") or {}).get("name")
+    agreement = {}
+    for runtime in (r for r in RUNTIMES if r in answers):
+        try:
+            agreement[runtime] = _agreement(_predictions(runtime, answers[runtime]), theirs)
+        except _Disagreement as exc:
+            if runtime == shipped:
+                raise SlpackError(
+                    f"the bundle's {runtime} function does not answer as the baseline does "
+                    f"({exc}); pass the model file the bundle was built from."
+                ) from None
+            not_applicable[runtime] = f"{exc}: the parity gate would not ship it"
+    if not agreement:
+        raise SlpackError(
+            "no runtime answers the baseline's requests as scikit-learn does; pass the model "
+            "file the bundle was built from."
+        )
+    return agreement
+
+
+def _cold(
+    targets: dict[str, Target], runs: Path, options: BenchOptions, on_step: Callable[[str], None]
+) -> dict[str, list[ColdStart]]:
+    names = list(targets)
+    cold: dict[str, list[ColdStart]] = {}
+    for i in range(options.runs):
+        on_step(f"cold starts: round {i + 1}/{options.runs}")
+        shift = i % len(names)
+        for name in names[shift:] + names[:shift]:  # rotated: no function always goes first
+            with Child(targets[name], runs) as child:
+                start = child.start()
+            if name in (*RUNTIMES, SKLEARN):  # a fast error is not a cold start
+                _predictions(name, start.response)
+            cold.setdefault(name, []).append(start)
+    return cold
 
 
 def _warm(
     targets: dict[str, Target], runs: Path, options: BenchOptions, on_step: Callable[[str], None]
 ) -> dict[str, dict[str, list[float]]]:
-    """Warm latency per input: each function in its own process, rounds alternating."""
+    """Warm latency per input: each function in its own process, rounds taking turns."""
     samples: dict[str, dict[str, list[float]]] = {}
     children = [Child(target, runs / "warm") for target in targets.values()]
     try:
         for child in children:
             child.start()
         for name in (workload.SINGLE, workload.BATCH):
-            on_step(f"warm requests: {name}")
+            on_step(f"warm requests: {name} ({options.requests} per function)")
             for child in children:
                 child.warm(name, options.warmup_requests)
             per_target = samples.setdefault(name, {})
@@ -210,6 +294,32 @@ def _warm(
     return samples
 
 
+def _sizes(
+    bundle_dir: Path,
+    manifest: dict[str, Any],
+    made: dict[str, variants.Function],
+    layer: Path,
+    baseline_root: Path,
+    sk_stack: stack.Stack,
+) -> dict[str, dict[str, Size]]:
+    """What each function deploys: function.zip (+ layer), or the baseline's folder + stack."""
+    layer_size = _layer_size(layer)
+    graph = bundle_dir / (manifest.get("onnx") or {}).get("file", "model.onnx")
+    found = {
+        runtime: {"function": sizes.archive_size(function.archive)}
+        for runtime, function in made.items()
+    }
+    if ONNXRUNTIME in found:
+        found[ONNXRUNTIME]["layer"] = layer_size
+    found[SKLEARN] = {
+        "function": sizes.tree_size(baseline_root),
+        "stack": stack.stack_size(sk_stack),
+    }
+    if graph.is_file():
+        found[SESSION] = {"layer": layer_size, "model": sizes.size_of({graph.name: graph})}
+    return found
+
+
 def _predictions(name: str, response: Any) -> list[dict[str, Any]]:
     status = response.get("statusCode") if isinstance(response, dict) else None
     body = json.loads(response["body"]) if status is not None else response
@@ -218,17 +328,18 @@ def _predictions(name: str, response: Any) -> list[dict[str, Any]]:
             f"the {name} function did not answer the benchmark's request (status {status}: "
             f"{str(body)[:300]})."
         )
-    return body["predictions"]
+    return body["predictions"]  # type: ignore[no-any-return]
+
+
+class _Disagreement(Exception):
+    """A runtime's answers differ from scikit-learn's; str() says how."""
 
 
 def _agreement(ours: list[dict[str, Any]], theirs: list[dict[str, Any]]) -> dict[str, Any]:
-    """How closely the two functions' answers match: they must be serving the same model."""
-    wrong_model = "pass the model file the bundle was built from"
+    """How closely a runtime's answers match scikit-learn's: both must serve the same model."""
     key = next((k for k in ("probabilities", "value", "embedding") if k in ours[0]), None)
     if len(ours) != len(theirs) or any(k in ours[0] and k not in theirs[0] for k in ("label", key)):
-        raise SlpackError(
-            f"the baseline's predictions are shaped unlike the bundle's; {wrong_model}."
-        )
+        raise _Disagreement("its predictions are shaped unlike scikit-learn's")
     agreement: dict[str, Any] = {"rows": len(ours)}
     if "label" in ours[0]:
         agreement["label_agreement"] = float(
@@ -237,21 +348,16 @@ def _agreement(ours: list[dict[str, Any]], theirs: list[dict[str, Any]]) -> dict
     if key is not None:
         a, b = _numbers(ours, key), _numbers(theirs, key)
         if a.shape != b.shape:
-            raise SlpackError(
-                f"the baseline's {key} are shaped unlike the bundle's; {wrong_model}."
-            )
+            raise _Disagreement(f"its {key} are shaped unlike scikit-learn's")
         agreement["max_abs_error"] = float(np.max(np.abs(a - b), initial=0.0))
         tolerance = 1e-2 * max(1.0, float(np.max(np.abs(b), initial=0.0)))
         if agreement["max_abs_error"] > tolerance:
-            raise SlpackError(
-                f"the baseline's {key} differ from the bundle's by up to "
-                f"{agreement['max_abs_error']:.3g}; "
-                f"{wrong_model}."
+            raise _Disagreement(
+                f"its {key} differ from scikit-learn's by up to {agreement['max_abs_error']:.3g}"
             )
     if agreement.get("label_agreement", 1.0) < 0.9:
-        raise SlpackError(
-            f"the baseline agrees with the bundle on only {agreement['label_agreement']:.0%} "
-            f"of labels; {wrong_model}."
+        raise _Disagreement(
+            f"it agrees with scikit-learn on only {agreement['label_agreement']:.0%} of labels"
         )
     return agreement
 
@@ -305,6 +411,7 @@ def _bundle_info(bundle_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
         "version": manifest.get("version"),
         "task": manifest.get("task"),
         "estimator": manifest.get("estimator"),
+        "runtime": (manifest.get("runtime") or {}).get("name"),
     }
 
 
