@@ -113,7 +113,8 @@ def test_the_baseline_describes_the_baseline_file_per_feature_and_prediction(
     tenure = next(f for f in baseline["features"] if f["name"] == "tenure")
     assert all(float(e).is_integer() for e in tenure["edges"])  # whole numbers for integers
     plan = next(f for f in baseline["features"] if f["name"] == "plan")
-    assert plan["categories"] == PLANS and plan["missing"] is False
+    nullable = {f["name"]: f["nullable"] for f in churn["manifest"]["input"]["features"]}
+    assert plan["categories"] == PLANS and plan["missing"] is nullable["plan"]
     assert abs(plan["shares"][0] - 0.55) < 0.03  # "basic", counted on the 3000 rows
     prediction = baseline["prediction"]
     assert prediction["kind"] == "class" and sorted(prediction["classes"]) == [0, 1]

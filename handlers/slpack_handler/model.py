@@ -59,16 +59,14 @@ _SMALL_MODEL_BYTES = 256 * 1024
 def sha256_hex(data: bytes) -> str:
     """sha256 of ``data``, by the cheaper route for its size on a cold start."""
     if len(data) <= _SMALL_MODEL_BYTES:
-        try:
-            from _sha2 import sha256  # CPython >= 3.12
-        except ImportError:
+        for name in ("_sha2", "_sha256"):  # the built-in module: CPython >= 3.12, then 3.9-3.11
             try:
-                from _sha256 import sha256  # type: ignore[no-redef]  # CPython 3.9-3.11
+                return str(importlib.import_module(name).sha256(data).hexdigest())
             except ImportError:
-                from hashlib import sha256  # type: ignore[assignment]
-    else:
-        from hashlib import sha256  # type: ignore[assignment]
-    return sha256(data).hexdigest()
+                continue
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
 
 
 def model_bytes(

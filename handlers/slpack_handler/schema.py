@@ -85,9 +85,8 @@ class Feature:
         self.dtype: str = spec["dtype"]
         self.max_abs = FLOAT32_MAX if self.dtype == "float32" else FLOAT64_MAX  # number fields
         self.nullable: bool = bool(spec.get("nullable"))
-        cats = spec.get("categories")
-        categorical = cats is not None and spec.get("role") == "categorical"
-        self.categories: frozenset[Any] | None = frozenset(cats) if categorical else None
+        cats = spec.get("categories") if spec.get("role") == "categorical" else None
+        self.categories: frozenset[Any] | None = None if cats is None else frozenset(cats)
         self.reject_unknown = self.categories is not None and spec.get("unknown") == "reject"
         stats = stats or {}
         self.low: float | None = stats.get("min")
@@ -305,12 +304,12 @@ def _check_number(
                 )
             elif abs(v) > max_abs:
                 problems.append(_too_large(row, f))
-            elif low is not None and (v < low or v > high):  # type: ignore[operator]
+            elif low is not None and (v < low or v > high):
                 parsed.out_of_range += 1
         elif t is int:
             if abs(v) > max_abs:
                 problems.append(_too_large(row, f))
-            elif low is not None and (v < low or v > high):  # type: ignore[operator]
+            elif low is not None and (v < low or v > high):
                 parsed.out_of_range += 1
         else:
             _not_of_type(f, row, v, parsed, problems)
@@ -352,7 +351,7 @@ def _check_integer(
                 problems.append(_unknown_category(row, f, str(v)))
             else:
                 parsed.unknown += 1
-        elif low is not None and (v < low or v > high):  # type: ignore[operator]
+        elif low is not None and (v < low or v > high):
             parsed.out_of_range += 1
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from slpack.bundler import (
     baseline,
@@ -34,7 +34,7 @@ from slpack.errors import SlpackError
 from slpack_handler.contract import DEFAULT_PYTHON, DEFAULTS, FORMAT, Env
 
 if TYPE_CHECKING:
-    from slpack_handler.contract import Manifest, OnnxEntry, OutputSpec
+    from slpack_handler.contract import Manifest, OnnxEntry
 
 DEFAULT_ATOL = 1e-5
 DEFAULT_RTOL = 1e-4
@@ -171,7 +171,7 @@ def build_bundle(
             "onnx": onnx_entry,
             "runtime": verified.entry,
             "input": sch.to_manifest(),
-            "output": cast("OutputSpec", spec.to_manifest()),
+            "output": spec.to_manifest(),
             "example": stats.example_row(sch, frame),
             "stats": stats.feature_stats(sch, frame),
             "baseline": drift_baseline,

@@ -116,7 +116,7 @@ def build_layer(
         wheels = resolve_wheels(
             layer_spec, target, Finder(wheelhouse), cache / "wheels" / _target_key(target)
         )
-        sources = [(install.describe_wheel(w), w) for w in wheels]
+        sources = [(install.describe_wheel(w), w) for w in wheels]  # type: ignore[misc]
     dists = [d for d, _src in sources]
     key = _cache_key(layer_spec, target, dists)
     entry = cache / key

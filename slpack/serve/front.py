@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 import json
 import time
 from dataclasses import dataclass
@@ -105,7 +106,7 @@ def _too_large(request_id: str) -> HttpReply:
     )
 
 
-def read_chunked(stream: IO[bytes], limit: int) -> bytes:
+def read_chunked(stream: IO[bytes] | io.BufferedIOBase, limit: int) -> bytes:
     """Read a ``Transfer-Encoding: chunked`` body (RFC 9112 section 7.1), at most ``limit``
     bytes."""
     body = bytearray()
@@ -141,22 +142,19 @@ class FunctionUrlServer(LocalServer):
     ) -> None:
         self.pool = pool
         self.log = log
-        self.read_timeout_s = read_timeout_s
-        super().__init__((host, port), _Handler)
+        # Every read's socket timeout is a handler class attribute: a handler class per server.
+        handler = type("FunctionUrlHandler", (_Handler,), {"timeout": read_timeout_s})
+        super().__init__((host, port), handler)
 
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
 
 class _Handler(Handler):
     server_version = "slpack-serve"
     server: FunctionUrlServer
-
-    def setup(self) -> None:
-        self.timeout = self.server.read_timeout_s  # the socket's timeout for every read
-        super().setup()
 
     def _proxy(self) -> None:
         started = time.perf_counter()

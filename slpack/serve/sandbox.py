@@ -56,7 +56,7 @@ def unpack_bundle(bundle: Path, dest: Path) -> Bundle:
     manifest = read_manifest(bundle)
     dest.mkdir(parents=True, exist_ok=True)
     _extract(archive, dest, "rebuild the bundle with slpack build")
-    return Bundle(str(manifest.get("name") or bundle.name), dest, manifest)
+    return Bundle(str(manifest.get("name") or bundle.name), dest, dict(manifest))
 
 
 def _extract(archive: Path, dest: Path, fix: str) -> None:
