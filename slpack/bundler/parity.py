@@ -221,6 +221,9 @@ class ParityResult:
         return data
 
 
+Worst = list[tuple[float, dict[str, Any]]]  # (how far past the tolerance, the row) pairs
+
+
 def compare(
     expected: Predictions,
     got: Predictions,
@@ -229,82 +232,86 @@ def compare(
     rtol: float,
     row_ids: list[Any] | None = None,
 ) -> ParityResult:
-    """Compare two implementations' answers on the same rows."""
+    """Compare two implementations' answers on the same rows: labels exactly (agreement rate),
+    then each table of numbers within ``atol + rel * |expected|``; the worst rows are kept."""
     n = len(expected.labels) if expected.labels is not None else len(expected.values)  # type: ignore[arg-type]
     ids = row_ids if row_ids is not None else list(range(n))
     result = ParityResult(rows=n, atol=atol, rtol=rtol)
-    worst: list[tuple[float, dict[str, Any]]] = []
+    worst: Worst = []
     if expected.labels is not None:
-        disagree = [
-            i
-            for i, (a, b) in enumerate(zip(expected.labels, got.labels or []))
-            if a != b and not _tied(expected, spec, i, b, atol)
-        ]
-        result.label_agreement = 1.0 - len(disagree) / n if n else 1.0
-        worst += [
-            (
-                np.inf,
-                {
-                    "row": ids[i],
-                    "column": "label",
-                    "expected": expected.labels[i],
-                    "got": (got.labels or [])[i],
-                },
-            )
-            for i in disagree[:WORST_ROWS]
-        ]
-        if disagree:
-            result.passed = False
-    pairs = []
+        worst += _compare_labels(expected, got, spec, result, ids)
+    for exp, act, columns, rel in _number_tables(expected, got, spec, rtol):
+        worst += _compare_numbers(exp, act, columns, rel, result, ids)
+    worst.sort(key=lambda item: -item[0])
+    result.worst = [_jsonable(w) for _, w in worst[:WORST_ROWS]]
+    return result
+
+
+def _compare_labels(
+    expected: Predictions, got: Predictions, spec: OutputSpec, result: ParityResult, ids: list[Any]
+) -> Worst:
+    """Labels must agree, but where scikit-learn's own probabilities tie (see :func:`_tied`)."""
+    labels, theirs = expected.labels or [], got.labels or []
+    disagree = [
+        i
+        for i, (a, b) in enumerate(zip(labels, theirs))
+        if a != b and not _tied(expected, spec, i, b, result.atol)
+    ]
+    result.label_agreement = 1.0 - len(disagree) / result.rows if result.rows else 1.0
+    if disagree:
+        result.passed = False
+    return [
+        (np.inf, {"row": ids[i], "column": "label", "expected": labels[i], "got": theirs[i]})
+        for i in disagree[:WORST_ROWS]
+    ]
+
+
+def _number_tables(
+    expected: Predictions, got: Predictions, spec: OutputSpec, rtol: float
+) -> list[tuple[np.ndarray, np.ndarray, list[str], float]]:
+    """(expected, got, column names, relative tolerance) for each table both sides answered."""
+    tables = []
     if expected.probabilities is not None and got.probabilities is not None:
-        pairs.append((expected.probabilities, got.probabilities, _probability_columns(spec), 0.0))
+        tables.append((expected.probabilities, got.probabilities, _probability_columns(spec), 0.0))
     if expected.values is not None and got.values is not None:
         kind = _VALUE_KINDS.get(spec.task, "embedding")
         width = expected.values.shape[1]
         columns = [kind] if width == 1 else [f"{kind}[{j}]" for j in range(width)]
-        pairs.append((expected.values, got.values, columns, rtol))
-    for exp, act, columns, rel in pairs:
-        if exp.shape != act.shape:
-            result.passed = False
-            worst.append(
-                (
-                    np.inf,
-                    {
-                        "row": None,
-                        "column": columns[0],
-                        "expected": list(exp.shape),
-                        "got": list(act.shape),
-                    },
-                )
-            )
-            continue
-        abs_err = np.abs(exp - act)
-        abs_err = np.where(np.isnan(exp) & np.isnan(act), 0.0, abs_err)
-        abs_err = np.where(np.isnan(abs_err), np.inf, abs_err)
-        # relative error only where the expected value is not itself within atol of zero
-        rel_err = np.where(np.abs(exp) > atol, abs_err / np.maximum(np.abs(exp), atol), 0.0)
-        excess = abs_err - (atol + rel * np.abs(exp))
-        result.max_abs_error = max(result.max_abs_error, float(abs_err.max(initial=0.0)))
-        result.max_rel_error = max(result.max_rel_error, float(rel_err.max(initial=0.0)))
-        if (excess > 0).any():
-            result.passed = False
-        for flat in np.argsort(-excess, axis=None)[:WORST_ROWS]:
-            i, j = np.unravel_index(flat, excess.shape)
-            if excess[i, j] > 0:
-                worst.append(
-                    (
-                        float(excess[i, j]),
-                        {
-                            "row": ids[i],
-                            "column": columns[j],
-                            "expected": float(exp[i, j]),
-                            "got": float(act[i, j]),
-                        },
-                    )
-                )
-    worst.sort(key=lambda item: -item[0])
-    result.worst = [_jsonable(w) for _, w in worst[:WORST_ROWS]]
-    return result
+        tables.append((expected.values, got.values, columns, rtol))
+    return tables
+
+
+def _compare_numbers(
+    exp: np.ndarray,
+    act: np.ndarray,
+    columns: list[str],
+    rel: float,
+    result: ParityResult,
+    ids: list[Any],
+) -> Worst:
+    """Record the largest errors of one table in ``result``; return its rows past tolerance."""
+    if exp.shape != act.shape:
+        result.passed = False
+        shapes = {"expected": list(exp.shape), "got": list(act.shape)}
+        return [(np.inf, {"row": None, "column": columns[0], **shapes})]
+    atol = result.atol
+    abs_err = np.abs(exp - act)
+    abs_err = np.where(np.isnan(exp) & np.isnan(act), 0.0, abs_err)
+    abs_err = np.where(np.isnan(abs_err), np.inf, abs_err)
+    # relative error only where the expected value is not itself within atol of zero
+    rel_err = np.where(np.abs(exp) > atol, abs_err / np.maximum(np.abs(exp), atol), 0.0)
+    excess = abs_err - (atol + rel * np.abs(exp))
+    result.max_abs_error = max(result.max_abs_error, float(abs_err.max(initial=0.0)))
+    result.max_rel_error = max(result.max_rel_error, float(rel_err.max(initial=0.0)))
+    if (excess > 0).any():
+        result.passed = False
+    worst: Worst = []
+    for flat in np.argsort(-excess, axis=None)[:WORST_ROWS]:
+        i, j = np.unravel_index(flat, excess.shape)
+        if excess[i, j] > 0:
+            row = {"row": ids[i], "column": columns[j], "expected": float(exp[i, j])}
+            worst.append((float(excess[i, j]), {**row, "got": float(act[i, j])}))
+    return worst
 
 
 def _tied(expected: Predictions, spec: OutputSpec, row: int, label: Any, atol: float) -> bool:
