@@ -57,6 +57,7 @@ from slpack_handler.schema import Parsed
 
 ROOT = Path(__file__).resolve().parent.parent
 BATCH = 100
+_JSON = {"content-type": "application/json"}
 _COLD = """
 import json, sys, time
 t = time.perf_counter()
@@ -181,18 +182,20 @@ def build(model: Any, sample: Any, out: Path, runtime: str) -> tuple[Any, Any, P
     seen: dict[str, Any] = {}
     select = selection.select
 
-    def capture(requested: str, job: Any, *args: Any) -> Any:
-        chosen = select(requested, job, *args)
+    def capture(
+        requested: str, job: selection.Job, onnx_model: Any, onnx_bytes: bytes
+    ) -> selection.Selected:
+        chosen = select(requested, job, onnx_model, onnx_bytes)
         seen.update(local=chosen.local, frame=job.frame)
         return chosen
 
-    builder.selection.select = capture  # type: ignore[attr-defined]
+    builder.selection.select = capture
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result = build_bundle(model, sample, out, name=runtime, runtime=runtime)
     finally:
-        builder.selection.select = select  # type: ignore[attr-defined]
+        builder.selection.select = select
     return seen["local"], seen["frame"], result.bundle_dir
 
 
@@ -243,10 +246,9 @@ def measure_model(name: str, factory: Any, scratch: Path, with_cold: bool) -> di
         complete = frame.dropna()
         body = selection._body(local, (complete if len(complete) else frame).head(1))
         app = App(Settings(model_dir=str(bundle), metrics="none"))
-        headers = {"content-type": "application/json"}
 
         def http(a: Any = app, b: bytes = body) -> None:
-            a.handle_http("POST", "/", headers, b, "bench")
+            a.handle_http("POST", "/", _JSON, b, "bench")
 
         one, many = _run_level(local, frame)
         row.update(
