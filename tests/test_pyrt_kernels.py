@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
 
 from slpack.pycompile import UnsupportedGraph, compile_model, unsupported_ops
-from slpack_handler.pyrt import load
+from slpack_handler.pyrt import load, trees
 
 F32, F64, I64, STR, BOOL = (
     TensorProto.FLOAT,
@@ -610,10 +610,19 @@ def random_forest(
     return {"nodes": nodes, "leaves": leaves}
 
 
+# Forests within the node budget are compiled to expressions at load, larger ones walked as
+# tuples: every tree test runs both ways.
+WALKS = pytest.mark.parametrize("budget", [trees.NODE_BUDGET, 0], ids=["compiled", "walked"])
+
+
+@WALKS
 @pytest.mark.parametrize("aggregate", ["SUM", "AVERAGE", "MIN", "MAX"])
 @pytest.mark.parametrize("targets", [1, 3])
 @pytest.mark.parametrize("dtype", [F32, F64])
-def test_tree_regressor(aggregate: str, targets: int, dtype: int) -> None:
+def test_tree_regressor(
+    aggregate: str, targets: int, dtype: int, budget: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(trees, "NODE_BUDGET", budget)
     rng = np.random.default_rng(14 + targets)
     forest = random_forest(
         rng, 7, 4, targets, ["BRANCH_LEQ", "BRANCH_LT", "BRANCH_GTE", "BRANCH_GT"], True, "all"
@@ -639,7 +648,16 @@ def test_tree_regressor(aggregate: str, targets: int, dtype: int) -> None:
     "classes,leaves,base",
     [(2, "all", 0), (2, "one", 1), (2, "one", 2), (3, "all", 0), (3, "one", 3), (3, "some", 0)],
 )
-def test_tree_classifier(transform: str, classes: int, leaves: str, base: int) -> None:
+@WALKS
+def test_tree_classifier(
+    transform: str,
+    classes: int,
+    leaves: str,
+    base: int,
+    budget: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(trees, "NODE_BUDGET", budget)
     rng = np.random.default_rng(20 + classes)
     forest = random_forest(
         rng,
