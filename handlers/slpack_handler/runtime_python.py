@@ -43,17 +43,23 @@ class PythonRuntime:
         return self.program.run(self.feeds(parsed), self.output_names)
 
     def feeds(self, parsed: Parsed) -> dict[str, list[list[Any]]]:
+        """2-D row lists by input name. Nulls are looked for at C speed (``None in column``)
+        first: nearly every request has none, and then the columns are only regrouped."""
         columns = parsed.columns
         if self.tensor:
-            rows = [[_NAN if v is None else v for v in row] for row in zip(*columns)]
-            return {self.tensor_name: rows}
+            if any(None in column for column in columns):
+                columns = [[_NAN if v is None else v for v in column] for column in columns]
+            return {self.tensor_name: list(map(list, zip(*columns)))}
         feeds = {}
         for (name, missing), values in zip(self.inputs, columns):
-            if missing is None:
-                feeds[name] = [[v] for v in values]
-            else:
-                feeds[name] = [[missing if v is None else v] for v in values]
+            if missing is not None and None in values:
+                values = [missing if v is None else v for v in values]
+            feeds[name] = [values] if len(values) == 1 else list(map(_row, values))
         return feeds
+
+
+def _row(value: Any) -> list[Any]:
+    return [value]
 
 
 # What a missing value (null) becomes, by the feature's dtype; None: the dtype takes no nulls.
