@@ -7,6 +7,7 @@ labels, identical NaN positions and numbers within 1e-5 (absolute or relative).
 
 from __future__ import annotations
 
+import marshal
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from slpack.pycompile import UnsupportedGraph, compile_model, unsupported_ops
 from slpack_handler.pyrt import load, trees
+from slpack_handler.pyrt.registry import MAGIC
 
 F32, F64, I64, STR, BOOL = (
     TensorProto.FLOAT,
@@ -243,6 +245,21 @@ def test_layout_ops() -> None:
     m = model(nodes, [("x", F32, [None, 4])], [("r", F32), ("zi", F32)], inits)
     for rows in (1, 3):
         check(m, {"x": matrix(rows, 4, np.float32, rng)})
+
+
+def test_no_op_nodes_compile_to_no_step() -> None:
+    """Identity and a Cast to the same type hand their input on: no step, same answers, also
+    when the passed-on value is a graph input or output."""
+    nodes = [
+        helper.make_node("Cast", ["x"], ["c"], to=F32),
+        helper.make_node("Identity", ["c"], ["i"]),
+        helper.make_node("Add", ["i", "i"], ["y"]),
+        helper.make_node("Identity", ["x"], ["echo"]),
+    ]
+    m = model(nodes, [("x", F32, [None, 2])], [("y", F32), ("echo", F32)])
+    body = marshal.loads(compile_model(m)[len(MAGIC) + 1 :])
+    assert [step[0] for step in body["steps"]] == ["ai.onnx:Add"]
+    check(m, {"x": matrix(3, 2, np.float32, np.random.default_rng(5))})
 
 
 def test_array_feature_extractor_and_topk() -> None:
