@@ -35,7 +35,7 @@ NODE_BUDGET = 2000
 """A forest of at most this many split nodes is compiled to expressions at load (5-20 µs a
 node measured: 10-40 ms at most); a larger one is walked as tuples."""
 _MAX_DEPTH = 40  # nesting the parser takes on every supported Python, with room to spare
-_CHUNK = 20_000  # characters of source per compiled function: compile() is superlinear beyond
+_CHUNK = 100_000  # characters of source per compiled function: compile() is superlinear beyond
 
 
 def _rows(x: Tensor, width: int, negate: bool) -> list[list[float]]:
@@ -44,6 +44,8 @@ def _rows(x: Tensor, width: int, negate: bool) -> list[list[float]]:
     cols = shape[-1] if len(shape) > 1 else len(data)
     if cols < width:
         raise ValueError(f"the trees read {width} features but the input has {cols}")
+    if len(data) == cols and not negate:
+        return [data]  # one row, as the trees read it
     rows = [data[i : i + cols] for i in range(0, len(data), cols)] if cols else []
     if negate:
         return [row[:width] + [-v for v in row[:width]] for row in rows]
@@ -137,31 +139,35 @@ def _leaves(trees: list[Any]) -> Callable[[list[float]], Sequence[Any]]:
 Scores = Callable[[list[list[float]]], list[tuple[list[float], list[bool]]]]
 
 
-def _single_sums(params: dict[str, Any], leaves: Callable[..., Any]) -> Scores:
-    """Raw scores of one-weight leaves (SUM/AVERAGE): float32 sums in tree order.
+def _totals(params: dict[str, Any], leaves: Callable[..., Any]) -> Callable[..., list[float]]:
+    """Per-row sums of one-weight leaves, in float32 (double for double forests), tree order.
 
     One row adds its leaves in a loop; a batch adds tree by tree over all rows with one ``map``
-    per tree, the same roundings in the same order at C speed.
+    per tree: the same roundings in the same order, at C speed.
     """
     code = "d" if params["double"] else "f"
-    count = params["n_outputs"]
-    has = [True] + [False] * (count - 1)
-    pad = [0.0] * (count - 1)
 
-    def scores(rows: list[list[float]]) -> list[tuple[list[float], list[bool]]]:
+    def totals(rows: list[list[float]]) -> list[float]:
         if len(rows) == 1:
             acc = array(code, (0.0,))
             for n in leaves(rows[0]):
                 acc[0] += n
-            totals = acc.tolist()
-        else:
-            column = array(code, (0.0,)) * len(rows)
-            for weights in zip(*map(leaves, rows)):
-                column = array(code, list(map(add, column, weights)))
-            totals = column.tolist()
-        return [([s, *pad], has) for s in totals]
+            return acc.tolist()
+        column = array(code, (0.0,)) * len(rows)
+        for weights in zip(*map(leaves, rows)):
+            column = array(code, list(map(add, column, weights)))
+        return column.tolist()
 
-    return scores
+    return totals
+
+
+def _single_sums(params: dict[str, Any], leaves: Callable[..., Any]) -> Scores:
+    """Raw scores of one-weight leaves (SUM/AVERAGE), the first of ``n_outputs`` columns."""
+    totals = _totals(params, leaves)
+    count = params["n_outputs"]
+    has = [True] + [False] * (count - 1)
+    pad = [0.0] * (count - 1)
+    return lambda rows: [([s, *pad], has) for s in totals(rows)]
 
 
 def _pair_sums(params: dict[str, Any], leaves: Callable[..., Any]) -> Scores:
@@ -271,32 +277,36 @@ def _regression_finish(params: dict[str, Any]) -> Callable[[list[float], list[bo
     return one if params["single"] else many
 
 
-def _sum_finish(params: dict[str, Any]) -> Callable[[list[float]], list[float]] | None:
-    """The whole batch's finish of a one-target SUM regressor (the common case: forests and
-    boosting), in two C-speed passes; None for the other aggregations."""
+def _plain_sum(params: dict[str, Any]) -> Callable[[Tensor], Tensor] | None:
+    """The kernel of a one-target SUM regressor without a post transform (forests and boosting,
+    the common case): the batch's sums plus the base value, in two C-speed passes. None for the
+    other aggregations."""
     if not params["single"] or params["aggregate"] != "SUM" or params["post_transform"] != "NONE":
         return None
     base = params["base_values"]
     origin = base[0] if len(base) == 1 else 0.0
-    if params["double"]:
-        return lambda totals: [s + origin for s in totals]
-    return lambda totals: f32([s + origin for s in totals])
+    totals = _totals(params, _leaves(params["trees"]))
+    width, negate = params["width"], params["negate"]
+
+    def kernel(x: Tensor) -> Tensor:
+        sums = f32([s + origin for s in totals(_rows(x, width, negate))])
+        return sums, (len(sums), 1)
+
+    return kernel
 
 
 def tree_regressor(op: str, params: dict[str, Any]) -> Callable[[Tensor], Tensor]:
     """TreeEnsembleRegressor: [N, n_targets] float32."""
+    plain = _plain_sum(params)
+    if plain is not None:
+        return plain
     scores = _scorer(params)
     finish = _regression_finish(params)
-    fast = _sum_finish(params)
     width, negate = params["width"], params["negate"]
     count = params["n_outputs"]
 
     def kernel(x: Tensor) -> Tensor:
-        raw = scores(_rows(x, width, negate))
-        if fast is not None:
-            out = fast([s[0] for s, _ in raw])
-        else:
-            out = [v for s, h in raw for v in finish(s, h)]
+        out = [v for s, h in scores(_rows(x, width, negate)) for v in finish(s, h)]
         return f32(out), (len(out) // count, count)
 
     return kernel
