@@ -64,11 +64,12 @@ def _norm(kind: str, row: list[float]) -> list[float]:
     if kind == "L1":
         total = sum(map(abs, row))
         return [v / total for v in row] if total else list(row)
-    total = sum(v * v for v in row)
+    total = sum(map(mul, row, row))
     if not total:
         return list(row)
-    return [
-        math.copysign(math.sqrt(v * v / total), v) if v < 0 else math.sqrt(v * v / total)
+    sqrt = math.sqrt
+    return [  # zeros (most of a tf-idf vector) stay zero without the arithmetic
+        (math.copysign(sqrt(v * v / total), v) if v < 0 else sqrt(v * v / total)) if v else 0.0
         for v in row
     ]
 
