@@ -213,36 +213,16 @@ def _extremes(params: dict[str, Any], leaves: Callable[..., Any]) -> Scores:
     return lambda rows: list(map(row, rows))
 
 
-def _one_weight(trees: list[Any]) -> bool:
-    """Whether every leaf is the single pair (0, w): the trees then score one column."""
-    stack = list(trees)
-    while stack:
-        n = stack.pop()
-        if type(n) is tuple:
-            stack += (n[2], n[3])
-        elif type(n) is not list or len(n) != 1 or n[0][0] != 0:
-            return False
-    return True
-
-
-def _as_weights(trees: list[Any]) -> list[Any]:
-    """The trees with every [(0, w)] leaf replaced by w."""
-    return [
-        (n[0], n[1], *_as_weights([n[2], n[3]])) if type(n) is tuple else n[0][1] for n in trees
-    ]
-
-
 def _scorer(params: dict[str, Any]) -> Scores:
     """Per-row raw scores and has-score flags for the aggregation ``params`` name."""
     trees = params["trees"]
     single = params["single"]
     if params["aggregate"] in ("MIN", "MAX"):
         return _extremes(params, _leaves(trees))
-    if not single and params.get("has_score") is not None and _one_weight(trees):
-        single = True  # a binary classifier's trees score class 0 only
-        trees = _as_weights(trees)
     leaves = _leaves(trees)
-    return _single_sums(params, leaves) if single else _pair_sums(params, leaves)
+    if single or params.get("one_weight"):  # bare weights: one column of sums
+        return _single_sums(params, leaves)
+    return _pair_sums(params, leaves)
 
 
 def _regression_finish(params: dict[str, Any]) -> Callable[[list[float], list[bool]], list[float]]:
