@@ -15,7 +15,9 @@ for both bundles the table gives:
 Models: the four examples' pipelines, iris StandardScaler+LogisticRegression, and random forests
 and gradient boosting (classifier and regressor) of 60, 200 and 500 trees.
 
-Run: ``python benchmarks/pyrt_kernels.py [--only SUBSTRING] [--no-cold] [--json FILE]``.
+Every warm figure is the lowest of ``--repeat`` medians (3), so that other load on the machine
+stays out of the comparison. Run:
+``python benchmarks/pyrt_kernels.py [--only SUBSTRING] [--no-cold] [--repeat N] [--json FILE]``.
 """
 
 from __future__ import annotations
@@ -237,12 +239,17 @@ def _batch(frame: Any) -> Any:
     return rows.iloc[[i % len(rows) for i in range(BATCH)]]
 
 
-def measure_model(name: str, factory: Any, scratch: Path, with_cold: bool) -> dict[str, Any]:
+def measure_model(
+    name: str, factory: Any, scratch: Path, with_cold: bool, repeat: int
+) -> dict[str, Any]:
+    """One table row; every warm figure is the lowest of ``repeat`` medians, which keeps what
+    other processes on the machine do out of the comparison."""
     model, sample = factory()
     row: dict[str, Any] = {"model": name}
     for runtime, tag in (("python", "py"), ("onnxruntime", "ort")):
         local, frame, bundle = build(model, sample, scratch / name.replace(" ", "_"), runtime)
-        auto = selection.measure(local, frame)
+        autos = [selection.measure(local, frame) for _ in range(repeat)]
+        auto = {k: min(a[k] for a in autos) for k in autos[0]}
         complete = frame.dropna()
         body = selection._body(local, (complete if len(complete) else frame).head(1))
         app = App(Settings(model_dir=str(bundle), metrics="none"))
@@ -250,14 +257,14 @@ def measure_model(name: str, factory: Any, scratch: Path, with_cold: bool) -> di
         def http(a: Any = app, b: bytes = body) -> None:
             a.handle_http("POST", "/", _JSON, b, "bench")
 
-        one, many = _run_level(local, frame)
+        one, many = map(min, zip(*(_run_level(local, frame) for _ in range(repeat))))
         row.update(
             {
                 f"run1 {tag}": one,
                 f"run100 {tag}": many,
                 f"auto1 {tag}": auto["single_row_us"],
                 f"auto100 {tag}": auto["batch_us"],
-                f"http1 {tag}": timed(http),
+                f"http1 {tag}": min(timed(http) for _ in range(repeat)),
                 f"zip KB {tag}": (bundle / "function.zip").stat().st_size / 1024,
             }
         )
@@ -290,13 +297,14 @@ def main() -> None:
     parser.add_argument("--only", action="append", help="models whose name contains this")
     parser.add_argument("--no-cold", action="store_true", help="skip the cold starts")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    parser.add_argument("--repeat", type=int, default=3, help="medians per figure (lowest kept)")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="pyrt-bench-"))
     rows = []
     for name, factory in models().items():
         if args.only and not any(part in name for part in args.only):
             continue
-        rows.append(measure_model(name, factory, scratch, not args.no_cold))
+        rows.append(measure_model(name, factory, scratch, not args.no_cold, args.repeat))
         print(f"measured {name}", file=sys.stderr)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1) + "\n")

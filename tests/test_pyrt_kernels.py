@@ -8,6 +8,7 @@ labels, identical NaN positions and numbers within 1e-5 (absolute or relative).
 from __future__ import annotations
 
 import marshal
+import math
 from typing import Any
 
 import numpy as np
@@ -705,6 +706,28 @@ def test_tree_classifier(
             compile_model(m)
         return
     check(m, {"x": np.round(matrix(40, 3, np.float32, rng, 0.2), 1)})
+
+
+def test_compiled_trees_give_the_walked_leaves_in_tree_order() -> None:
+    """Compiled trees give every tree's leaf in tree order, NaN and infinite thresholds route as
+    ``<`` does, and a forest over the node budget is not compiled."""
+    nan, inf = math.nan, math.inf
+    small = (0, 0.5, 1.0, 2.0)
+    other = (1, -inf, (0, nan, 3.0, 4.0), [(1, 5.0)])
+    forest = [small, other, 7.0, *[(i % 2, 0.25 * i, float(i), -float(i)) for i in range(20)]]
+    forest += [other, small, (2, inf, 8.0, 9.0)]
+
+    def walk(n: Any, xs: list[float]) -> Any:
+        while type(n) is tuple:
+            n = n[2] if xs[n[0]] < n[1] else n[3]
+        return tuple(n) if type(n) is list else n  # compiled pair leaves are tuples
+
+    leaves = trees.compile_trees(forest)
+    assert leaves is not None
+    rng = np.random.default_rng(9)
+    for xs in [[nan, nan, nan], [inf, -inf, 0.0], *rng.normal(0, 2, (30, 3)).tolist()]:
+        assert list(leaves(xs)) == [walk(t, xs) for t in forest]
+    assert trees.compile_trees(forest, budget=2) is None
 
 
 def test_tree_ensemble_refuses_branch_eq() -> None:

@@ -31,9 +31,10 @@ from typing import Any, Callable
 from slpack_handler.pyrt.tensor import Tensor, f32
 from slpack_handler.pyrt.transforms import VECTOR, probit, second_class
 
-NODE_BUDGET = 2000
-"""A forest of at most this many split nodes is compiled to expressions at load (5-20 µs a
-node measured: 10-40 ms at most); a larger one is walked as tuples."""
+NODE_BUDGET = 1000
+"""A forest of at most this many split nodes is compiled to expressions at load. compile()
+costs ~100k instructions a node (~30 µs here: 30 ms at most, kept within the cold-start aim of
+0.15x onnxruntime's); a larger forest is walked as tuples."""
 _MAX_DEPTH = 40  # nesting the parser takes on every supported Python, with room to spare
 _CHUNK = 100_000  # characters of source per compiled function: compile() is superlinear beyond
 
@@ -100,8 +101,13 @@ def _fits(trees: list[Any], budget: int) -> bool:
     return True
 
 
-def compile_trees(trees: list[Any]) -> Callable[[list[float]], Sequence[Any]]:
-    """A function of a row giving every tree's leaf, the trees compiled to expressions."""
+def compile_trees(
+    trees: list[Any], budget: int | None = None
+) -> Callable[[list[float]], Sequence[Any]] | None:
+    """A function of a row giving every tree's leaf, the trees compiled to expressions; None
+    when the forest has more than ``budget`` split nodes (:data:`NODE_BUDGET`)."""
+    if not _fits(trees, NODE_BUDGET if budget is None else budget):
+        return None
     source = _Source()
     groups: list[list[str]] = [[]]
     size = 0
@@ -121,8 +127,9 @@ def compile_trees(trees: list[Any]) -> Callable[[list[float]], Sequence[Any]]:
 def _leaves(trees: list[Any]) -> Callable[[list[float]], Sequence[Any]]:
     """Every tree's leaf for a row: compiled when the forest fits :data:`NODE_BUDGET`, else
     one tuple walk per tree (one unpack and one ``<`` per level)."""
-    if _fits(trees, NODE_BUDGET):
-        return compile_trees(trees)
+    compiled = compile_trees(trees)
+    if compiled is not None:
+        return compiled
 
     def walk(xs: list[float]) -> list[Any]:
         out = []
