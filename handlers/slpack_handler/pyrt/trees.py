@@ -126,10 +126,13 @@ def compile_trees(
 
 def _leaves(trees: list[Any]) -> Callable[[list[float]], Sequence[Any]]:
     """Every tree's leaf for a row: compiled when the forest fits :data:`NODE_BUDGET`, else
-    one tuple walk per tree (one unpack and one ``<`` per level)."""
-    compiled = compile_trees(trees)
-    if compiled is not None:
-        return compiled
+    walked."""
+    return compile_trees(trees) or _walker(trees)
+
+
+def _walker(trees: list[Any]) -> Callable[[list[float]], list[Any]]:
+    """Every tree's leaf for a row by one tuple walk per tree (one unpack and one ``<`` a
+    level)."""
 
     def walk(xs: list[float]) -> list[Any]:
         out = []
@@ -146,20 +149,33 @@ def _leaves(trees: list[Any]) -> Callable[[list[float]], Sequence[Any]]:
 Scores = Callable[[list[list[float]]], list[tuple[list[float], list[bool]]]]
 
 
-def _totals(params: dict[str, Any], leaves: Callable[..., Any]) -> Callable[..., list[float]]:
+def _totals(params: dict[str, Any], trees: list[Any]) -> Callable[..., list[float]]:
     """Per-row sums of one-weight leaves, in float32 (double for double forests), tree order.
 
-    One row adds its leaves in a loop; a batch adds tree by tree over all rows with one ``map``
-    per tree: the same roundings in the same order, at C speed.
+    One row adds its leaves in one loop (a walked forest walks and adds in the same loop); a
+    batch adds tree by tree over all rows with one ``map`` per tree: the same roundings in the
+    same order, at C speed.
     """
     code = "d" if params["double"] else "f"
+    compiled = compile_trees(trees)
+    leaves = compiled or _walker(trees)
+
+    def one(xs: list[float]) -> list[float]:
+        acc = array(code, (0.0,))
+        if compiled is not None:
+            for n in compiled(xs):
+                acc[0] += n
+            return acc.tolist()
+        for n in trees:
+            while type(n) is tuple:
+                v, c, a, b = n
+                n = a if xs[v] < c else b
+            acc[0] += n
+        return acc.tolist()
 
     def totals(rows: list[list[float]]) -> list[float]:
         if len(rows) == 1:
-            acc = array(code, (0.0,))
-            for n in leaves(rows[0]):
-                acc[0] += n
-            return acc.tolist()
+            return one(rows[0])
         column = array(code, (0.0,)) * len(rows)
         for weights in zip(*map(leaves, rows)):
             column = array(code, list(map(add, column, weights)))
@@ -168,9 +184,9 @@ def _totals(params: dict[str, Any], leaves: Callable[..., Any]) -> Callable[...,
     return totals
 
 
-def _single_sums(params: dict[str, Any], leaves: Callable[..., Any]) -> Scores:
+def _single_sums(params: dict[str, Any], trees: list[Any]) -> Scores:
     """Raw scores of one-weight leaves (SUM/AVERAGE), the first of ``n_outputs`` columns."""
-    totals = _totals(params, leaves)
+    totals = _totals(params, trees)
     count = params["n_outputs"]
     has = [True] + [False] * (count - 1)
     pad = [0.0] * (count - 1)
@@ -226,10 +242,9 @@ def _scorer(params: dict[str, Any]) -> Scores:
     single = params["single"]
     if params["aggregate"] in ("MIN", "MAX"):
         return _extremes(params, _leaves(trees))
-    leaves = _leaves(trees)
     if single or params.get("one_weight"):  # bare weights: one column of sums
-        return _single_sums(params, leaves)
-    return _pair_sums(params, leaves)
+        return _single_sums(params, trees)
+    return _pair_sums(params, _leaves(trees))
 
 
 def _regression_finish(params: dict[str, Any]) -> Callable[[list[float], list[bool]], list[float]]:
@@ -272,7 +287,7 @@ def _plain_sum(params: dict[str, Any]) -> Callable[[Tensor], Tensor] | None:
         return None
     base = params["base_values"]
     origin = base[0] if len(base) == 1 else 0.0
-    totals = _totals(params, _leaves(params["trees"]))
+    totals = _totals(params, params["trees"])
     width, negate = params["width"], params["negate"]
 
     def kernel(x: Tensor) -> Tensor:
