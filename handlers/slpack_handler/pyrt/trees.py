@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Sequence
+from itertools import chain
 from operator import add
 from typing import Any, Callable
 
@@ -36,7 +37,7 @@ NODE_BUDGET = 1000
 costs ~100k instructions a node (~30 µs here: 30 ms at most, kept within the cold-start aim of
 0.15x onnxruntime's); a larger forest is walked as tuples."""
 _MAX_DEPTH = 40  # nesting the parser takes on every supported Python, with room to spare
-_CHUNK = 100_000  # characters of source per compiled function: compile() is superlinear beyond
+_CHUNK = 8_000  # characters of source per compile(): its peak memory grows with the source
 
 
 def _rows(x: Tensor, width: int, negate: bool) -> list[list[float]]:
@@ -121,7 +122,7 @@ def compile_trees(
     chunks = [eval(compile(f"lambda x:({','.join(g)},)", "<trees>", "eval"), scope) for g in groups]
     if len(chunks) == 1:
         return chunks[0]  # type: ignore[no-any-return]
-    return lambda xs: [n for chunk in chunks for n in chunk(xs)]
+    return lambda xs: list(chain.from_iterable([chunk(xs) for chunk in chunks]))
 
 
 def _leaves(trees: list[Any]) -> Callable[[list[float]], Sequence[Any]]:
