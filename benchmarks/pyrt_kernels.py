@@ -1,164 +1,315 @@
-"""Measure the Python runtime (slpack_handler.pyrt) against onnxruntime on the graphs slpack ships.
+"""Measure the Python runtime (slpack_handler.pyrt) against onnxruntime where ``--runtime auto``
+decides: the handler's request path.
 
-For each model: the program's size, its load time, one row and a 100-row batch through
-``Program.run`` and through onnxruntime's ``session.run`` (one intra-op thread, as the handler
-runs it), and a cold start in a fresh interpreter (import + load + first one-row answer, wall
-time and peak RSS) for both runtimes. Run: ``python benchmarks/pyrt_kernels.py``.
+Each model is built twice with ``build_bundle`` (``runtime="python"`` and ``"onnxruntime"``), and
+for both bundles the table gives:
+
+- ``run``: the runtime alone, one row and a 100-row batch: ``Program.run`` against onnxruntime's
+  ``session.run`` (one intra-op thread, as the handler runs it), on the feeds each runtime builds;
+- ``auto``: :func:`slpack.bundler.selection.measure`, the figure ``auto`` compares (JSON in,
+  validation, ``runtime.run``, shaping, JSON out; one row and 100 rows);
+- ``http``: one row through ``App.handle_http`` in-process (routing and metrics included);
+- sizes (program, function.zip), the program's load time, and a cold start: a fresh interpreter
+  on the unpacked function.zip importing the handler and answering one row (wall ms and peak RSS).
+
+Models: the four examples' pipelines, iris StandardScaler+LogisticRegression, and random forests
+and gradient boosting (classifier and regressor) of 60, 200 and 500 trees.
+
+Every warm figure is the lowest of ``--repeat`` medians (3), so that other load on the machine
+stays out of the comparison. Run:
+``python benchmarks/pyrt_kernels.py [--only SUBSTRING] [--no-cold] [--repeat N] [--json FILE]``.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
 import tempfile
 import time
 import warnings
+import zipfile
 from pathlib import Path
 from statistics import median
 from typing import Any
 
-import onnx
-import onnxruntime as ort
-from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris, load_wine
+from sklearn.decomposition import PCA
 from sklearn.ensemble import (
     GradientBoostingClassifier,
     GradientBoostingRegressor,
     RandomForestClassifier,
     RandomForestRegressor,
 )
-from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from slpack.bundler.convert import convert
-from slpack.bundler.optimize import optimize_offline
-from slpack.bundler.schema import infer_schema
-from slpack.pycompile import compile_model
+from slpack.bundler import builder, selection
+from slpack.bundler.builder import build_bundle
+from slpack_handler.app import App
+from slpack_handler.config import Settings
 from slpack_handler.pyrt import load
+from slpack_handler.schema import Parsed
 
-HANDLERS = Path(__file__).resolve().parent.parent / "handlers"
-_COLD_PYRT = """
-import sys, time, json
+ROOT = Path(__file__).resolve().parent.parent
+BATCH = 100
+_JSON = {"content-type": "application/json"}
+_COLD = """
+import json, sys, time
 t = time.perf_counter()
-sys.path.insert(0, {handlers!r})
-from slpack_handler.pyrt import load
-p = load(open({path!r}, "rb").read())
-p.run(json.loads({row!r}))
+sys.path.insert(0, {code!r})
+from slpack_handler.app import App
+from slpack_handler.config import Settings
+app = App(Settings(metrics="none"))  # the model folder beside the package, as on Lambda
+r = app.handle_http("POST", "/", {{"content-type": "application/json"}}, {body!r}, "cold")
+assert r.status == 200, r.body
 ms = (time.perf_counter() - t) * 1000
 hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM")][0].split()[1]
 print(ms, int(hwm) / 1024)
 """
-_COLD_ORT = """
-import time, json
-t = time.perf_counter()
-import numpy as np, onnxruntime as ort
-o = ort.SessionOptions(); o.intra_op_num_threads = 1; o.inter_op_num_threads = 1
-s = ort.InferenceSession(open({path!r}, "rb").read(), o, providers=["CPUExecutionProvider"])
-s.run(None, {{k: np.asarray(v, dtype=np.float32) for k, v in json.loads({row!r}).items()}})
-ms = (time.perf_counter() - t) * 1000
-hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM")][0].split()[1]
-print(ms, int(hwm) / 1024)
-"""
 
 
-def models() -> dict[str, tuple[Any, Any]]:
-    iris, diabetes, cancer = (
-        f(return_X_y=True, as_frame=True) for f in (load_iris, load_diabetes, load_breast_cancer)
+def _personalization() -> tuple[Any, Any]:
+    """examples/personalization/train.py's pipeline and data."""
+    sys.path.insert(0, str(ROOT / "examples" / "personalization"))
+    try:
+        from train import customers  # type: ignore[import-not-found]
+    finally:
+        sys.path.pop(0)
+        sys.modules.pop("train", None)
+    X, y = customers()
+    prep = ColumnTransformer(
+        [
+            (
+                "num",
+                make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
+                ["tenure_months", "monthly_spend", "support_tickets"],
+            ),
+            (
+                "cat",
+                make_pipeline(
+                    SimpleImputer(strategy="most_frequent"), OneHotEncoder(handle_unknown="ignore")
+                ),
+                ["plan", "region"],
+            ),
+        ]
     )
-    out: dict[str, tuple[Any, Any]] = {
-        "logreg (iris)": (LogisticRegression(max_iter=1000).fit(*iris), iris[0]),
-        "linear (diabetes)": (LinearRegression().fit(*diabetes), diabetes[0]),
+    clf = GradientBoostingClassifier(n_estimators=100, random_state=0)
+    return Pipeline([("prep", prep), ("model", clf)]).fit(X, y), X.head(500)
+
+
+def _text_routing() -> tuple[Any, Any]:
+    """examples/text-routing/train.py's pipeline and data."""
+    tickets = pd.read_csv(ROOT / "examples" / "text-routing" / "tickets.csv")
+    X, y = tickets[["text"]], tickets["queue"]
+    vectorizer = TfidfVectorizer(
+        token_pattern=r"\b[a-zA-Z0-9]+\b", ngram_range=(1, 2), sublinear_tf=True
+    )
+    model = Pipeline(
+        [
+            ("prep", ColumnTransformer([("tfidf", vectorizer, "text")])),
+            ("clf", LogisticRegression(C=10, max_iter=1000)),
+        ]
+    )
+    return model.fit(X, y), X
+
+
+def models() -> dict[str, Any]:
+    """Factories of (fitted model, sample) by name; fitted only when asked for."""
+    iris, diabetes, cancer, wine = (
+        f(return_X_y=True, as_frame=True)
+        for f in (load_iris, load_diabetes, load_breast_cancer, load_wine)
+    )
+    out: dict[str, Any] = {
+        "iris scaler+logreg": lambda: (
+            make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(*iris),
+            iris[0],
+        ),
+        "ex embedding scaler+pca": lambda: (
+            make_pipeline(StandardScaler(), PCA(n_components=4, random_state=0)).fit(wine[0]),
+            wine[0],
+        ),
+        "ex regression scaler+gb200": lambda: (
+            make_pipeline(
+                StandardScaler(),
+                GradientBoostingRegressor(n_estimators=200, max_depth=3, random_state=0),
+            ).fit(*diabetes),
+            diabetes[0],
+        ),
+        "ex personalization gb100": _personalization,
+        "ex text-routing tfidf+logreg": _text_routing,
     }
     for n in (60, 200, 500):
-        out[f"rf-reg {n} (diabetes)"] = (
+        out[f"rf-reg {n}"] = lambda n=n: (
             RandomForestRegressor(n, max_depth=8, random_state=0).fit(*diabetes),
             diabetes[0],
         )
-        out[f"rf-clf {n} (cancer)"] = (
+        out[f"rf-clf {n}"] = lambda n=n: (
             RandomForestClassifier(n, max_depth=8, random_state=0).fit(*cancer),
             cancer[0],
         )
-        out[f"gb-reg {n} (diabetes)"] = (
+        out[f"gb-reg {n}"] = lambda n=n: (
             GradientBoostingRegressor(n_estimators=n, random_state=0).fit(*diabetes),
             diabetes[0],
         )
-        out[f"gb-clf {n} (cancer)"] = (
+        out[f"gb-clf {n}"] = lambda n=n: (
             GradientBoostingClassifier(n_estimators=n, random_state=0).fit(*cancer),
             cancer[0],
         )
     return out
 
 
-def timed(fn: Any, repeat: int) -> float:
-    runs = []
-    for _ in range(repeat):
-        start = time.perf_counter()
+def timed(fn: Any, budget: float = 0.3) -> float:
+    """Median microseconds of ``fn()`` after a warm-up, within about ``budget`` seconds."""
+    for _ in range(3):
         fn()
-        runs.append(time.perf_counter() - start)
+    runs: list[float] = []
+    started = time.perf_counter()
+    while len(runs) < 2000 and (time.perf_counter() - started < budget or len(runs) < 7):
+        t0 = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - t0)
     return median(runs) * 1e6
 
 
-def cold(script: str) -> tuple[float, float]:
-    """Median wall ms of three fresh interpreters, and their peak RSS in MiB (VmHWM, which a
-    child reports itself: the parent's counters would include the pre-exec fork)."""
+def build(model: Any, sample: Any, out: Path, runtime: str) -> tuple[Any, Any, Path]:
+    """``build_bundle`` with ``runtime``; returns the verified LocalRuntime (what ``measure``
+    times), the frame the selection saw and the bundle folder."""
+    seen: dict[str, Any] = {}
+    select = selection.select
+
+    def capture(
+        requested: str, job: selection.Job, onnx_model: Any, onnx_bytes: bytes
+    ) -> selection.Selected:
+        chosen = select(requested, job, onnx_model, onnx_bytes)
+        seen.update(local=chosen.local, frame=job.frame)
+        return chosen
+
+    builder.selection.select = capture
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = build_bundle(model, sample, out, name=runtime, runtime=runtime)
+    finally:
+        builder.selection.select = select
+    return seen["local"], seen["frame"], result.bundle_dir
+
+
+def cold(bundle: Path, body: bytes) -> tuple[float, float]:
+    """The lowest wall ms of five fresh interpreters on the unpacked function.zip answering one
+    row (the least disturbed by other processes), and their peak RSS in MiB (VmHWM, which the
+    child reports itself)."""
+    code = bundle.parent / (bundle.name + "-code")
+    with zipfile.ZipFile(bundle / "function.zip") as archive:
+        archive.extractall(code)
+    script = _COLD.format(code=str(code), body=body)
     walls, peaks = [], []
-    for _ in range(3):
+    for _ in range(5):
         done = subprocess.run(
             [sys.executable, "-I", "-c", script], capture_output=True, text=True, check=True
         )
         wall, peak = done.stdout.split()
         walls.append(float(wall))
         peaks.append(float(peak))
-    return median(walls), max(peaks)
+    return min(walls), max(peaks)
+
+
+def _run_level(local: Any, frame: Any) -> tuple[float, float]:
+    """The runtime alone (Program.run or session.run), one row and a batch, on its own feeds."""
+    runtime = local.runtime
+    timings = []
+    for rows in (frame.head(1), _batch(frame)):
+        feeds = runtime.feeds(Parsed(len(rows), local.schema.request_columns(rows)))
+        if runtime.name == "python":
+            program, names = runtime.program, runtime.output_names
+            timings.append(timed(lambda p=program, f=feeds, n=names: p.run(f, n)))
+        else:
+            session, names = runtime.session, runtime.output_names
+            timings.append(timed(lambda s=session, f=feeds, n=names: s.run(n, f)))
+    return timings[0], timings[1]
+
+
+def _batch(frame: Any) -> Any:
+    rows = frame.dropna() if len(frame.dropna()) else frame
+    return rows.iloc[[i % len(rows) for i in range(BATCH)]]
+
+
+def measure_model(
+    name: str, factory: Any, scratch: Path, with_cold: bool, repeat: int
+) -> dict[str, Any]:
+    """One table row; every warm figure is the lowest of ``repeat`` medians, which keeps what
+    other processes on the machine do out of the comparison."""
+    model, sample = factory()
+    row: dict[str, Any] = {"model": name}
+    for runtime, tag in (("python", "py"), ("onnxruntime", "ort")):
+        local, frame, bundle = build(model, sample, scratch / name.replace(" ", "_"), runtime)
+        autos = [selection.measure(local, frame) for _ in range(repeat)]
+        auto = {k: min(a[k] for a in autos) for k in autos[0]}
+        complete = frame.dropna()
+        body = selection._body(local, (complete if len(complete) else frame).head(1))
+        app = App(Settings(model_dir=str(bundle), metrics="none"))
+
+        def http(a: Any = app, b: bytes = body) -> None:
+            a.handle_http("POST", "/", _JSON, b, "bench")
+
+        one, many = map(min, zip(*(_run_level(local, frame) for _ in range(repeat))))
+        row.update(
+            {
+                f"run1 {tag}": one,
+                f"run100 {tag}": many,
+                f"auto1 {tag}": auto["single_row_us"],
+                f"auto100 {tag}": auto["batch_us"],
+                f"http1 {tag}": min(timed(http) for _ in range(repeat)),
+                f"zip KB {tag}": (bundle / "function.zip").stat().st_size / 1024,
+            }
+        )
+        if runtime == "python":
+            data = local.artifact.data
+            row["prog KB"] = len(data) / 1024
+            row["load ms"] = timed(lambda d=data: load(d), 1.0) / 1000
+        if with_cold:
+            row[f"cold ms {tag}"], row[f"RSS MiB {tag}"] = cold(bundle, body)
+    row["auto1 ratio"] = row["auto1 py"] / row["auto1 ort"]
+    row["auto100 ratio"] = row["auto100 py"] / row["auto100 ort"]
+    if with_cold:
+        row["cold ratio"] = row["cold ms py"] / row["cold ms ort"]
+    return row
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    keys = list(dict.fromkeys(k for row in rows for k in row))
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    for row in rows:
+        cells = [row.get(k, "") for k in keys]
+        lines.append(
+            "| " + " | ".join(v if isinstance(v, str) else f"{v:.2f}" for v in cells) + " |"
+        )
+    return "\n".join(lines)
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", action="append", help="models whose name contains this")
+    parser.add_argument("--no-cold", action="store_true", help="skip the cold starts")
+    parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    parser.add_argument("--repeat", type=int, default=3, help="medians per figure (lowest kept)")
+    args = parser.parse_args()
+    scratch = Path(tempfile.mkdtemp(prefix="pyrt-bench-"))
     rows = []
-    tmp = Path(tempfile.mkdtemp(prefix="pyrt-bench-"))
-    for name, (model, sample) in models().items():
-        schema, frame = infer_schema(model, sample)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            graph, _ = optimize_offline(convert(model, schema).onnx_model.SerializeToString())
-        program_bytes = compile_model(onnx.load_from_string(graph))
-        feeds = schema.onnx_feeds(frame.head(100))
-        one = {k: v[:1] for k, v in feeds.items()}
-        one_rows = {k: v.tolist() for k, v in one.items()}
-        batch_rows = {k: v.tolist() for k, v in feeds.items()}
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
-        program = load(program_bytes)
-        (tmp / "m.onnx").write_bytes(graph)
-        (tmp / "m.bin").write_bytes(program_bytes)
-        row_json = json.dumps(one_rows)
-        cold_py = cold(
-            _COLD_PYRT.format(handlers=str(HANDLERS), path=str(tmp / "m.bin"), row=row_json)
-        )
-        cold_ort = cold(_COLD_ORT.format(path=str(tmp / "m.onnx"), row=row_json))
-        rows.append(
-            {
-                "model": name,
-                "onnx KB": len(graph) / 1024,
-                "program KB": len(program_bytes) / 1024,
-                "load ms": timed(lambda b=program_bytes: load(b), 7) / 1000,
-                "1 row pyrt us": timed(lambda p=program, r=one_rows: p.run(r), 200),
-                "1 row ORT us": timed(lambda s=session, f=one: s.run(None, f), 200),
-                "100 rows pyrt us": timed(lambda p=program, r=batch_rows: p.run(r), 10),
-                "100 rows ORT us": timed(lambda s=session, f=feeds: s.run(None, f), 50),
-                "cold pyrt ms": cold_py[0],
-                "cold ORT ms": cold_ort[0],
-                "RSS pyrt MiB": cold_py[1],
-                "RSS ORT MiB": cold_ort[1],
-            }
-        )
-    keys = list(rows[0])
-    print("| " + " | ".join(keys) + " |")
-    print("|" + "---|" * len(keys))
-    for row in rows:
-        print(
-            "| " + " | ".join(v if isinstance(v, str) else f"{v:.1f}" for v in row.values()) + " |"
-        )
+    for name, factory in models().items():
+        if args.only and not any(part in name for part in args.only):
+            continue
+        rows.append(measure_model(name, factory, scratch, not args.no_cold, args.repeat))
+        print(f"measured {name}", file=sys.stderr)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1) + "\n")
+    print(table(rows))
 
 
 if __name__ == "__main__":

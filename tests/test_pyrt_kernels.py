@@ -7,6 +7,8 @@ labels, identical NaN positions and numbers within 1e-5 (absolute or relative).
 
 from __future__ import annotations
 
+import marshal
+import math
 from typing import Any
 
 import numpy as np
@@ -17,7 +19,8 @@ from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
 
 from slpack.pycompile import UnsupportedGraph, compile_model, unsupported_ops
-from slpack_handler.pyrt import load
+from slpack_handler.pyrt import load, trees
+from slpack_handler.pyrt.registry import MAGIC
 
 F32, F64, I64, STR, BOOL = (
     TensorProto.FLOAT,
@@ -243,6 +246,21 @@ def test_layout_ops() -> None:
     m = model(nodes, [("x", F32, [None, 4])], [("r", F32), ("zi", F32)], inits)
     for rows in (1, 3):
         check(m, {"x": matrix(rows, 4, np.float32, rng)})
+
+
+def test_no_op_nodes_compile_to_no_step() -> None:
+    """Identity and a Cast to the same type hand their input on: no step, same answers, also
+    when the passed-on value is a graph input or output."""
+    nodes = [
+        helper.make_node("Cast", ["x"], ["c"], to=F32),
+        helper.make_node("Identity", ["c"], ["i"]),
+        helper.make_node("Add", ["i", "i"], ["y"]),
+        helper.make_node("Identity", ["x"], ["echo"]),
+    ]
+    m = model(nodes, [("x", F32, [None, 2])], [("y", F32), ("echo", F32)])
+    body = marshal.loads(compile_model(m)[len(MAGIC) + 1 :])
+    assert [step[0] for step in body["steps"]] == ["ai.onnx:Add"]
+    check(m, {"x": matrix(3, 2, np.float32, np.random.default_rng(5))})
 
 
 def test_array_feature_extractor_and_topk() -> None:
@@ -610,10 +628,19 @@ def random_forest(
     return {"nodes": nodes, "leaves": leaves}
 
 
+# Forests within the node budget are compiled to expressions at load, larger ones walked as
+# tuples: every tree test runs both ways.
+WALKS = pytest.mark.parametrize("budget", [trees.NODE_BUDGET, 0], ids=["compiled", "walked"])
+
+
+@WALKS
 @pytest.mark.parametrize("aggregate", ["SUM", "AVERAGE", "MIN", "MAX"])
 @pytest.mark.parametrize("targets", [1, 3])
 @pytest.mark.parametrize("dtype", [F32, F64])
-def test_tree_regressor(aggregate: str, targets: int, dtype: int) -> None:
+def test_tree_regressor(
+    aggregate: str, targets: int, dtype: int, budget: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(trees, "NODE_BUDGET", budget)
     rng = np.random.default_rng(14 + targets)
     forest = random_forest(
         rng, 7, 4, targets, ["BRANCH_LEQ", "BRANCH_LT", "BRANCH_GTE", "BRANCH_GT"], True, "all"
@@ -639,7 +666,16 @@ def test_tree_regressor(aggregate: str, targets: int, dtype: int) -> None:
     "classes,leaves,base",
     [(2, "all", 0), (2, "one", 1), (2, "one", 2), (3, "all", 0), (3, "one", 3), (3, "some", 0)],
 )
-def test_tree_classifier(transform: str, classes: int, leaves: str, base: int) -> None:
+@WALKS
+def test_tree_classifier(
+    transform: str,
+    classes: int,
+    leaves: str,
+    base: int,
+    budget: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(trees, "NODE_BUDGET", budget)
     rng = np.random.default_rng(20 + classes)
     forest = random_forest(
         rng,
@@ -670,6 +706,28 @@ def test_tree_classifier(transform: str, classes: int, leaves: str, base: int) -
             compile_model(m)
         return
     check(m, {"x": np.round(matrix(40, 3, np.float32, rng, 0.2), 1)})
+
+
+def test_compiled_trees_give_the_walked_leaves_in_tree_order() -> None:
+    """Compiled trees give every tree's leaf in tree order, NaN and infinite thresholds route as
+    ``<`` does, and a forest over the node budget is not compiled."""
+    nan, inf = math.nan, math.inf
+    small = (0, 0.5, 1.0, 2.0)
+    other = (1, -inf, (0, nan, 3.0, 4.0), [(1, 5.0)])
+    forest = [small, other, 7.0, *[(i % 2, 0.25 * i, float(i), -float(i)) for i in range(20)]]
+    forest += [other, small, (2, inf, 8.0, 9.0)]
+
+    def walk(n: Any, xs: list[float]) -> Any:
+        while type(n) is tuple:
+            n = n[2] if xs[n[0]] < n[1] else n[3]
+        return tuple(n) if type(n) is list else n  # compiled pair leaves are tuples
+
+    leaves = trees.compile_trees(forest)
+    assert leaves is not None
+    rng = np.random.default_rng(9)
+    for xs in [[nan, nan, nan], [inf, -inf, 0.0], *rng.normal(0, 2, (30, 3)).tolist()]:
+        assert list(leaves(xs)) == [walk(t, xs) for t in forest]
+    assert trees.compile_trees(forest, budget=2) is None
 
 
 def test_tree_ensemble_refuses_branch_eq() -> None:

@@ -6,6 +6,7 @@ refuses programs that are not plain data of its own format."""
 from __future__ import annotations
 
 import marshal
+import math
 import subprocess
 import sys
 import textwrap
@@ -24,7 +25,7 @@ from slpack.bundler.convert import convert
 from slpack.bundler.introspect import task_of
 from slpack.bundler.optimize import optimize_offline
 from slpack.bundler.parity import output_spec
-from slpack.bundler.runtimes import LocalRuntime, onnx_artifact
+from slpack.bundler.runtimes import LocalRuntime, draft_manifest, onnx_artifact, python_artifact
 from slpack.bundler.schema import infer_schema
 from slpack.pycompile import compile_model, unsupported_ops
 from slpack_handler.pyrt import ProgramError, load
@@ -98,6 +99,44 @@ def test_program_reports_its_inputs_and_refuses_bad_feeds() -> None:
     with pytest.raises(ValueError, match="'plan' is missing"):
         program.run({k: v for k, v in good.items() if k != "plan"})
     assert program.run(good, ["probabilities"])[0] == program.run(good)[1]
+
+
+def test_batches_checked_in_bulk_agree_with_rows_checked_one_by_one() -> None:
+    """From BULK_ROWS rows the Python runtime checks number columns with a few C passes: the
+    same columns, drift counts and problems as the per-value checks."""
+    from slpack.bundler.stats import feature_stats
+    from slpack_handler.errors import RequestError
+    from slpack_handler.runtime_python import PythonRuntime
+    from slpack_handler.schema import BULK_ROWS
+    from slpack_handler.schema import Schema as RequestSchema
+
+    model, sample = COVERAGE["mixed-logreg"]()
+    schema, frame = infer_schema(model, sample)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        onx = convert(model, schema).onnx_model
+    spec = output_spec(onx, model, task_of(model))
+    manifest: Any = dict(draft_manifest(python_artifact(onx), schema, spec, spec.task))
+    manifest["stats"] = feature_stats(schema, frame)
+    in_bulk = RequestSchema(manifest, 10**9, 10**9, PythonRuntime.bulk)
+    one_by_one = RequestSchema(manifest, 10**9, 10**9, None)
+    rows = [dict(zip(schema.names, values)) for values in zip(*schema.request_columns(frame))]
+    rows = [{**rows[i % len(rows)], "age": 10.0 + 9 * i} for i in range(BULK_ROWS + 8)]
+    bulk, plain = in_bulk.parse({"instances": rows}), one_by_one.parse({"instances": rows})
+    assert bulk.columns == plain.columns
+    assert (bulk.out_of_range, bulk.missing) == (plain.out_of_range, plain.missing)
+    assert bulk.out_of_range > 0
+    age = in_bulk.features[in_bulk.index["age"]]
+    assert PythonRuntime.bulk(age, bulk.columns[in_bulk.index["age"]], Parsed(1, []), 0)
+    for field, value in (("age", 1e39), ("age", 10**400), ("age", True), ("age", math.nan)):
+        bad = [dict(row) for row in rows]
+        bad[3][field] = value
+        problems = []
+        for requests in (in_bulk, one_by_one):
+            with pytest.raises(RequestError) as caught:
+                requests.parse({"instances": bad})
+            problems.append(caught.value.details)
+        assert problems[0] == problems[1] != []
 
 
 def test_load_refuses_code_objects_and_other_versions() -> None:

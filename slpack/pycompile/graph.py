@@ -3,9 +3,9 @@
 The pass is: read the initializers, lower every node in graph order (each lowering names its
 outputs' element types, so float32 rounding is decided here, once), fold every node whose inputs
 are all constants by running the runtime's own kernel on them (so folding cannot change an
-answer), drop what no graph output needs, then number the values into slots. The result is the
-plain-data body described in ``slpack_handler.pyrt.program``.
-"""
+answer), hand no-op nodes' inputs straight on (Identity, a Cast to the same type), drop what no
+graph output needs, then number the values into slots. The result is the plain-data body
+described in ``slpack_handler.pyrt.program``."""
 
 from __future__ import annotations
 
@@ -86,6 +86,7 @@ class _Compiler:
         for tensor in graph.initializer:
             self.constants[tensor.name], self.dtypes[tensor.name] = _initializer(tensor)
         self.steps: list[tuple[str, list[str], list[str], dict[str, Any]]] = []
+        self.alias: dict[str, str] = {}  # the output of a no-op node -> the value it passes on
         self.context = Context(self.dtypes, self.constants, self._subgraph)
 
     def _subgraph(self, graph: GraphProto, outer: list[str]) -> dict[str, Any]:
@@ -106,8 +107,12 @@ class _Compiler:
             key = op_key(node)
             lowered: Lowered = ALL_LOWERINGS[key](node, self.context)
             inputs = list(node.input) if lowered.inputs is None else lowered.inputs
+            inputs = [self.alias.get(n, n) for n in inputs]
             for name, dtype in zip(node.output, lowered.dtypes):
                 self.dtypes[name] = dtype
+            if _passes_through(key, lowered.params) and inputs[0] not in self.constants:
+                self.alias[node.output[0]] = inputs[0]
+                continue
             present = [n for n in inputs if n]
             if present and all(n in self.constants for n in present):
                 values = _run_kernel(key, lowered.params, [self.constants.get(n) for n in inputs])
@@ -118,6 +123,7 @@ class _Compiler:
 
     def compile(self, inputs: list[str], outputs: list[str]) -> dict[str, Any]:
         self.lower_all()
+        outputs = [self.alias.get(n, n) for n in outputs]
         needed = set(outputs)
         kept = []
         for step in reversed(self.steps):
@@ -150,6 +156,12 @@ class _Compiler:
             "constants": constants,
             "steps": steps,
         }
+
+
+def _passes_through(key: str, params: dict[str, Any]) -> bool:
+    """Whether the node hands its input on unchanged (Identity, a Cast to the same type): its
+    output is then the same value, and the program has no step for it."""
+    return key == "ai.onnx:Identity" or (key == "ai.onnx:Cast" and params["from"] == params["to"])
 
 
 def _feed(value: Any) -> tuple[str, str, int | None]:

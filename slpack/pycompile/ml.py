@@ -149,6 +149,7 @@ def _linear_classifier(node: NodeProto, ctx: Context) -> Lowered:
             "intercepts": intercepts,
             "labels": labels,
             "post_transform": attrs.get("post_transform", "NONE"),
+            "dtype": ctx.dtype(node.input[0]),
         },
         [_label_dtype(labels), "float32"],
     )
@@ -160,7 +161,11 @@ def _linear_regressor(node: NodeProto, ctx: Context) -> Lowered:
     targets = attrs.get("targets", 1)
     intercepts = list(attrs.get("intercepts", [0.0] * targets))
     return Lowered(
-        {"coefficients": _rows(attrs["coefficients"], targets), "intercepts": intercepts},
+        {
+            "coefficients": _rows(attrs["coefficients"], targets),
+            "intercepts": intercepts,
+            "dtype": ctx.dtype(node.input[0]),
+        },
         ["float32"],
     )
 

@@ -155,12 +155,16 @@ def lower_tree(node: NodeProto, ctx: Context) -> Lowered:
     if classifier and count < 2:
         raise Unsupported(f"{key} with fewer than two classes")
     single = not classifier and count == 1
-    trees = [forest.build(root, single) for root in forest.roots]
+    # A classifier whose every leaf scores class 0 alone (binary boosting, binary forests) keeps
+    # bare weights too: the runtime sums them as one column.
+    one_weight = classifier and all(len(w) == 1 and w[0][0] == 0 for w in forest.leaves.values())
+    trees = [forest.build(root, single or one_weight) for root in forest.roots]
     params: dict[str, Any] = {
         "trees": trees,
         "width": forest.width,
         "negate": forest.negate,
         "single": single,
+        "one_weight": one_weight,
         "n_outputs": count,
         "n_trees": len(trees),
         "double": forest.double,

@@ -15,12 +15,15 @@ from slpack_handler.pyrt.tensor import Tensor, f32, size
 from slpack_handler.pyrt.transforms import VECTOR, logistic, probit, second_class
 
 
-def _float_rows(x: Tensor) -> list[list[float]]:
-    """The input as float32 rows (onnxruntime casts every input type to float first)."""
+def _float_rows(x: Tensor, exact: bool = False) -> list[list[float]]:
+    """The input as float32 rows (onnxruntime casts every input type to float first). ``exact``:
+    the input is a float32 tensor, whose values are float32 already; one row is the data."""
     data, shape = x
-    values = f32([float(v) for v in data])
+    values = data if exact else f32(list(map(float, data)))
     width = shape[-1] if shape else 1
-    rows = size(shape[:-1]) if len(shape) > 1 else 1
+    rows = shape[0] if len(shape) == 2 else size(shape[:-1]) if len(shape) > 1 else 1
+    if rows == 1:
+        return [values]
     return [values[i * width : (i + 1) * width] for i in range(rows)]
 
 
@@ -39,29 +42,28 @@ def linear_classifier(op: str, params: dict[str, Any]) -> Callable[[Tensor], tup
     """LinearClassifier: labels and scores of X W' + b."""
     coefs, intercepts = params["coefficients"], params["intercepts"]
     labels, transform = params["labels"], params["post_transform"]
+    exact = params.get("dtype") == "float32"
     count = len(intercepts)
     numeric = not labels or not isinstance(labels[0], str)
     second = 1 if count == 1 and len(labels) == 2 else -1
+    width = 2 if second >= 0 else count
     if count == 1:
         pos = labels[1] if len(labels) == 2 else (1 if numeric else "1")
         neg = labels[0] if len(labels) == 2 else (0 if numeric else "0")
 
     def kernel(x: Tensor) -> tuple[Tensor, Tensor]:
-        rows = _float_rows(x)
+        rows = _float_rows(x, exact)
+        n = len(rows)
         flat = f32([sum(map(mul, row, w)) + b for row in rows for w, b in zip(coefs, intercepts)])
-        out_labels: list[Any] = []
-        scores: list[float] = []
-        for r in range(len(rows)):
-            s = flat[r * count : (r + 1) * count]
-            if count == 1:
-                out_labels.append(pos if s[0] > 0 else neg)
-            else:
-                out_labels.append(labels[s.index(max(s))])
-            scores.extend(
-                _finish(s, count, transform, second) if transform != "NONE" or second >= 0 else s
-            )
-        width = 2 if second >= 0 else count
-        return (out_labels, (len(rows),)), (f32(scores), (len(rows), width))
+        if count == 1:
+            out_labels = [pos if s > 0 else neg for s in flat]
+            per = [[s] for s in flat]
+        else:
+            per = [flat] if n == 1 else [flat[r * count : (r + 1) * count] for r in range(n)]
+            out_labels = [labels[s.index(max(s))] for s in per]
+        if transform != "NONE" or second >= 0:
+            flat = f32([v for s in per for v in _finish(s, count, transform, second)])
+        return (out_labels, (n,)), (flat, (n, width))
 
     return kernel
 
@@ -70,9 +72,10 @@ def linear_regressor(op: str, params: dict[str, Any]) -> Callable[[Tensor], Tens
     """LinearRegressor: X W' + b, float32, one column per target."""
     coefs, intercepts = params["coefficients"], params["intercepts"]
     targets = len(coefs)
+    exact = params.get("dtype") == "float32"
 
     def kernel(x: Tensor) -> Tensor:
-        rows = _float_rows(x)
+        rows = _float_rows(x, exact)
         out = [sum(map(mul, row, w)) + b for row in rows for w, b in zip(coefs, intercepts)]
         return f32(out), (len(rows), targets)
 

@@ -7,6 +7,7 @@ Vocabularies arrive as dicts built by the compiler, so an encoder costs one dict
 from __future__ import annotations
 
 import math
+from operator import mul, sub
 from typing import Any, Callable
 
 from slpack_handler.pyrt.tensor import Tensor, as_int64, f32
@@ -30,13 +31,10 @@ def scaler(op: str, params: dict[str, Any]) -> Callable[[Tensor], Tensor]:
         width = shape[-1] if shape else 1
         if len(offset) not in (1, width) or len(scale) not in (1, width):
             raise ValueError("Scaler: the input's width does not match offset and scale")
-        offs = _per_column(offset, data)
-        scales = _per_column(scale, data)
-        if in_float32:
-            diff = f32([float(v) - o for v, o in zip(data, offs)])
-        else:
-            diff = [v - o for v, o in zip(data, offs)]
-        return f32([d * s for d, s in zip(diff, scales)]), shape
+        offs = offset if len(offset) == len(data) else _per_column(offset, data)
+        scales = scale if len(scale) == len(data) else _per_column(scale, data)
+        diff = map(sub, data, offs)
+        return f32(list(map(mul, f32(list(diff)) if in_float32 else diff, scales))), shape
 
     return kernel
 
@@ -64,13 +62,14 @@ def _norm(kind: str, row: list[float]) -> list[float]:
         top = max(row) if row else 0.0
         return [v / top for v in row] if top else list(row)
     if kind == "L1":
-        total = sum(abs(v) for v in row)
+        total = sum(map(abs, row))
         return [v / total for v in row] if total else list(row)
-    total = sum(v * v for v in row)
+    total = sum(map(mul, row, row))
     if not total:
         return list(row)
-    return [
-        math.copysign(math.sqrt(v * v / total), v) if v < 0 else math.sqrt(v * v / total)
+    sqrt = math.sqrt
+    return [  # zeros (most of a tf-idf vector) stay zero without the arithmetic
+        (math.copysign(sqrt(v * v / total), v) if v < 0 else sqrt(v * v / total)) if v else 0.0
         for v in row
     ]
 
@@ -82,8 +81,10 @@ def normalizer(op: str, params: dict[str, Any]) -> Callable[[Tensor], Tensor]:
     def kernel(x: Tensor) -> Tensor:
         data, shape = x
         width = shape[-1] if shape else 1
+        values = list(map(float, data))
+        if len(values) == width:
+            return f32(_norm(kind, values)), shape
         rows = len(data) // width if width else 0
-        values = [float(v) for v in data]
         out = [v for r in range(rows) for v in _norm(kind, values[r * width : (r + 1) * width])]
         return f32(out), shape
 

@@ -18,7 +18,7 @@ import gc
 import marshal
 from array import array
 from importlib import import_module
-from itertools import compress
+from itertools import chain, compress
 from typing import Any, Callable
 
 from slpack_handler.pyrt.registry import KERNELS, MAGIC, VERSION
@@ -26,8 +26,10 @@ from slpack_handler.pyrt.tensor import Tensor, nested
 
 _DATA = frozenset((type(None), bool, int, float, str, bytes, tuple, list, dict))
 _CONTAINERS = frozenset((tuple, list, dict))
+_ABSENT = object()
+_LIST = {list}
 _DTYPES = ("float32", "float64", "int64", "bool", "string")
-Step = tuple[Callable[..., Any], tuple[int, ...], Any]
+Step = Callable[[list[Any]], None]
 
 
 class ProgramError(ValueError):
@@ -35,23 +37,56 @@ class ProgramError(ValueError):
 
 
 class Body:
-    """A program body made executable: constants in a slot template, kernels bound to params."""
+    """A program body made executable: constants in a slot template, and each step a closure
+    that reads its input slots, calls its kernel and stores its outputs."""
 
     __slots__ = ("env", "steps")
 
-    def __init__(self, env: list[Any], steps: list[Step]) -> None:
+    def __init__(self, env: list[Any], steps: list[Callable[[list[Any]], None]]) -> None:
         self.env = env
         self.steps = steps
 
     def execute(self, env: list[Any]) -> None:
         """Run every step on ``env`` (a copy of :attr:`env` with the inputs placed)."""
-        for fn, ins, out in self.steps:
-            result = fn(*[env[i] for i in ins])
-            if type(out) is int:
-                env[out] = result
-            else:
-                for slot, value in zip(out, result):
-                    env[slot] = value
+        for step in self.steps:
+            step(env)
+
+
+def _bind(kernel: Callable[..., Any], ins: tuple[int, ...], outs: tuple[int, ...]) -> Step:
+    """The step as one call on the slot list. A request runs every step once, so the shapes
+    that nearly every graph has (one input or two, one output or two) get closures without the
+    per-call argument list and output loop of the general case."""
+    if len(ins) == 1 and len(outs) == 1:
+        (i,), (o,) = ins, outs
+
+        def one(env: list[Any]) -> None:
+            env[o] = kernel(env[i])
+
+        return one
+    if len(ins) == 2 and len(outs) == 1:
+        (i, j), (o,) = ins, outs
+
+        def two(env: list[Any]) -> None:
+            env[o] = kernel(env[i], env[j])
+
+        return two
+    if len(ins) == 1 and len(outs) == 2:
+        (i,), (o, p) = ins, outs
+
+        def pair(env: list[Any]) -> None:
+            env[o], env[p] = kernel(env[i])
+
+        return pair
+
+    def general(env: list[Any]) -> None:
+        result = kernel(*[env[k] for k in ins])
+        if len(outs) == 1:
+            env[outs[0]] = result
+        else:
+            for slot, value in zip(outs, result):
+                env[slot] = value
+
+    return general
 
 
 class Program:
@@ -68,31 +103,39 @@ class Program:
         ]
         self._output_slots: dict[str, int] = dict((name, slot) for name, slot in body["outputs"])
         self._all = [slot for _, slot in body["outputs"]]
+        self._asked: dict[tuple[str, ...], list[int]] = {}
         self._body = build(body)
 
     def run(self, feeds: dict[str, Any], outputs: list[str] | None = None) -> list[Any]:
         """Evaluate the graph on ``feeds`` (2-D row lists by input name); one value per output,
         shaped like ``numpy_array.tolist()`` of what onnxruntime returns."""
-        if outputs is None:
-            slots = self._all
-        else:
-            try:
-                slots = [self._output_slots[name] for name in outputs]
-            except KeyError as exc:
-                raise ValueError(f"the model has no output {exc.args[0]!r}") from None
+        slots = self._all if outputs is None else self._slots(outputs)
         body = self._body
         env = body.env[:]
         for name, slot, convert in self._feeds:
-            if name not in feeds:
+            rows = feeds.get(name, _ABSENT)
+            if rows is _ABSENT:
                 raise ValueError(f"the input {name!r} is missing")
-            env[slot] = convert(feeds[name])
+            env[slot] = convert(rows)
         try:
-            body.execute(env)
+            for step in body.steps:
+                step(env)
         except (IndexError, KeyError, TypeError, ZeroDivisionError, OverflowError) as exc:
             raise ValueError(
                 f"the model cannot evaluate this input ({type(exc).__name__} in a kernel)"
             ) from None
         return [nested(env[slot]) for slot in slots]
+
+    def _slots(self, outputs: list[str]) -> list[int]:
+        """The value slots of ``outputs`` (a runtime asks for the same list on every request)."""
+        key = tuple(outputs)
+        found = self._asked.get(key)
+        if found is None:
+            try:
+                found = self._asked[key] = [self._output_slots[name] for name in outputs]
+            except KeyError as exc:
+                raise ValueError(f"the model has no output {exc.args[0]!r}") from None
+        return found
 
 
 def load(data: bytes) -> Program:
@@ -132,9 +175,7 @@ def build(body: dict[str, Any]) -> Body:
         if entry is None:
             raise ProgramError(f"the program uses {op}, which this runtime does not implement")
         module = import_module("slpack_handler.pyrt." + entry[0])
-        kernel = getattr(module, entry[1])(op, params)
-        out: Any = outs[0] if len(outs) == 1 else tuple(outs)
-        steps.append((kernel, tuple(ins), out))
+        steps.append(_bind(getattr(module, entry[1])(op, params), tuple(ins), tuple(outs)))
     return Body(env, steps)
 
 
@@ -154,32 +195,43 @@ def _check_data(body: Any) -> None:
         frontier = list(compress(found, map(_CONTAINERS.__contains__, map(type, found))))
 
 
+def _flat(name: str, rows: Any, width: int | None) -> tuple[list[Any], int]:
+    """The values of 2-D row lists in row order, and the row width, after checking the shape:
+    one row is taken as it is (the common request), more are checked and joined at C speed."""
+    if type(rows) is not list or not rows:
+        raise ValueError(f"the input {name!r} must be a non-empty list of rows")
+    first = rows[0]
+    cols = width if width is not None else len(first) if type(first) is list else -1
+    if len(rows) == 1:
+        if type(first) is list and len(first) == cols:
+            return first, cols
+    elif set(map(type, rows)) == _LIST and set(map(len, rows)) == {cols}:
+        return list(chain.from_iterable(rows)), cols
+    raise ValueError(f"every row of the input {name!r} must be a list of {cols} values")
+
+
 def _converter(name: str, dtype: str, width: int | None) -> Callable[[Any], Tensor]:
-    """Turn 2-D row lists into a flat tensor of ``dtype``, refusing what the graph cannot take."""
+    """Turn 2-D row lists into a flat tensor of ``dtype``, refusing what the graph cannot take.
+    Numbers go through an ``array`` of the element type: one C pass that checks every value and
+    rounds float32 inputs as onnxruntime's float tensor stores them."""
     if dtype not in _DTYPES:
         raise ProgramError(f"the input {name!r} has element type {dtype}, which is not supported")
     typecode = {"float32": "f", "float64": "d", "int64": "q"}.get(dtype)
+    kind = bool if dtype == "bool" else str
 
     def convert(rows: Any) -> Tensor:
-        if type(rows) is not list or not rows:
-            raise ValueError(f"the input {name!r} must be a non-empty list of rows")
-        cols = width if width is not None else len(rows[0]) if type(rows[0]) is list else -1
-        if not all(type(row) is list and len(row) == cols for row in rows):
-            raise ValueError(f"every row of the input {name!r} must be a list of {cols} values")
-        flat = [v for row in rows for v in row]
+        flat, cols = _flat(name, rows, width)
         if typecode is not None:
             try:
                 values = array(typecode, flat).tolist()
             except (TypeError, OverflowError):
                 raise ValueError(f"the input {name!r} takes {dtype} values") from None
-        elif dtype == "bool":
-            if not all(type(v) is bool for v in flat):
-                raise ValueError(f"the input {name!r} takes booleans")
+        elif set(map(type, flat)) <= {kind}:
             values = flat
         else:
-            if not all(type(v) is str for v in flat):
-                raise ValueError(f"the input {name!r} takes strings")
-            values = flat
+            raise ValueError(
+                f"the input {name!r} takes {'booleans' if kind is bool else 'strings'}"
+            )
         return values, (len(rows), cols)
 
     return convert

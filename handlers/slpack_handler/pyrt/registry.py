@@ -15,7 +15,7 @@ from __future__ import annotations
 
 MAGIC = b"SLPYRT"
 """First bytes of a compiled program."""
-VERSION = 1
+VERSION = 2
 """The program layout this runtime reads; bumped on any change an older runtime would misread."""
 
 _TRANSFORMS: tuple[object, ...] = ("NONE", "LOGISTIC", "SOFTMAX", "SOFTMAX_ZERO", "PROBIT")
