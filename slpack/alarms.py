@@ -85,7 +85,6 @@ class AlarmSpec:
     treat_missing_data: str = "notBreaching"
     expression: str | None = None
     rollback: bool = False  # gates gradual deployments: alarming rolls the alias back
-    unit_label: str = ""  # what the alarmed value counts, for dashboards and reports
     result_id: str = "rate"  # the metric-math id of the alarmed expression
     helpers: tuple[tuple[str, str], ...] = ()  # (id, expression) the alarmed expression reads
 
@@ -169,7 +168,6 @@ def _count_alarm(
         evaluation_periods=1,
         datapoints_to_alarm=1,
         rollback=True,
-        unit_label="count",
     )
 
 
@@ -193,7 +191,6 @@ def _rate_alarm(
         period=300,
         evaluation_periods=evaluation_periods,
         datapoints_to_alarm=evaluation_periods,
-        unit_label="percent",
     )
 
 
@@ -229,7 +226,6 @@ def prediction_drift_alarm(prediction: Part, threshold: float) -> AlarmSpec:
         period=queries.WINDOW_S,
         evaluation_periods=1,
         datapoints_to_alarm=1,
-        unit_label="PSI",
     )
 
 
@@ -291,7 +287,6 @@ def alarm_specs(
                 evaluation_periods=5,
                 datapoints_to_alarm=3,
                 rollback=True,
-                unit_label="ms",
             )
         )
     if t.validation_error_rate_pct is not None:

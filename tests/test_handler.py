@@ -541,6 +541,31 @@ def test_missing_model_file_answers_503(bundles: dict[str, Path], tmp_path: Path
     assert status == 503 and "cannot be read" in payload["error"]["message"]
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "named"),
+    [
+        ("format", 1, "format 1"),
+        ("task", "ranker", "task 'ranker'"),
+        ("runtime", {"name": "tensorflow"}, "runtime 'tensorflow'"),
+    ],
+)
+def test_a_manifest_this_handler_cannot_serve_answers_503_naming_the_fix(
+    bundles: dict[str, Path], tmp_path: Path, key: str, value: Any, named: str
+) -> None:
+    import shutil
+
+    other = tmp_path / "other"
+    shutil.copytree(bundles["mixed-logreg"], other)
+    manifest = json.loads((other / "slpack.json").read_text())
+    manifest[key] = value
+    (other / "slpack.json").write_text(json.dumps(manifest))
+    status, payload = http(make_app(other), {"instances": [MIXED_ROW]})
+    assert status == 503 and payload["error"]["code"] == "model_unavailable"
+    assert (
+        named in payload["error"]["message"] and "rebuild the bundle" in payload["error"]["message"]
+    )
+
+
 def test_bad_settings_fall_back_to_defaults() -> None:
     settings = Settings.from_env(
         {"SLPACK_MAX_BATCH": "lots", "SLPACK_METRICS": "prometheus", "SLPACK_CACHE_SIZE": "-3"}

@@ -202,6 +202,13 @@ def check_manifest(manifest: Any, where: str) -> None:
     for key in ("name", "version", "task", "model", "runtime", "input", "output"):
         if key not in manifest:
             raise ManifestError(f"the manifest {where} lacks {key!r}; rebuild the bundle")
+    runtime = manifest["runtime"].get("name") if isinstance(manifest["runtime"], dict) else None
+    for what, value, known in (("task", manifest["task"], TASKS), ("runtime", runtime, RUNTIMES)):
+        if value not in known:
+            raise ManifestError(
+                f"the manifest {where} names {what} {value!r}, which this slpack does not serve "
+                f"({', '.join(known)}); rebuild the bundle with this slpack"
+            )
 
 
 # -- the handler's environment ----------------------------------------------------------------

@@ -27,24 +27,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from slpack_handler.contract import DIMENSION_SETS, SERVING_DIMENSIONS
+from slpack_handler.contract import DIMENSION_SETS, METRICS, SERVING_DIMENSIONS
 from slpack_handler.logger import Logger
 
 _DIMENSION_SETS = [list(names) for names in DIMENSION_SETS]
-UNITS = {
-    "ColdStart": "Count",
-    "ModelLoadMs": "Milliseconds",
-    "InferenceMs": "Milliseconds",
-    "TotalMs": "Milliseconds",
-    "BatchSize": "Count",
-    "Errors": "Count",
-    "ValidationErrors": "Count",
-    "ModelLoadFailures": "Count",
-    "CacheHits": "Count",
-    "UnknownCategory": "Count",
-    "OutOfRange": "Count",
-    "MissingValue": "Count",
-}
 
 
 class MetricRecord:
@@ -89,7 +75,7 @@ def _directive(namespace: str, names: tuple[str, ...], serving: tuple[str, ...] 
             {
                 "Namespace": namespace,
                 "Dimensions": _DIMENSION_SETS,
-                "Metrics": [{"Name": name, "Unit": UNITS.get(name, "None")} for name in names],
+                "Metrics": [{"Name": name, "Unit": METRICS.get(name, "None")} for name in names],
             }
         ]
         if serving:

@@ -29,6 +29,8 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import BinaryIO, NamedTuple
 
+from slpack_handler.contract import Env
+
 __all__ = [
     "Credentials",
     "ModelFetchError",
@@ -254,7 +256,7 @@ def _region() -> str:
 
 
 def _endpoint() -> str | None:
-    for name in ("SLPACK_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"):
+    for name in (Env.S3_ENDPOINT_URL, "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"):
         if value := os.environ.get(name, "").strip():
             return value
     return None

@@ -15,8 +15,6 @@ ships with Lambda's Python runtimes, not anywhere else, and no other cold start 
 
 from __future__ import annotations
 
-INITIALIZATION_TYPE = "snap-start"  # AWS_LAMBDA_INITIALIZATION_TYPE during a SnapStart init
-
 
 def before_snapshot() -> None:
     """Load the model and prime it with one inference, so the snapshot holds a warm session."""

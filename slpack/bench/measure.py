@@ -44,7 +44,6 @@ PYTHON, ONNXRUNTIME = variants.PYTHON, variants.ONNXRUNTIME
 SKLEARN, INTERPRETER, SESSION = "sklearn", "interpreter", "session"
 RUNTIMES = variants.RUNTIMES  # slpack's runtimes
 TARGETS = (PYTHON, ONNXRUNTIME, SKLEARN, INTERPRETER, SESSION)
-FLOORS = {PYTHON: INTERPRETER, ONNXRUNTIME: SESSION}  # each runtime's floor
 WARM_TARGETS = (PYTHON, ONNXRUNTIME, SKLEARN, SESSION)  # the interpreter floor answers nothing
 # The handler as it ships, except the response cache: answering repeats from a cache is not
 # what the latency figures are about.

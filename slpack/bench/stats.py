@@ -27,10 +27,6 @@ class Summary:
         q = np.percentile(np.asarray(samples, dtype=np.float64), [50, 25, 75, 99, 0, 100])
         return cls(len(samples), *(float(v) for v in q))
 
-    @property
-    def p50(self) -> float:
-        return self.median
-
     def to_json(self) -> dict[str, float | int]:
         values = {
             "median": self.median,

@@ -45,7 +45,8 @@ _REGISTRY: list[tuple[str, Rewrite]] = []
 
 
 def rewrite(name: str) -> Callable[[Rewrite], Rewrite]:
-    """Register a rewrite under ``name`` (shown in the build report when it changes something)."""
+    """Register a rewrite under ``name``; each note it records reaches the build report as
+    ``name: note``, so a user can find the rewrite that changed their conversion."""
 
     def register(fn: Rewrite) -> Rewrite:
         _REGISTRY.append((name, fn))
@@ -55,9 +56,13 @@ def rewrite(name: str) -> Callable[[Rewrite], Rewrite]:
 
 
 def apply_rewrites(model: Any) -> Rewritten:
+    """Run every registered rewrite, in order, on a deep copy of ``model``."""
     result = Rewritten(copy.deepcopy(model))
-    for _, fn in _REGISTRY:
+    for name, fn in _REGISTRY:
+        before = len(result.notes)
         fn(result)
+        new = dict.fromkeys(result.notes[before:])  # once each, in order
+        result.notes[before:] = [f"{name}: {note}" for note in new]
     return result
 
 
@@ -212,14 +217,19 @@ def _imputer_indicators(result: Rewritten) -> None:
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import FeatureUnion
 
+    changed = []
+
     def split(est: Any) -> Any | None:
         if not isinstance(est, SimpleImputer) or getattr(est, "indicator_", None) is None:
             return None
         indicator = est.indicator_
         est.add_indicator, est.indicator_ = False, None
+        changed.append(est)
         return FeatureUnion([("imputed", est), ("indicator", indicator)])
 
     replace_steps(result.model, split)
+    if changed:
+        result.notes.append("imputers with add_indicator=True converted as imputer + indicator")
 
 
 @rewrite("dense-bins")
@@ -229,6 +239,7 @@ def _dense_bins(result: Rewritten) -> None:
     for est in introspect.walk(result.model):
         if introspect.is_named(est, ("KBinsDiscretizer",)) and est.encode == "onehot":
             est.encode = "onehot-dense"
+            result.notes.append("KBinsDiscretizer one-hot bins converted dense (same columns)")
 
 
 @rewrite("one-hot-missing-category")
@@ -247,6 +258,7 @@ def _one_hot_missing(result: Rewritten) -> None:
                     fixed.append(cats)  # a real empty-string category: cannot tell them apart
                     continue
                 cats = np.array([MISSING_STRING if _is_nan(c) else c for c in cats], dtype=object)
+                result.notes.append("a one-hot category fitted on NaN answers a missing string")
             fixed.append(cats)
         est.categories_ = fixed
 
@@ -308,6 +320,7 @@ def _text_locale(result: Rewritten) -> None:
             pattern = unicode_token_pattern(getattr(est, "token_pattern", None))
             if getattr(est, "analyzer", "word") == "word" and pattern is not None:
                 result.add_option(est, tokenexp=pattern)
+                result.notes.append(f"{type(est).__name__}'s word pattern as Unicode ranges")
 
 
 @rewrite("voting-flatten")

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from slpack.cli import app
+from slpack.cli import app, options
 
 if TYPE_CHECKING:
     from slpack.deploy import Outcome, Plan, Step
@@ -25,6 +25,9 @@ REGION = typer.Option(
 )
 ENDPOINT = typer.Option(
     "--endpoint-url", help="Another AWS endpoint, e.g. a local moto or LocalStack server."
+)
+FUNCTION = typer.Argument(
+    help="Function name (or the bundle's name it was deployed under).", show_default=False
 )
 DRY_RUN = typer.Option("--dry-run", help="Print the plan and change nothing.")
 
@@ -55,20 +58,10 @@ def deploy(
             "layer, if at hand)."
         ),
     ] = None,
-    python: Annotated[
-        str | None,
-        typer.Option(help="Python runtime, e.g. 3.12 (default: the layer's, else 3.12)."),
-    ] = None,
-    arch: Annotated[
-        str | None,
-        typer.Option(
-            help="x86_64 or arm64 (default: the layer's; arm64 for a bundle that needs "
-            "no layer, else "
-            "x86_64)."
-        ),
-    ] = None,
-    memory: Annotated[int, typer.Option(help="Memory in MB (CPU scales with it).")] = 1024,
-    timeout: Annotated[int, typer.Option(help="Function timeout in seconds.")] = 30,
+    python: options.Python = None,
+    arch: options.Arch = None,
+    memory: options.Memory = 1024,
+    timeout: options.Timeout = 30,
     url: Annotated[
         str,
         typer.Option(
@@ -160,12 +153,7 @@ def deploy(
 
 @app.command()
 def rollback(
-    name: Annotated[
-        str,
-        typer.Argument(
-            help="Function name (or the bundle's name it was deployed under).", show_default=False
-        ),
-    ],
+    name: Annotated[str, FUNCTION],
     to: Annotated[
         str | None, typer.Option(help="Version to move live to (default: the one before).")
     ] = None,
@@ -190,12 +178,7 @@ def rollback(
 
 @app.command()
 def status(
-    name: Annotated[
-        str,
-        typer.Argument(
-            help="Function name (or the bundle's name it was deployed under).", show_default=False
-        ),
-    ],
+    name: Annotated[str, FUNCTION],
     region: Annotated[str | None, REGION] = None,
     endpoint_url: Annotated[str | None, ENDPOINT] = None,
 ) -> None:

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from slpack.cli import app
+from slpack.cli import app, options
 from slpack.errors import SlpackError
 from slpack.render import TARGETS
 
@@ -55,20 +55,10 @@ def render(
         str | None,
         typer.Option(help="Layer zip from slpack layer, or an existing layer version ARN."),
     ] = None,
-    python: Annotated[
-        str | None,
-        typer.Option(help="Python runtime, e.g. 3.12 (default: the layer's, else 3.12)."),
-    ] = None,
-    arch: Annotated[
-        str | None,
-        typer.Option(
-            help="x86_64 or arm64 (default: the layer's; arm64 for a bundle that needs "
-            "no layer, else "
-            "x86_64)."
-        ),
-    ] = None,
-    memory: Annotated[int, typer.Option(help="Memory in MB (CPU scales with it).")] = 1024,
-    timeout: Annotated[int, typer.Option(help="Function timeout in seconds.")] = 30,
+    python: options.Python = None,
+    arch: options.Arch = None,
+    memory: options.Memory = 1024,
+    timeout: options.Timeout = 30,
     reserved_concurrency: Annotated[
         int | None, typer.Option(help="Cap on concurrent executions.")
     ] = None,

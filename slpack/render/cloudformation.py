@@ -19,11 +19,10 @@ from slpack.deployment import Deployment
 from slpack.render.dashboard import ACCOUNT_MARK, PARTITION_MARK, REGION_MARK, dashboard_json
 from slpack.render.suppressions import Skip, log_group_skips, model_bucket_skips, skips
 
-PARTITION, REGION, ACCOUNT, URL_SUFFIX = (
+PARTITION, REGION, ACCOUNT = (
     {"Ref": "AWS::Partition"},
     {"Ref": "AWS::Region"},
     {"Ref": "AWS::AccountId"},
-    {"Ref": "AWS::URLSuffix"},
 )
 XRAY_POLICY = "AWSXRayDaemonWriteAccess"  # X-Ray's write actions take no resource-level permissions
 ACCESS_LOG_FORMAT = (
