@@ -27,6 +27,11 @@ class Summary:
         q = np.percentile(np.asarray(samples, dtype=np.float64), [50, 25, 75, 99, 0, 100])
         return cls(len(samples), *(float(v) for v in q))
 
+    @property
+    def p50(self) -> float:
+        """The median under the name the report's figures use (``warm_single_p50``)."""
+        return self.median
+
     def to_json(self) -> dict[str, float | int]:
         values = {
             "median": self.median,
