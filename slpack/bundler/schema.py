@@ -134,36 +134,12 @@ def infer_schema(model: Any, sample: Any) -> tuple[Schema, Any]:
     import pandas as pd
 
     from_array = not isinstance(sample, pd.DataFrame)
-    frame = as_frame(sample, model)
+    frame, expected, dropped = _model_columns(model, as_frame(sample, model))
     columns = [str(c) for c in frame.columns]
-    frame.columns = columns
-    expected = getattr(model, "feature_names_in_", None)
-    dropped: list[str] = []
-    if expected is not None:
-        expected = [str(c) for c in expected]
-        missing = [c for c in expected if c not in columns]
-        if missing:
-            raise SlpackError(
-                f"the sample lacks column(s) {', '.join(missing[:5])} that the model was "
-                "trained on; "
-                "give a sample with the same columns as the training data."
-            )
-        dropped = [c for c in columns if c not in expected]
-        frame = frame[expected]
-        columns = expected
-    else:
-        n_in = getattr(model, "n_features_in_", None)
-        if n_in is not None and n_in != len(columns):
-            raise SlpackError(
-                f"the sample has {len(columns)} column(s) but the model expects {n_in}; give a "
-                "sample with the training data's columns, in order."
-            )
-
     frame = missing_as_nan(frame)
     uses = introspect.column_uses(model, columns)
     text_model = introspect.is_named(introspect.first_step(model), introspect.TEXT_VECTORIZERS)
     features = [_feature(name, frame[name], uses.get(name)) for name in columns]
-
     if text_model:
         sklearn_input = "text"
         if len(features) != 1 or features[0].dtype != "string":
@@ -171,24 +147,48 @@ def infer_schema(model: Any, sample: Any) -> tuple[Schema, Any]:
                 "the model starts with a text vectorizer, so the sample must have exactly "
                 "one text column."
             )
-    elif expected is not None:
-        sklearn_input = "frame"
     else:
-        sklearn_input = "array"
+        sklearn_input = "frame" if expected else "array"
+    layout = _layout(model, features, from_array, text_model)
+    return Schema(layout, features, sklearn_input, dropped_columns=dropped), frame
 
+
+def _model_columns(model: Any, frame: Any) -> tuple[Any, bool, list[str]]:
+    """The sample's columns the model reads, in its order: (frame, whether the model names its
+    columns, the sample's other columns). Refuses a sample that lacks one or has too few."""
+    columns = [str(c) for c in frame.columns]
+    frame.columns = columns
+    expected = getattr(model, "feature_names_in_", None)
+    if expected is None:
+        n_in = getattr(model, "n_features_in_", None)
+        if n_in is not None and n_in != len(columns):
+            raise SlpackError(
+                f"the sample has {len(columns)} column(s) but the model expects {n_in}; give a "
+                "sample with the training data's columns, in order."
+            )
+        return frame, False, []
+    expected = [str(c) for c in expected]
+    missing = [c for c in expected if c not in columns]
+    if missing:
+        raise SlpackError(
+            f"the sample lacks column(s) {', '.join(missing[:5])} that the model was trained on; "
+            "give a sample with the same columns as the training data."
+        )
+    return frame[expected], True, [c for c in columns if c not in expected]
+
+
+def _layout(model: Any, features: list[Feature], from_array: bool, text_model: bool) -> str:
+    """``tensor`` (one float tensor) for arrays and plain numeric models, else ``columns`` (one
+    input per column); a tensor layout makes every feature float32 (widened later if needed)."""
     numeric_only = all(f.dtype != "string" for f in features)
     uses_columns = introspect.contains(model, ("ColumnTransformer", *introspect.ENCODERS))
-    if from_array or (numeric_only and not uses_columns and not text_model):
-        if not numeric_only:
-            raise SlpackError(
-                "a .npy sample must be numeric; give text or categories as CSV or JSON."
-            )
-        layout = "tensor"
-        for f in features:
-            f.dtype = "float32"  # one float tensor; use_float_dtype may widen it
-    else:
-        layout = "columns"
-    return Schema(layout, features, sklearn_input, dropped_columns=dropped), frame
+    if not (from_array or (numeric_only and not uses_columns and not text_model)):
+        return "columns"
+    if not numeric_only:
+        raise SlpackError("a .npy sample must be numeric; give text or categories as CSV or JSON.")
+    for f in features:
+        f.dtype = "float32"  # one float tensor; use_float_dtype may widen it
+    return "tensor"
 
 
 def missing_as_nan(frame: Any) -> Any:
