@@ -30,12 +30,13 @@ import tempfile
 import time
 import warnings
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from statistics import median
 from typing import Any
 
+import joblib
 import pandas as pd
-from sklearn.compose import ColumnTransformer
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris, load_wine
 from sklearn.decomposition import PCA
 from sklearn.ensemble import (
@@ -44,11 +45,9 @@ from sklearn.ensemble import (
     RandomForestClassifier,
     RandomForestRegressor,
 )
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from slpack.bundler import builder, selection
 from slpack.bundler.builder import build_bundle
@@ -75,49 +74,14 @@ print(ms, int(hwm) / 1024)
 """
 
 
-def _personalization() -> tuple[Any, Any]:
-    """examples/personalization/train.py's pipeline and data."""
-    sys.path.insert(0, str(ROOT / "examples" / "personalization"))
-    try:
-        from train import customers  # type: ignore[import-not-found]
-    finally:
-        sys.path.pop(0)
-        sys.modules.pop("train", None)
-    X, y = customers()
-    prep = ColumnTransformer(
-        [
-            (
-                "num",
-                make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
-                ["tenure_months", "monthly_spend", "support_tickets"],
-            ),
-            (
-                "cat",
-                make_pipeline(
-                    SimpleImputer(strategy="most_frequent"), OneHotEncoder(handle_unknown="ignore")
-                ),
-                ["plan", "region"],
-            ),
-        ]
-    )
-    clf = GradientBoostingClassifier(n_estimators=100, random_state=0)
-    return Pipeline([("prep", prep), ("model", clf)]).fit(X, y), X.head(500)
+def _example(name: str) -> Callable[[], tuple[Any, Any]]:
+    """An example's own fitted pipeline and sample (what its train.py wrote)."""
 
+    def load() -> tuple[Any, Any]:
+        folder = ROOT / "examples" / name
+        return joblib.load(folder / "model.joblib"), pd.read_csv(folder / "sample.csv")
 
-def _text_routing() -> tuple[Any, Any]:
-    """examples/text-routing/train.py's pipeline and data."""
-    tickets = pd.read_csv(ROOT / "examples" / "text-routing" / "tickets.csv")
-    X, y = tickets[["text"]], tickets["queue"]
-    vectorizer = TfidfVectorizer(
-        token_pattern=r"\b[a-zA-Z0-9]+\b", ngram_range=(1, 2), sublinear_tf=True
-    )
-    model = Pipeline(
-        [
-            ("prep", ColumnTransformer([("tfidf", vectorizer, "text")])),
-            ("clf", LogisticRegression(C=10, max_iter=1000)),
-        ]
-    )
-    return model.fit(X, y), X
+    return load
 
 
 def models() -> dict[str, Any]:
@@ -142,8 +106,8 @@ def models() -> dict[str, Any]:
             ).fit(*diabetes),
             diabetes[0],
         ),
-        "ex personalization gb100": _personalization,
-        "ex text-routing tfidf+logreg": _text_routing,
+        "ex personalization gb100": _example("personalization"),
+        "ex text-routing tfidf+logreg": _example("text-routing"),
     }
     for n in (60, 200, 500):
         out[f"rf-reg {n}"] = lambda n=n: (
