@@ -23,6 +23,7 @@ from slpack.bundler import build_bundle
 from slpack_handler.app import App
 from slpack_handler.config import Settings
 from slpack_handler.contract import DIMENSION_SETS
+from slpack_handler.errors import first_line
 from slpack_handler.metrics import MetricRecord, emf_line
 
 
@@ -564,6 +565,14 @@ def test_a_manifest_this_handler_cannot_serve_answers_503_naming_the_fix(
     assert (
         named in payload["error"]["message"] and "rebuild the bundle" in payload["error"]["message"]
     )
+
+
+def test_an_exception_becomes_one_bounded_line_even_when_it_says_nothing() -> None:
+    # messages quote a library's exception; an empty one must not crash the message itself
+    assert first_line(ValueError("")) == "ValueError"
+    assert first_line(RuntimeError("  \n")) == "RuntimeError"
+    assert first_line(OSError("bad header\n  at byte 12\n")) == "bad header"
+    assert first_line(ValueError("x" * 500), 160) == "x" * 160
 
 
 def test_bad_settings_fall_back_to_defaults() -> None:

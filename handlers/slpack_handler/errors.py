@@ -11,7 +11,7 @@ from typing import Any
 
 from slpack_handler.contract import detail, error_body
 
-__all__ = ["ModelUnavailable", "RequestError", "detail", "error_body"]
+__all__ = ["ModelUnavailable", "RequestError", "detail", "error_body", "first_line"]
 
 
 class RequestError(Exception):
@@ -27,3 +27,10 @@ class RequestError(Exception):
 
 class ModelUnavailable(Exception):
     """The model cannot be loaded (missing, corrupt, hash mismatch, S3 down); str() says why."""
+
+
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """An exception as one bounded line for a one-sentence message: its first line, or its type's
+    name when it says nothing (``str(exc)`` may be empty or span a traceback-like text)."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:limit] if text else type(exc).__name__

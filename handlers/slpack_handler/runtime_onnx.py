@@ -23,7 +23,7 @@ import onnxruntime as ort
 
 from slpack_handler.config import Settings
 from slpack_handler.contract import MISSING_STRING
-from slpack_handler.errors import ModelUnavailable
+from slpack_handler.errors import ModelUnavailable, first_line
 from slpack_handler.schema import Feature, Parsed
 
 _NUMPY = {"float32": np.float32, "float64": np.float64, "int64": np.int64, "bool": np.bool_}
@@ -66,8 +66,9 @@ class OnnxRuntime:
                 providers=["CPUExecutionProvider"],
             )
         except Exception as exc:
-            first = str(exc).splitlines()[0][:200]
-            raise ModelUnavailable(f"onnxruntime could not load the model ({first})") from None
+            raise ModelUnavailable(
+                f"onnxruntime could not load the model ({first_line(exc)})"
+            ) from None
         spec = manifest["input"]
         self.output_names: list[str] = list(manifest["output"]["names"])
         self.tensor = spec["layout"] == "tensor"

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from slpack_handler.config import Settings
-from slpack_handler.errors import ModelUnavailable
+from slpack_handler.errors import ModelUnavailable, first_line
 from slpack_handler.schema import Parsed
 
 _NUMPY = {"number": np.float64, "integer": np.int64, "boolean": np.bool_, "string": object}
@@ -51,7 +51,7 @@ class SklearnRuntime:
         except ModelUnavailable:
             raise
         except Exception as exc:
-            first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            first = first_line(exc)
             raise ModelUnavailable(
                 f"the sklearn runtime could not load the model ({first}); install the "
                 "versions in the manifest's runtime.requirements"

@@ -35,6 +35,7 @@ from slpack.bundler import inputs, parity
 from slpack.bundler.schema import Feature, Schema, as_frame, missing_as_nan
 from slpack.errors import SlpackError
 from slpack_handler.contract import MAX_PREDICTION_BINS
+from slpack_handler.errors import first_line
 
 if TYPE_CHECKING:
     from slpack_handler.contract import Baseline, FeatureBaseline, PredictionBaseline
@@ -189,7 +190,7 @@ def _prediction(
     except Exception as exc:
         raise SlpackError(
             f"scikit-learn could not predict on the baseline rows "
-            f"({str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}); give "
+            f"({first_line(exc)}); give "
             "rows shaped like the training data."
         ) from None
     if spec.task == "classifier":

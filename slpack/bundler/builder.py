@@ -32,6 +32,7 @@ from slpack.bundler import (
 )
 from slpack.errors import SlpackError
 from slpack_handler.contract import DEFAULT_PYTHON, DEFAULTS, FORMAT, Env
+from slpack_handler.errors import first_line
 
 if TYPE_CHECKING:
     from slpack_handler.contract import Manifest, OnnxEntry
@@ -215,7 +216,7 @@ def _expected(model: Any, sch: schema.Schema, frame: Any, spec: parity.OutputSpe
         return parity.sklearn_predictions(model, spec, sch.sklearn_rows(frame))
     except Exception as exc:
         raise SlpackError(
-            f"scikit-learn could not predict on the sample ({str(exc).splitlines()[0][:200]}); "
+            f"scikit-learn could not predict on the sample ({first_line(exc)}); "
             "give a sample shaped like the training data."
         ) from None
 

@@ -21,6 +21,7 @@ from slpack.bundler import boosting, compat, extra, introspect, registry
 from slpack.bundler.rewrites import apply_rewrites
 from slpack.bundler.schema import Schema
 from slpack.errors import ConversionError, SlpackError
+from slpack_handler.errors import first_line
 
 # Opset 21 / ai.onnx.ml 3 / IR 10 run on onnxruntime >= 1.18 (2024) and cover every converter
 # slpack supports; newer opsets add nothing scikit-learn models use.
@@ -208,7 +209,7 @@ def _no_converter(cls: type) -> str:
 
 
 def _explain(exc: Exception, model: Any) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = first_line(exc, limit=10_000)  # the whole first line names the step; cut below
     step = _failing_step(text, model)
     return (
         f"converting {step} to ONNX failed ({text[:240]}); build with {SKLEARN_RUNTIME} to "

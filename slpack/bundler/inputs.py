@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from slpack.errors import SlpackError
+from slpack_handler.errors import first_line
 
 PICKLE_SUFFIXES = {".joblib", ".pkl", ".pickle"}
 SAMPLE_SUFFIXES = {".csv", ".parquet", ".pq", ".npy", ".json", ".jsonl"}
@@ -178,9 +179,8 @@ def load_sample(path: Path) -> Any:
     except SlpackError:
         raise
     except (ValueError, OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SlpackError(
-            f"could not read the sample {path.name} ({first}); check its format."
+            f"could not read the sample {path.name} ({first_line(exc)}); check its format."
         ) from None
     if len(frame) == 0:
         raise SlpackError(

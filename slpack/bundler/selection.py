@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from slpack.bundler import introspect, parity, runtimes
 from slpack.bundler.schema import Schema
 from slpack.errors import ParityError, SlpackError
+from slpack_handler.errors import first_line
 
 if TYPE_CHECKING:
     from slpack_handler.contract import RuntimeEntry, RuntimeMeasure
@@ -160,7 +161,7 @@ def verify(local: runtimes.LocalRuntime, job: Job) -> parity.ParityResult:
     except SlpackError:
         raise
     except Exception as exc:
-        first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        first = first_line(exc)
         raise SlpackError(
             f"the {local.artifact.runtime} runtime could not answer the sample ({first})."
         ) from None

@@ -19,6 +19,7 @@ from packaging.requirements import Requirement
 from slpack.bundler import introspect
 from slpack.bundler.runtimes import Artifact
 from slpack.errors import SlpackError
+from slpack_handler.errors import first_line
 
 SKOPS_FILE = "model.skops"
 JOBLIB_FILE = "model.joblib"
@@ -43,7 +44,7 @@ def artifact(model: Any, trust_pickle: bool) -> tuple[Artifact, list[str]]:
     except ImportError:
         reason = "skops is not installed (pip install 'slpack[formats]')"
     except Exception as exc:
-        reason = f"skops cannot save it ({str(exc).splitlines()[0][:160]})"
+        reason = f"skops cannot save it ({first_line(exc, 160)})"
     if not trust_pickle:
         raise SlpackError(
             f"the sklearn runtime ships the pipeline as a skops file, but {reason}; pass "
@@ -57,7 +58,7 @@ def artifact(model: Any, trust_pickle: bool) -> tuple[Artifact, list[str]]:
         joblib.dump(model, buffer)
     except Exception as exc:  # pickling errors come in several types
         raise SlpackError(
-            f"joblib cannot save the pipeline either ({str(exc).splitlines()[0][:160]}); "
+            f"joblib cannot save the pipeline either ({first_line(exc, 160)}); "
             "replace the step it names with one defined in an installed module."
         ) from None
     return Artifact("sklearn", JOBLIB_FILE, "joblib", buffer.getvalue()), []
